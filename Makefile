@@ -1,0 +1,37 @@
+# Concierge: the two set-up commands are `make demo` and `make test`.
+SWIFT ?= swift
+PROPERTY_CASES ?= 300
+SOAK_PROPERTY_CASES ?= 10000
+
+.PHONY: all build demo test soak bench-core format-check deps clean
+
+all: build
+
+# Installs the system libraries the package needs (Debian/Ubuntu), or says how.
+deps:
+	@tools/scripts/ensure-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+# Until the sync server and CLI land, the demo runs the core end to end in one process:
+# two offline replicas edit one case, exchange change sets, and print the merged timeline.
+demo: deps
+	$(SWIFT) run --quiet concierge-core-demo
+
+test: deps
+	CONCIERGE_PROPERTY_CASES=$(PROPERTY_CASES) $(SWIFT) test --parallel
+
+# The full counts the issues ask for.
+soak: deps
+	CONCIERGE_PROPERTY_CASES=$(SOAK_PROPERTY_CASES) $(SWIFT) test --parallel
+
+# Core benchmarks in release mode; the last line sums up.
+bench-core: deps
+	cd tools/benchmarks && $(SWIFT) run -c release --quiet core-bench
+
+format-check:
+	tools/scripts/format-check.sh
+
+clean:
+	rm -rf .build tools/benchmarks/.build

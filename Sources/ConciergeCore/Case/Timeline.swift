@@ -1,0 +1,53 @@
+/// A contact channel. Extensible: a replica keeps channels it does not know.
+public struct Channel: StringIdentifier {
+    public let rawValue: String
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+
+    public static let app = Channel("app")
+    public static let chat = Channel("chat")
+    public static let email = Channel("email")
+    public static let phone = Channel("phone")
+    public static let sms = Channel("sms")
+    public static let social = Channel("social")
+    public static let letter = Channel("letter")
+    public static let video = Channel("video")
+    public static let fieldVisit = Channel("fieldVisit")
+}
+
+/// The kinds of timeline entries and the members of their payloads.
+///
+/// Structural members live in an entry's `payload` and survive erasure; free text and personal
+/// data live in `personal`. Unknown kinds are kept and shown as such.
+public enum EntryKind {
+    /// `payload`: `channel`, `direction` (`inbound`/`outbound`); `personal`: `body`.
+    public static let message = "message"
+    /// An internal note, never in a customer's projection. `personal`: `body`.
+    public static let note = "note"
+    /// `payload`: `from`, `to` (case statuses).
+    public static let statusChange = "statusChange"
+    /// `payload`: `from`, `to` (principal ids); `personal`: `reason`, `summary`.
+    public static let handoff = "handoff"
+    /// `payload`: `from`, `to` (channels): a chat becoming a call, on the same case.
+    public static let channelSwitch = "channelSwitch"
+    /// `payload`: `purpose` (`callback`, `video`, `visit`), `slots` (`[{"id","start","end"}]`, ms).
+    public static let appointmentProposal = "appointmentProposal"
+    /// `payload`: `proposal` (entry id), `slot` (slot id), `answer` (`accept`/`decline`).
+    public static let appointmentAnswer = "appointmentAnswer"
+    /// `payload`: `appointment` (proposal entry id); `personal`: `body`.
+    public static let visitReport = "visitReport"
+    /// The social post that opened the case. `payload`: `network`, `url`; `personal`: `body`, `handle`.
+    public static let socialPost = "socialPost"
+    /// The link between a closed case and its follow-up. `payload`: `case`, `message`.
+    public static let followUp = "followUp"
+
+    /// Kinds a customer's projection never contains.
+    public static let internalKinds: Set<String> = [note]
+}
+
+/// The direction of a message entry.
+public enum MessageDirection {
+    /// From the customer (or a channel integration on their behalf) to the provider.
+    public static let inbound = "inbound"
+    /// From the provider to the customer.
+    public static let outbound = "outbound"
+}

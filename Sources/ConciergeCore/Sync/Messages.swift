@@ -1,0 +1,150 @@
+/// A position in the server's change log: the server's epoch and a sequence number.
+///
+/// The epoch changes when the server's database is restored from a backup or replaced, so every
+/// replica resets instead of missing changes.
+public struct Cursor: Hashable, Sendable, CustomStringConvertible {
+    public var epoch: String
+    public var seq: UInt64
+
+    public init(epoch: String, seq: UInt64) {
+        self.epoch = epoch
+        self.seq = seq
+    }
+
+    /// `epoch:seq`, the form the protocol carries.
+    public var description: String { "\(epoch):\(seq)" }
+
+    /// Reads `epoch:seq`; `nil` for anything else.
+    public init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        let epoch = String(text[..<colon])
+        let digits = text[text.index(after: colon)...]
+        guard !epoch.isEmpty, !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+            let seq = UInt64(digits)
+        else { return nil }
+        self.init(epoch: epoch, seq: seq)
+    }
+}
+
+/// `push`: change sets from the outbox, oldest first.
+public struct PushRequest: Hashable, Sendable {
+    public var changeSets: [ChangeSet]
+    public init(changeSets: [ChangeSet]) { self.changeSets = changeSets }
+}
+
+/// The server's answer for one pushed change set.
+public struct PushOutcome: Hashable, Sendable {
+    public enum Status: String, Hashable, Sendable {
+        /// Accepted now, appended to the change log at `position`.
+        case accepted
+        /// Accepted earlier: the stored outcome of a replay. Counts as success.
+        case duplicate
+        /// Refused with `error`; retryable or final by its code.
+        case rejected
+    }
+
+    public var id: ChangeSetID
+    public var status: Status
+    /// Where an accepted set sits in the change log.
+    public var position: Cursor?
+    public var error: SyncError?
+
+    public static func accepted(_ id: ChangeSetID, at position: Cursor) -> PushOutcome {
+        PushOutcome(id: id, status: .accepted, position: position, error: nil)
+    }
+
+    public static func duplicate(_ id: ChangeSetID, at position: Cursor) -> PushOutcome {
+        PushOutcome(id: id, status: .duplicate, position: position, error: nil)
+    }
+
+    public static func rejected(_ id: ChangeSetID, _ error: SyncError) -> PushOutcome {
+        PushOutcome(id: id, status: .rejected, position: nil, error: error)
+    }
+}
+
+/// The answer to a push: one outcome per set.
+public struct PushResponse: Hashable, Sendable {
+    public var outcomes: [PushOutcome]
+    /// The server's wall clock, in milliseconds since 1970.
+    public var serverMillis: UInt64
+
+    public init(outcomes: [PushOutcome], serverMillis: UInt64) {
+        self.outcomes = outcomes
+        self.serverMillis = serverMillis
+    }
+}
+
+/// `pull`: the changes since `cursor` (from the start when `nil`), at most `limit` events.
+public struct PullRequest: Hashable, Sendable {
+    public var cursor: Cursor?
+    public var limit: Int
+
+    public init(cursor: Cursor?, limit: Int) {
+        self.cursor = cursor
+        self.limit = limit
+    }
+}
+
+/// One event of the caller's projection of the change log.
+public enum PullEvent: Hashable, Sendable {
+    /// An accepted change set, projected for the caller (internal notes left out for customers).
+    case changeSet(ChangeSet)
+    /// A record entered the caller's scope; carries its whole current projection.
+    case enter(Record)
+    /// A record left the caller's scope; the replica drops it.
+    case leave(RecordKey)
+
+    /// The largest stamp the event carries.
+    public var largestStamp: Stamp? {
+        switch self {
+        case .changeSet(let set): set.largestStamp
+        case .enter(let record): record.largestStamp
+        case .leave: nil
+        }
+    }
+}
+
+/// A page of the caller's projection. Pages end on change-set boundaries.
+public struct PullPage: Hashable, Sendable {
+    public var events: [PullEvent]
+    /// The position after the last event; the next pull starts here.
+    public var cursor: Cursor
+    public var hasMore: Bool
+
+    public init(events: [PullEvent], cursor: Cursor, hasMore: Bool) {
+        self.events = events
+        self.cursor = cursor
+        self.hasMore = hasMore
+    }
+}
+
+/// Everything in the caller's scope at `cursor`: sent instead of a page when the caller's cursor
+/// is older than the compaction horizon or from another server epoch.
+public struct ResetSnapshot: Hashable, Sendable {
+    public var records: [Record]
+    public var cursor: Cursor
+    /// Why: `compacted` or `epochChanged`.
+    public var reason: String
+
+    public init(records: [Record], cursor: Cursor, reason: String) {
+        self.records = records
+        self.cursor = cursor
+        self.reason = reason
+    }
+}
+
+/// The answer to a pull.
+public enum PullResponse: Hashable, Sendable {
+    case page(PullPage)
+    case reset(ResetSnapshot)
+}
+
+/// How a replica talks to its server. `ConciergeClient` implements it over HTTP; a phone app may
+/// plug in its own.
+public protocol SyncTransport: Sendable {
+    /// Sends change sets; the server answers with one outcome per set.
+    /// - Throws: ``SyncError``; retryable codes make the engine back off and try again.
+    func push(_ request: PushRequest) async throws -> PushResponse
+    /// Fetches the caller's projection since a cursor.
+    func pull(_ request: PullRequest) async throws -> PullResponse
+}

@@ -1,0 +1,291 @@
+/// A local replica: the logic every store shares, on top of a ``ReplicaStore``.
+///
+/// What the user sees is the confirmed state merged with the outbox, so a final rejection, which
+/// removes a set from the outbox, never leaves the replica diverged.
+public struct Replica<Store: ReplicaStore>: Sendable {
+    public let store: Store
+    public let wallClock: any WallClock
+    public let schema: Schema
+
+    public init(store: Store, wallClock: any WallClock = SystemWallClock(), schema: Schema = .current) {
+        self.store = store
+        self.wallClock = wallClock
+        self.schema = schema
+    }
+
+    // MARK: Reading
+
+    /// The record as the user sees it: confirmed state with every outbox set applied, or `nil`.
+    public func visibleRecord(_ key: RecordKey) throws -> Record? {
+        try store.read { reader in try Self.visible(key, in: reader) }
+    }
+
+    /// Every visible record of a type, sorted by id, deleted ones left out.
+    public func visibleRecords(of type: RecordType) throws -> [Record] {
+        try store.read { reader in
+            var keys = Set(try reader.confirmedKeys().filter { $0.type == type })
+            for item in try reader.outbox() {
+                for change in item.changeSet.changes where change.key.type == type { keys.insert(change.key) }
+            }
+            return try keys.sorted().compactMap { key in try Self.visible(key, in: reader) }.filter { !$0.isDeleted }
+        }
+    }
+
+    static func visible(_ key: RecordKey, in reader: any ReplicaReader) throws -> Record? {
+        var record = try reader.confirmedRecord(key)
+        for item in try reader.outbox(touching: key) {
+            var current = record ?? Record(key: key)
+            try item.changeSet.apply(to: &current)
+            record = current
+        }
+        return record
+    }
+
+    public func metadata() throws -> ReplicaMetadata { try store.read { try $0.metadata() } }
+    public func outbox() throws -> [OutboxItem] { try store.read { try $0.outbox() } }
+    public func rejected() throws -> [RejectedChangeSet] { try store.read { try $0.rejected() } }
+
+    // MARK: Local edits
+
+    /// Makes one local change set in one transaction: `body` edits through an ``Editor``; the set
+    /// goes into the outbox and the visible state follows at once.
+    ///
+    /// Consecutive writes of one field are coalesced: when the newest outbox write of that field
+    /// sits in a set never sent, it is dropped and the new write carries its base.
+    /// - Returns: the new set, or `nil` when the edit made no change.
+    @discardableResult
+    public func edit(_ body: (inout Editor) throws -> Void) throws -> ChangeSet? {
+        try store.write { writer in
+            var metadata = try writer.metadata()
+            var editor = Editor(
+                author: metadata.author, replica: metadata.replica, schema: schema, wallClock: wallClock,
+                clock: metadata.clock, visible: { key in try Self.visible(key, in: writer) })
+            try body(&editor)
+            guard !editor.changes.isEmpty else { return nil }
+            let changes = try Self.coalesce(editor.changes, into: writer)
+            metadata.clock = editor.clock
+            let set = ChangeSet(
+                id: ChangeSetID(replica: metadata.replica, seq: metadata.nextSeq), author: metadata.author,
+                schemaVersion: schema.version, changes: changes)
+            metadata.nextSeq += 1
+            try writer.saveOutboxItem(OutboxItem(changeSet: set))
+            try writer.setMetadata(metadata)
+            return set
+        }
+    }
+
+    static func coalesce(_ changes: [RecordChange], into writer: any ReplicaWriter) throws -> [RecordChange] {
+        var result = changes
+        var outbox = try writer.outbox()
+        var touched = Set<Int>()
+        for index in result.indices {
+            guard case .write(let field, let value, _, let stamp, let history, let personal) = result[index].change
+            else {
+                continue
+            }
+            let key = result[index].key
+            // The newest outbox write of this field, if any.
+            var found: (item: Int, change: Int, base: Stamp?)?
+            search: for itemIndex in outbox.indices.reversed() {
+                let set = outbox[itemIndex].changeSet
+                for changeIndex in set.changes.indices.reversed() {
+                    if set.changes[changeIndex].key == key,
+                        case .write(field, _, let base, _, _, _) = set.changes[changeIndex].change
+                    {
+                        found = (itemIndex, changeIndex, base)
+                        break search
+                    }
+                }
+            }
+            guard let found, outbox[found.item].state == .pending else { continue }
+            outbox[found.item].changeSet.changes.remove(at: found.change)
+            touched.insert(found.item)
+            result[index] = RecordChange(
+                key,
+                .write(field: field, value: value, base: found.base, stamp: stamp, history: history, personal: personal)
+            )
+        }
+        for itemIndex in touched {
+            if outbox[itemIndex].changeSet.changes.isEmpty {
+                try writer.removeOutboxItem(outbox[itemIndex].id)
+            } else {
+                try writer.saveOutboxItem(outbox[itemIndex])
+            }
+        }
+        return result
+    }
+
+    // MARK: Push
+
+    /// The oldest outbox sets not yet acknowledged, skipping `excluded`, marked sent.
+    public func nextPushBatch(limit: Int, excluding excluded: Set<ChangeSetID> = []) throws -> [ChangeSet] {
+        try store.write { writer in
+            var batch: [ChangeSet] = []
+            for var item in try writer.outbox() where !item.isAcknowledged && !excluded.contains(item.id) {
+                guard batch.count < limit else { break }
+                batch.append(item.changeSet)
+                if item.state == .pending {
+                    item.state = .sent
+                    try writer.saveOutboxItem(item)
+                }
+            }
+            return batch
+        }
+    }
+
+    /// Records the server's outcomes in one transaction.
+    ///
+    /// Accepted and duplicate sets are acknowledged (they leave the outbox once a pull passes them);
+    /// final rejections leave the outbox for the rejected list; retryable ones stay, and after
+    /// `clockSkew` the set and every later unacknowledged set are stamped again.
+    public func applyPushResponse(_ response: PushResponse) throws -> PushSummary {
+        try store.write { writer in
+            var summary = PushSummary()
+            var metadata = try writer.metadata()
+            for outcome in response.outcomes {
+                guard let item = try writer.outbox().first(where: { $0.id == outcome.id }) else { continue }
+                switch outcome.status {
+                case .accepted, .duplicate:
+                    guard let position = outcome.position else {
+                        throw SyncError(.malformed, "the server accepted \(outcome.id) without a log position")
+                    }
+                    try writer.saveOutboxItem(OutboxItem(changeSet: item.changeSet, state: .acknowledged(position)))
+                    summary.accepted.append(outcome.id)
+                case .rejected:
+                    let error = outcome.error ?? SyncError(.malformed, "rejected without a reason")
+                    if error.isRetryable {
+                        if error.code == .clockSkew {
+                            try restamp(from: outcome.id, metadata: &metadata, writer: writer)
+                        }
+                        summary.retrying.append(RejectedChangeSet(changeSet: item.changeSet, error: error))
+                    } else {
+                        try writer.removeOutboxItem(outcome.id)
+                        let rejected = RejectedChangeSet(changeSet: item.changeSet, error: error)
+                        try writer.addRejected(rejected)
+                        summary.rejected.append(rejected)
+                    }
+                }
+            }
+            try writer.setMetadata(metadata)
+            return summary
+        }
+    }
+
+    /// Gives fresh stamps to the set `id` and to every later unacknowledged set, and rewrites the
+    /// references (bases, observed tags) every outbox set holds to the old stamps.
+    func restamp(from id: ChangeSetID, metadata: inout ReplicaMetadata, writer: any ReplicaWriter) throws {
+        let outbox = try writer.outbox()
+        guard let start = outbox.firstIndex(where: { $0.id == id }) else { return }
+        var mapping: [Stamp: Stamp] = [:]
+        let now = wallClock.nowMillis()
+        for item in outbox[start...] where !item.isAcknowledged {
+            for change in item.changeSet.changes {
+                mapping[change.change.stamp] = Stamp(
+                    hlc: metadata.clock.tick(wallMillis: now), replica: metadata.replica)
+            }
+        }
+        for item in outbox[start...] where !item.isAcknowledged {
+            let state: OutboxItem.State = item.id == id ? .sent : item.state
+            try writer.saveOutboxItem(
+                OutboxItem(changeSet: item.changeSet.restamped { mapping[$0] ?? $0 }, state: state))
+        }
+    }
+
+    // MARK: Pull
+
+    /// Applies a pull answer in one transaction: merges the events into confirmed state, drops
+    /// acknowledged sets the cursor passed, advances the cursor and the clock.
+    public func applyPullResponse(_ response: PullResponse) throws -> PullSummary {
+        try store.write { writer in
+            var metadata = try writer.metadata()
+            var summary = PullSummary()
+            let largest: Stamp?
+            switch response {
+            case .page(let page):
+                for event in page.events {
+                    switch event {
+                    case .changeSet(let set):
+                        for key in set.keys {
+                            var record = try writer.confirmedRecord(key) ?? Record(key: key)
+                            try set.apply(to: &record)
+                            try writer.saveConfirmed(record)
+                        }
+                        summary.changeSets += 1
+                    case .enter(let record):
+                        let merged = try writer.confirmedRecord(record.key)?.merging(record) ?? record
+                        try writer.saveConfirmed(merged)
+                        summary.entered.append(record.key)
+                    case .leave(let key):
+                        try writer.removeConfirmed(key)
+                        summary.left.append(key)
+                        for item in try writer.outbox(touching: key) {
+                            try writer.removeOutboxItem(item.id)
+                            guard !item.isAcknowledged else { continue }
+                            let rejected = RejectedChangeSet(
+                                changeSet: item.changeSet,
+                                error: SyncError(
+                                    .leftScope, "\(key) left this replica's scope before the change was accepted"))
+                            try writer.addRejected(rejected)
+                            summary.rejected.append(rejected)
+                        }
+                    }
+                }
+                largest = page.events.compactMap(\.largestStamp).max()
+                metadata.cursor = page.cursor
+                summary.hasMore = page.hasMore
+            case .reset(let snapshot):
+                try writer.removeAllConfirmed()
+                for record in snapshot.records { try writer.saveConfirmed(record) }
+                for var item in try writer.outbox() {
+                    guard case .acknowledged(let position) = item.state, position.epoch != snapshot.cursor.epoch else {
+                        continue
+                    }
+                    // Acknowledged by a server state that was replaced: send again; the server
+                    // answers with its stored outcome if it has the set, and accepts it if not.
+                    item.state = .sent
+                    try writer.saveOutboxItem(item)
+                }
+                largest = snapshot.records.compactMap(\.largestStamp).max()
+                metadata.cursor = snapshot.cursor
+                summary.reset = snapshot.reason
+            }
+            if let cursor = metadata.cursor {
+                for item in try writer.outbox() {
+                    if case .acknowledged(let position) = item.state, position.epoch == cursor.epoch,
+                        position.seq <= cursor.seq
+                    {
+                        try writer.removeOutboxItem(item.id)
+                    }
+                }
+            }
+            if let largest {
+                metadata.clock.receive(largest.hlc, wallMillis: wallClock.nowMillis())
+            }
+            try writer.setMetadata(metadata)
+            return summary
+        }
+    }
+}
+
+/// What one push did.
+public struct PushSummary: Hashable, Sendable {
+    public var accepted: [ChangeSetID] = []
+    /// Final rejections, now in the rejected list.
+    public var rejected: [RejectedChangeSet] = []
+    /// Retryable rejections, still in the outbox.
+    public var retrying: [RejectedChangeSet] = []
+    public init() {}
+}
+
+/// What one pull did.
+public struct PullSummary: Hashable, Sendable {
+    public var changeSets = 0
+    public var entered: [RecordKey] = []
+    public var left: [RecordKey] = []
+    /// Outbox sets that lost their scope.
+    public var rejected: [RejectedChangeSet] = []
+    /// The reason of a reset, if the server sent one.
+    public var reset: String?
+    public var hasMore = false
+    public init() {}
+}

@@ -1,0 +1,100 @@
+/// Who a replica is and where its sync stands.
+public struct ReplicaMetadata: Hashable, Sendable {
+    public var replica: ReplicaID
+    /// The principal the replica's device is enrolled for.
+    public var author: Author
+    /// The position of the last pull, `nil` before the first.
+    public var cursor: Cursor?
+    public var clock: HybridLogicalClock
+    /// The sequence number the next change set gets.
+    public var nextSeq: UInt64
+
+    public init(
+        replica: ReplicaID, author: Author, cursor: Cursor? = nil, clock: HybridLogicalClock = .init(),
+        nextSeq: UInt64 = 1
+    ) {
+        self.replica = replica
+        self.author = author
+        self.cursor = cursor
+        self.clock = clock
+        self.nextSeq = nextSeq
+    }
+}
+
+/// A change set in the outbox and how far it got.
+public struct OutboxItem: Hashable, Sendable {
+    public enum State: Hashable, Sendable {
+        /// Never sent; later local writes of the same field may still be coalesced into it.
+        case pending
+        /// Sent at least once; its content is frozen.
+        case sent
+        /// Accepted by the server at this log position; leaves the outbox once a pull passes it.
+        case acknowledged(Cursor)
+    }
+
+    public var changeSet: ChangeSet
+    public var state: State
+
+    public init(changeSet: ChangeSet, state: State = .pending) {
+        self.changeSet = changeSet
+        self.state = state
+    }
+
+    public var id: ChangeSetID { changeSet.id }
+
+    public var isAcknowledged: Bool {
+        if case .acknowledged = state { return true }
+        return false
+    }
+}
+
+/// A change set the server refused for good (or that lost its scope), kept for the user to see.
+public struct RejectedChangeSet: Hashable, Sendable {
+    public var changeSet: ChangeSet
+    public var error: SyncError
+
+    public init(changeSet: ChangeSet, error: SyncError) {
+        self.changeSet = changeSet
+        self.error = error
+    }
+}
+
+/// Reads a replica's persistent state. Implemented by the in-memory store and `ConciergeStore`.
+public protocol ReplicaReader {
+    func metadata() throws -> ReplicaMetadata
+    /// The confirmed state of a record: only what pulls delivered.
+    func confirmedRecord(_ key: RecordKey) throws -> Record?
+    func confirmedKeys() throws -> [RecordKey]
+    /// The outbox, oldest set first.
+    func outbox() throws -> [OutboxItem]
+    /// The outbox sets that touch `key`, oldest first.
+    func outbox(touching key: RecordKey) throws -> [OutboxItem]
+    func rejected() throws -> [RejectedChangeSet]
+}
+
+extension ReplicaReader {
+    public func outbox(touching key: RecordKey) throws -> [OutboxItem] {
+        try outbox().filter { $0.changeSet.changes.contains { $0.key == key } }
+    }
+}
+
+/// Changes a replica's persistent state inside one transaction.
+public protocol ReplicaWriter: ReplicaReader {
+    func setMetadata(_ metadata: ReplicaMetadata) throws
+    func saveConfirmed(_ record: Record) throws
+    func removeConfirmed(_ key: RecordKey) throws
+    func removeAllConfirmed() throws
+    /// Inserts the item, or replaces the one with the same id.
+    func saveOutboxItem(_ item: OutboxItem) throws
+    func removeOutboxItem(_ id: ChangeSetID) throws
+    func addRejected(_ rejected: RejectedChangeSet) throws
+}
+
+/// A replica's persistent state: confirmed records, outbox, rejected sets, cursor and clock.
+///
+/// Every `write` is one transaction: it commits whole or not at all, so a crash never leaves a
+/// half-applied pull or edit.
+public protocol ReplicaStore: Sendable {
+    func read<T>(_ body: (any ReplicaReader) throws -> T) throws -> T
+    func write<T>(_ body: (any ReplicaWriter) throws -> T) throws -> T
+}

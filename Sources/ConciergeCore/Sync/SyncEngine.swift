@@ -1,0 +1,95 @@
+/// Runs the ``SyncMachine`` against a ``Replica`` and a ``SyncTransport``: the driver a phone app
+/// or the CLI calls to sync once.
+public struct SyncEngine<Store: ReplicaStore>: Sendable {
+    public let replica: Replica<Store>
+    public let transport: any SyncTransport
+    public let configuration: SyncMachine.Configuration
+    /// How the engine waits between attempts; injected so that tests do not sleep.
+    public let sleep: @Sendable (UInt64) async throws -> Void
+
+    public init(
+        replica: Replica<Store>, transport: any SyncTransport, configuration: SyncMachine.Configuration = .init(),
+        sleep: @escaping @Sendable (UInt64) async throws -> Void = { try await Task.sleep(for: .milliseconds($0)) }
+    ) {
+        self.replica = replica
+        self.transport = transport
+        self.configuration = configuration
+        self.sleep = sleep
+    }
+
+    /// Pushes the outbox, then pulls until the server has nothing more.
+    /// - Throws: ``SyncError`` when the transport fails for good; what was done so far is kept.
+    public func sync(seed: UInt64 = 0x5EED) async throws -> SyncReport {
+        var machine = SyncMachine(configuration: configuration, seed: seed)
+        var report = SyncReport()
+        var attempted = Set<ChangeSetID>()
+        var action = machine.start()
+        while true {
+            switch action {
+            case .push(let limit):
+                let batch = try replica.nextPushBatch(limit: limit, excluding: attempted)
+                guard !batch.isEmpty else {
+                    action = machine.pushed(sent: 0)
+                    continue
+                }
+                do {
+                    let response = try await transport.push(PushRequest(changeSets: batch))
+                    attempted.formUnion(batch.map(\.id))
+                    report.push(try replica.applyPushResponse(response))
+                    action = machine.pushed(sent: batch.count)
+                } catch {
+                    action = machine.failed(Self.syncError(error))
+                }
+            case .pull(let limit):
+                do {
+                    let cursor = try replica.metadata().cursor
+                    let response = try await transport.pull(PullRequest(cursor: cursor, limit: limit))
+                    let summary = try replica.applyPullResponse(response)
+                    report.pull(summary)
+                    action = machine.pulled(hasMore: summary.hasMore)
+                } catch {
+                    action = machine.failed(Self.syncError(error))
+                }
+            case .wait(let milliseconds):
+                try await sleep(milliseconds)
+                action = machine.waited()
+            case .finish:
+                return report
+            case .fail(let error):
+                throw error
+            }
+        }
+    }
+
+    static func syncError(_ error: any Error) -> SyncError {
+        if let error = error as? SyncError { return error }
+        if error is MergeError || error is CodecError { return SyncError(.malformed, "\(error)") }
+        return SyncError(.unavailable, "\(error)")
+    }
+}
+
+/// What one sync run did.
+public struct SyncReport: Hashable, Sendable {
+    public var accepted = 0
+    public var rejected: [RejectedChangeSet] = []
+    public var retrying: [RejectedChangeSet] = []
+    public var pulledChangeSets = 0
+    public var entered = 0
+    public var left = 0
+    public var resets: [String] = []
+    public init() {}
+
+    mutating func push(_ summary: PushSummary) {
+        accepted += summary.accepted.count
+        rejected += summary.rejected
+        retrying += summary.retrying
+    }
+
+    mutating func pull(_ summary: PullSummary) {
+        pulledChangeSets += summary.changeSets
+        entered += summary.entered.count
+        left += summary.left.count
+        rejected += summary.rejected
+        if let reset = summary.reset { resets.append(reset) }
+    }
+}
