@@ -1,0 +1,309 @@
+import ConciergeCore
+import Foundation
+import Testing
+
+/// A small stand-in for the server, until the real one exists: accepts or refuses sets by a
+/// policy, numbers the log, serves pages of at most `limit` sets.
+final class TestHub: SyncTransport, @unchecked Sendable {
+    let lock = NSLock()
+    var epoch = "e1"
+    var log: [ChangeSet] = []
+    var outcomes: [ChangeSetID: PushOutcome] = [:]
+    var refuse: @Sendable (ChangeSet) -> SyncError? = { _ in nil }
+    var failures: [SyncError] = []
+    var pushes = 0
+
+    func push(_ request: PushRequest) async throws -> PushResponse {
+        try lock.withLock {
+            if !failures.isEmpty { throw failures.removeFirst() }
+            pushes += 1
+            return PushResponse(
+                outcomes: request.changeSets.map { set in
+                    if let stored = outcomes[set.id] {
+                        return stored.status == .accepted ? .duplicate(set.id, at: stored.position!) : stored
+                    }
+                    if let error = refuse(set) {
+                        let outcome = PushOutcome.rejected(set.id, error)
+                        if !error.isRetryable { outcomes[set.id] = outcome }
+                        return outcome
+                    }
+                    log.append(set)
+                    let outcome = PushOutcome.accepted(set.id, at: Cursor(epoch: epoch, seq: UInt64(log.count)))
+                    outcomes[set.id] = outcome
+                    return outcome
+                }, serverMillis: 0)
+        }
+    }
+
+    func pull(_ request: PullRequest) async throws -> PullResponse {
+        try lock.withLock {
+            if !failures.isEmpty { throw failures.removeFirst() }
+            guard let cursor = request.cursor, cursor.epoch == epoch else {
+                if request.cursor == nil { return page(from: 0, limit: request.limit) }
+                var records: [RecordKey: Record] = [:]
+                for set in log { try set.apply(to: &records) }
+                return .reset(
+                    ResetSnapshot(
+                        records: Array(records.values), cursor: Cursor(epoch: epoch, seq: UInt64(log.count)),
+                        reason: "epochChanged"))
+            }
+            return page(from: Int(cursor.seq), limit: request.limit)
+        }
+    }
+
+    func page(from: Int, limit: Int) -> PullResponse {
+        let end = min(log.count, from + limit)
+        return .page(
+            PullPage(
+                events: log[from..<end].map(PullEvent.changeSet), cursor: Cursor(epoch: epoch, seq: UInt64(end)),
+                hasMore: end < log.count))
+    }
+}
+
+@Suite struct SyncTests {
+    static let agent = Author(principal: "agent-1", role: .agent)
+    static let key = RecordKey(type: .serviceCase, id: "11111111-2222-4333-8444-555555555555")
+    let clock = ManualWallClock(1_800_000_000_000)
+
+    func makeReplica(_ author: Author = agent) -> Replica<InMemoryReplicaStore> {
+        Replica(store: InMemoryReplicaStore(replica: .random(), author: author), wallClock: clock)
+    }
+
+    func engine(_ replica: Replica<InMemoryReplicaStore>, _ hub: TestHub, sleeps: SleepLog = SleepLog()) -> SyncEngine<
+        InMemoryReplicaStore
+    > {
+        var configuration = SyncMachine.Configuration()
+        configuration.pullLimit = 2
+        return SyncEngine(replica: replica, transport: hub, configuration: configuration, sleep: { sleeps.append($0) })
+    }
+
+    /// confirmed state merged with every outbox set, computed independently of `visibleRecord`.
+    func expectedVisible(_ replica: Replica<InMemoryReplicaStore>) throws -> Record? {
+        try replica.store.read { reader in
+            var record = try reader.confirmedRecord(Self.key)
+            for item in try reader.outbox() {
+                var current = record ?? Record(key: Self.key)
+                for change in item.changeSet.changes where change.key == Self.key {
+                    try current.apply(change.change, by: item.changeSet.author)
+                }
+                record = current
+            }
+            return record
+        }
+    }
+
+    @Test func finalRejectionLeavesConfirmedStatePlusRemainingOutbox() async throws {
+        let hub = TestHub()
+        let replica = makeReplica()
+        try replica.edit { try $0.write("normal", to: CaseFields.priority, of: Self.key) }
+        _ = try await engine(replica, hub).sync()
+        clock.advance(10)
+        let refused = try #require(try replica.edit { try $0.write("urgent", to: CaseFields.priority, of: Self.key) })
+        try replica.edit { try $0.add("vip", to: CaseFields.tags, of: Self.key) }
+        #expect(try replica.visibleRecord(Self.key)?.value(CaseFields.priority) == "urgent")
+        hub.refuse = { $0.id == refused.id ? SyncError(.forbiddenField, "agents may not set priority here") : nil }
+        let report = try await engine(replica, hub).sync()
+        #expect(report.rejected.map(\.changeSet.id) == [refused.id])
+        #expect(report.rejected.first?.error.code == .forbiddenField)
+        #expect(try replica.rejected().map(\.changeSet.id) == [refused.id])
+        #expect(try replica.outbox().isEmpty)
+        let visible = try #require(try replica.visibleRecord(Self.key))
+        #expect(visible.value(CaseFields.priority) == "normal")
+        #expect(visible.set(CaseFields.tags)?.elements == ["vip"])
+        #expect(visible == (try expectedVisible(replica)))
+    }
+
+    @Test func finalRejectionWithPendingSetsKeepsThemVisible() throws {
+        let replica = makeReplica()
+        let first = try #require(try replica.edit { try $0.write("a", to: CaseFields.summary, of: Self.key) })
+        _ = try replica.nextPushBatch(limit: 10)  // sent: no longer coalesced
+        try replica.edit { try $0.write("b", to: CaseFields.category, of: Self.key) }
+        _ = try replica.applyPushResponse(
+            PushResponse(outcomes: [.rejected(first.id, SyncError(.outOfScope, "no"))], serverMillis: 0))
+        let visible = try #require(try replica.visibleRecord(Self.key))
+        #expect(visible.value(CaseFields.summary) == nil)
+        #expect(visible.value(CaseFields.category) == "b")
+        #expect(visible == (try expectedVisible(replica)))
+    }
+
+    @Test func duplicateForAnAcceptedSetCountsAsSuccess() async throws {
+        let hub = TestHub()
+        let replica = makeReplica()
+        let set = try #require(try replica.edit { try $0.add("billing", to: CaseFields.tags, of: Self.key) })
+        // The server accepted the set but the answer was lost: the replica pushes it again.
+        _ = try await hub.push(PushRequest(changeSets: [set]))
+        let report = try await engine(replica, hub).sync()
+        #expect(report.accepted == 1)
+        #expect(report.rejected.isEmpty)
+        #expect(try replica.outbox().isEmpty)
+        #expect(hub.log.count == 1)
+        #expect(
+            try replica.store.read { try $0.confirmedRecord(Self.key) }?.set(CaseFields.tags)?.elements == ["billing"])
+    }
+
+    @Test func clockSkewRestampsAndKeepsTheSetAndItsReferences() throws {
+        let replica = makeReplica()
+        let add = try #require(try replica.edit { try $0.add("vip", to: CaseFields.tags, of: Self.key) })
+        let remove = try #require(try replica.edit { try $0.remove("vip", from: CaseFields.tags, of: Self.key) })
+        _ = try replica.nextPushBatch(limit: 10)
+        clock.advance(5_000)
+        let summary = try replica.applyPushResponse(
+            PushResponse(outcomes: [.rejected(add.id, SyncError(.clockSkew, "ahead"))], serverMillis: 0))
+        #expect(summary.retrying.map(\.changeSet.id) == [add.id])
+        let outbox = try replica.outbox()
+        #expect(outbox.map(\.id) == [add.id, remove.id])
+        let newAdd = outbox[0].changeSet.changes[0].change.stamp
+        #expect(newAdd != add.changes[0].change.stamp)
+        #expect(newAdd.hlc.millis == clock.nowMillis())
+        guard case .remove(_, _, let observed, _) = outbox[1].changeSet.changes[0].change else {
+            Issue.record("expected a remove")
+            return
+        }
+        #expect(observed == [newAdd])
+        #expect(try replica.visibleRecord(Self.key)?.set(CaseFields.tags)?.elements == [])
+        #expect(try replica.rejected().isEmpty)
+    }
+
+    @Test func leaveDropsTheRecordAndRejectsItsPendingSets() throws {
+        let replica = makeReplica(Author(principal: "tech-1", role: .technician))
+        _ = try replica.applyPullResponse(
+            .page(
+                PullPage(
+                    events: [.enter(Self.record(priority: "high"))], cursor: Cursor(epoch: "e1", seq: 3), hasMore: false
+                )))
+        #expect(try replica.visibleRecord(Self.key)?.value(CaseFields.priority) == "high")
+        let pending = try #require(
+            try replica.edit { try $0.write("done on site", to: CaseFields.summary, of: Self.key) })
+        let summary = try replica.applyPullResponse(
+            .page(PullPage(events: [.leave(Self.key)], cursor: Cursor(epoch: "e1", seq: 4), hasMore: false)))
+        #expect(try replica.visibleRecord(Self.key) == nil)
+        #expect(summary.rejected.map(\.changeSet.id) == [pending.id])
+        #expect(try replica.rejected().first?.error.code == .leftScope)
+        #expect(try replica.outbox().isEmpty)
+    }
+
+    static func record(priority: Value) -> Record {
+        var record = Record(key: key)
+        let replica = ReplicaID("99999999-0000-4000-8000-000000000000")!
+        try! record.apply(
+            .write(
+                field: CaseFields.priority, value: priority, base: nil,
+                stamp: Stamp(hlc: HLC(millis: 1_800_000_000_000), replica: replica), history: true, personal: false),
+            by: agent)
+        return record
+    }
+
+    @Test func pullAdvancesTheClockPastReceivedStamps() throws {
+        let replica = makeReplica()
+        var future = Record(key: Self.key)
+        let far = HLC(millis: clock.nowMillis() + 3_600_000, counter: 3)
+        try future.apply(
+            .add(field: CaseFields.tags, element: "x", stamp: Stamp(hlc: far, replica: .random())), by: Self.agent)
+        _ = try replica.applyPullResponse(
+            .page(PullPage(events: [.enter(future)], cursor: Cursor(epoch: "e1", seq: 1), hasMore: false)))
+        #expect(try replica.metadata().clock.latest > far)
+        let next = try #require(try replica.edit { try $0.add("y", to: CaseFields.tags, of: Self.key) })
+        #expect(next.changes[0].change.stamp.hlc > far)
+    }
+
+    @Test func newEpochResetsAndResendsWhatTheOldServerAcknowledged() async throws {
+        let hub = TestHub()
+        let replica = makeReplica()
+        try replica.edit { try $0.write("one", to: CaseFields.category, of: Self.key) }
+        _ = try await engine(replica, hub).sync()
+        // Acknowledged but not yet pulled when the server is restored from an older backup.
+        let lost = try #require(try replica.edit { try $0.add("lost-then-found", to: CaseFields.tags, of: Self.key) })
+        _ = try replica.applyPushResponse(
+            try await hub.push(PushRequest(changeSets: try replica.nextPushBatch(limit: 10))))
+        hub.epoch = "e2"
+        hub.log.removeLast()
+        hub.outcomes[lost.id] = nil
+        let report = try await engine(replica, hub).sync()
+        #expect(report.resets == ["epochChanged"])
+        _ = try await engine(replica, hub).sync()
+        #expect(hub.log.map(\.id).contains(lost.id))
+        #expect(try replica.outbox().isEmpty)
+        #expect(
+            try replica.store.read { try $0.confirmedRecord(Self.key) }?.set(CaseFields.tags)?.elements == [
+                "lost-then-found"
+            ])
+    }
+
+    @Test func consecutiveWritesOfOneFieldCoalesceUntilSent() throws {
+        let replica = makeReplica()
+        let first = try #require(try replica.edit { try $0.write("a", to: CaseFields.priority, of: Self.key) })
+        try replica.edit { try $0.write("b", to: CaseFields.priority, of: Self.key) }
+        let third = try #require(try replica.edit { try $0.write("c", to: CaseFields.priority, of: Self.key) })
+        var outbox = try replica.outbox()
+        #expect(outbox.map(\.id) == [third.id])
+        guard case .write(_, let value, let base, _, _, _) = outbox[0].changeSet.changes[0].change else { return }
+        #expect(value == "c")
+        #expect(base == nil)  // the first write's base
+        _ = first
+        _ = try replica.nextPushBatch(limit: 10)
+        try replica.edit { try $0.write("d", to: CaseFields.priority, of: Self.key) }
+        outbox = try replica.outbox()
+        #expect(outbox.count == 2)  // a sent set is frozen
+    }
+
+    @Test func engineBacksOffOnRetryableFailuresAndGivesUpOnOthers() async throws {
+        let hub = TestHub()
+        let replica = makeReplica()
+        try replica.edit { try $0.add("x", to: CaseFields.tags, of: Self.key) }
+        hub.failures = [SyncError(.unavailable, "503"), SyncError(.unavailable, "503")]
+        let sleeps = SleepLog()
+        let report = try await engine(replica, hub, sleeps: sleeps).sync()
+        #expect(report.accepted == 1)
+        #expect(sleeps.values.count == 2)
+        #expect(sleeps.values[1] >= sleeps.values[0] / 2)
+        hub.failures = [SyncError(.outOfScope, "revoked")]
+        await #expect(throws: SyncError.self) { try await engine(replica, hub).sync() }
+    }
+
+    @Test func machineGivesUpAfterMaxAttempts() {
+        var machine = SyncMachine(seed: 1)
+        #expect(machine.start() == .push(limit: 100))
+        var waits: [UInt64] = []
+        for _ in 0..<4 {
+            guard case .wait(let ms) = machine.failed(SyncError(.unavailable, "down")) else {
+                Issue.record("expected a wait"); return
+            }
+            waits.append(ms)
+            #expect(machine.waited() == .push(limit: 100))
+        }
+        #expect(waits == waits.sorted() || waits.last! > waits.first!)
+        guard case .fail = machine.failed(SyncError(.unavailable, "down")) else {
+            Issue.record("expected to give up"); return
+        }
+    }
+
+    @Test func pagedPullsReachTheSameStateAsTheServer() async throws {
+        let hub = TestHub()
+        let writers = (0..<3).map { _ in makeReplica() }
+        for (index, writer) in writers.enumerated() {
+            for round in 0..<4 {
+                clock.advance(1)
+                try writer.edit { editor in
+                    try editor.add("t\(index)-\(round)", to: CaseFields.tags, of: Self.key)
+                    try editor.append(
+                        EntryKind.message, to: CaseFields.timeline, of: Self.key, payload: ["direction": "outbound"])
+                }
+            }
+            _ = try await engine(writer, hub).sync()
+        }
+        for writer in writers { _ = try await engine(writer, hub).sync() }
+        var expected: [RecordKey: Record] = [:]
+        for set in hub.log { try set.apply(to: &expected) }
+        for writer in writers {
+            #expect(try writer.visibleRecord(Self.key)?.canonicalJSON == expected[Self.key]?.canonicalJSON)
+            #expect(try writer.outbox().isEmpty)
+        }
+    }
+}
+
+final class SleepLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _values: [UInt64] = []
+    var values: [UInt64] { lock.withLock { _values } }
+    func append(_ value: UInt64) { lock.withLock { _values.append(value) } }
+}
