@@ -42,8 +42,73 @@ import Testing
         }
     }
 
+    @Test func mutatedInputNeverCrashesAndRoundTripsWhenAccepted() throws {
+        let fleet = try Fleet.run(seed: 11, replicas: 3, steps: 10)
+        let bytes = fleet.sets.first!.canonicalJSON
+        var random = SplitMix64(seed: 5)
+        for _ in 0..<2_000 {
+            var mutated = bytes
+            for _ in 0..<(1 + random.next() % 3) {
+                mutated[Int(random.next() % UInt64(mutated.count))] = UInt8(truncatingIfNeeded: random.next())
+            }
+            guard let value = try? CanonicalJSON.decode(mutated) else { continue }
+            #expect(try CanonicalJSON.decode(CanonicalJSON.encode(value)) == value)
+        }
+    }
+
     @Test func deepNestingIsRefused() {
         let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
         #expect(throws: CodecError.self) { try CanonicalJSON.decode(deep) }
+    }
+}
+
+@Suite struct CompactBinaryTests {
+    @Test func generatedBatchesRoundTrip() throws {
+        for seed in 0..<UInt64(max(propertyCases / 4, 20)) {
+            let fleet = try Fleet.run(seed: seed, replicas: 2 + Int(seed % 7), steps: 30)
+            #expect(try CompactBinary.decode(CompactBinary.encode(fleet.sets)) == fleet.sets, "seed \(seed)")
+            for set in fleet.sets.prefix(5) { #expect(try ChangeSet(binary: set.compactBinary()) == set) }
+        }
+    }
+
+    @Test func vectorsRoundTripIncludingForeignStampsAndLargeCounters() throws {
+        let replica = ReplicaID("00000000-0000-4000-8000-000000000001")!
+        let other = ReplicaID("ffffffff-0000-4000-8000-000000000001")!
+        let key = RecordKey(type: .serviceCase, id: "not-a-uuid")
+        let set = ChangeSet(
+            id: ChangeSetID(replica: replica, seq: .max), author: Author(principal: "p", role: "futureRole"),
+            schemaVersion: 7,
+            changes: [
+                RecordChange(
+                    key,
+                    .write(
+                        field: "f",
+                        value: ["a": [1, -2, true, nil], "long": .string(String(repeating: "é", count: 100))],
+                        base: Stamp(hlc: HLC(millis: 5, counter: 900), replica: other),
+                        stamp: Stamp(hlc: HLC(millis: 1, counter: .max), replica: other), history: true, personal: true)
+                ),
+                RecordChange(
+                    key,
+                    .remove(
+                        field: "s", element: "x", observed: [Stamp(hlc: HLC(millis: 0), replica: replica)],
+                        stamp: Stamp(hlc: HLC(millis: (1 << 48) - 1, counter: 3), replica: replica))),
+                RecordChange(
+                    key, .redactEntry(field: "t", entry: "e", stamp: Stamp(hlc: HLC(millis: 2), replica: replica))),
+            ])
+        #expect(try ChangeSet(binary: set.compactBinary()) == set)
+    }
+
+    @Test func truncatedOrCorruptInputIsRefused() throws {
+        let fleet = try Fleet.run(seed: 3, replicas: 3, steps: 20)
+        let bytes = CompactBinary.encode(fleet.sets)
+        for cut in stride(from: 0, to: bytes.count - 1, by: max(1, bytes.count / 50)) {
+            #expect(throws: CodecError.self) { try CompactBinary.decode(Array(bytes[..<cut])) }
+        }
+        var random = SplitMix64(seed: 9)
+        for _ in 0..<200 {
+            var corrupt = bytes
+            corrupt[Int(random.next() % UInt64(corrupt.count))] ^= UInt8(truncatingIfNeeded: random.next() | 1)
+            _ = try? CompactBinary.decode(corrupt)  // must not crash; errors are fine
+        }
     }
 }

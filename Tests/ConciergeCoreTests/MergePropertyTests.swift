@@ -92,6 +92,7 @@ import Testing
             for set in fleet.sets {
                 let decoded = try ChangeSet(json: set.canonicalJSON)
                 #expect(decoded == set)
+                #expect(try ChangeSet(binary: set.compactBinary()) == set)
             }
         }
     }
