@@ -1,4 +1,5 @@
 import ConciergeCore
+import Foundation
 import Testing
 
 @Suite struct ClockTests {
@@ -42,6 +43,17 @@ import Testing
         #expect(id.description == "0f0e0d0c-0b0a-4908-8706-050403020100")
         #expect(ReplicaID(id.description) == id)
         #expect(ReplicaID("not-a-uuid") == nil)
+        for bad in [
+            "0f0e0d0c0b0a-4908-8706-050403020100-", "0f0e0d0c-0b0a-4908-8706-0504030201000",
+            "0f0e0d0c-0b0a-4908-8706-05040302010", "0f0e0d0c-0b0a-4908-8706-05040302010g", "",
+        ] {
+            #expect(ReplicaID(bad) == nil, "accepted \(bad)")
+        }
+        for _ in 0..<100 {
+            let uuid = UUID()
+            #expect(ReplicaID(uuid.uuidString)?.description == uuid.uuidString.lowercased())
+            #expect(ReplicaID(uuid.uuidString)?.uuid == uuid)
+        }
     }
 
     @Test func hlcTextHasNoLeadingZeros() {

@@ -81,6 +81,25 @@ public struct Field: Hashable, Sendable {
         personal = personal || other.personal
     }
 
+    /// Merges one register write, in place: one access to the field, whatever it holds.
+    /// - Parameter blank: whether the record is redacted, so that a personal value arrives as null.
+    mutating func merge(
+        _ write: RegisterWrite, name: String, history: Bool, personal: Bool, blank: Bool
+    ) throws(MergeError) {
+        guard case .register(var register) = state else {
+            throw MergeError(.kindMismatch, "a \(state.kind) field written as a register")
+        }
+        guard register.keepsHistory == history else {
+            throw MergeError(.kindMismatch, "field \(name) written with another history declaration")
+        }
+        if personal { self.personal = true }
+        var write = write
+        if blank && self.personal { write.value = .null }
+        state = .log(LogState())  // leaves the register's box uniquely referenced while it changes
+        defer { state = .register(register) }
+        try register.merge(write)
+    }
+
     /// Runs `body` on the register inside, in place.
     mutating func withRegister<T>(_ body: (inout RegisterState) throws(MergeError) -> T) throws(MergeError) -> T {
         guard case .register(var register) = state else {

@@ -14,10 +14,30 @@ public struct ReplicaID: Hashable, Comparable, Sendable, CustomStringConvertible
         self.low = low
     }
 
-    /// Reads a UUID text in either case; `nil` when it is not a UUID.
+    /// Reads a UUID text (`8-4-4-4-12` hex digits) in either case; `nil` when it is not one.
     public init?(_ text: String) {
-        guard let uuid = UUID(uuidString: text) else { return nil }
-        self.init(uuid)
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        var digits = 0
+        var position = 0
+        for byte in text.utf8 {
+            defer { position += 1 }
+            if position == 8 || position == 13 || position == 18 || position == 23 {
+                guard byte == UInt8(ascii: "-") else { return nil }
+                continue
+            }
+            let nibble: UInt64
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = UInt64(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = UInt64(byte - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = UInt64(byte - UInt8(ascii: "A") + 10)
+            default: return nil
+            }
+            if digits < 16 { high = high << 4 | nibble } else { low = low << 4 | nibble }
+            digits += 1
+        }
+        guard position == 36, digits == 32 else { return nil }
+        self.init(high: high, low: low)
     }
 
     public init(_ uuid: UUID) {
@@ -45,7 +65,24 @@ public struct ReplicaID: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     /// The lower-case UUID text.
-    public var description: String { uuid.uuidString.lowercased() }
+    public var description: String {
+        let hex: StaticString = "0123456789abcdef"
+        return String(unsafeUninitializedCapacity: 36) { buffer in
+            var index = 0
+            for (half, value) in [high, low].enumerated() {
+                for nibble in 0..<16 {
+                    let position = half * 16 + nibble
+                    if position == 8 || position == 12 || position == 16 || position == 20 {
+                        buffer[index] = UInt8(ascii: "-")
+                        index += 1
+                    }
+                    buffer[index] = hex.utf8Start[Int((value >> UInt64(60 - 4 * nibble)) & 0xF)]
+                    index += 1
+                }
+            }
+            return index
+        }
+    }
 
     public static func < (lhs: ReplicaID, rhs: ReplicaID) -> Bool {
         (lhs.high, lhs.low) < (rhs.high, rhs.low)
@@ -99,12 +136,26 @@ public struct EntryID: StringIdentifier {
 
 /// The address of a record: its type and its id.
 public struct RecordKey: Hashable, Comparable, Sendable, CustomStringConvertible {
-    public var type: RecordType
-    public var id: RecordID
+    public let type: RecordType
+    public let id: RecordID
+    /// Record keys are looked up on every merge: their hash is computed once.
+    private let cachedHash: Int
 
     public init(type: RecordType, id: RecordID) {
         self.type = type
         self.id = id
+        var hasher = Hasher()
+        hasher.combine(type)
+        hasher.combine(id)
+        self.cachedHash = hasher.finalize()
+    }
+
+    public static func == (lhs: RecordKey, rhs: RecordKey) -> Bool {
+        lhs.cachedHash == rhs.cachedHash && lhs.id == rhs.id && lhs.type == rhs.type
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(cachedHash)
     }
 
     public static func < (lhs: RecordKey, rhs: RecordKey) -> Bool {

@@ -66,19 +66,15 @@ public struct Record: Hashable, Sendable {
     public mutating func apply(_ change: Change, by author: Author) throws(MergeError) {
         switch change {
         case .write(let name, let value, let base, let stamp, let history, let personal):
-            let write = RegisterWrite(
-                stamp: stamp, base: base, value: personal && redacted != nil ? .null : value, author: author)
-            if fields[name] == nil {
-                fields[name] = Field(personal: personal, state: .register(RegisterState(write, keepsHistory: history)))
+            let write = RegisterWrite(stamp: stamp, base: base, value: value, author: author)
+            guard let index = fields.index(forKey: name) else {
+                var field = Field(personal: personal, state: .register(RegisterState(write, keepsHistory: history)))
+                if redacted != nil { field.blankPersonal() }
+                fields[name] = field
                 return
             }
-            try fields[name]!.withRegister { (register) throws(MergeError) in
-                guard register.keepsHistory == history else {
-                    throw MergeError(.kindMismatch, "field \(name) written with another history declaration")
-                }
-                try register.merge(write)
-            }
-            if personal && !fields[name]!.personal { fields[name]!.personal = true }
+            try fields.values[index].merge(
+                write, name: name, history: history, personal: personal, blank: redacted != nil)
         case .add(let name, let element, let stamp):
             if fields[name] == nil { fields[name] = Field(state: .set(ORSetState())) }
             try fields[name]!.withSet { (set) throws(MergeError) in try set.add(element, tag: stamp) }

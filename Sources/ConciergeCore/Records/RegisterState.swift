@@ -20,55 +20,79 @@ public struct RegisterWrite: Hashable, Sendable {
 ///
 /// **Rule**: the write with the largest stamp wins. Fields declared with history keep every write
 /// `(stamp, base, value, author)`, from which the conflict view is computed when read.
+///
+/// The state lives in a copy-on-write box: registers are merged millions of times a second, and
+/// moving one should cost one reference count, not one per string inside.
 public struct RegisterState: Hashable, Sendable {
-    /// The winning write.
-    public private(set) var latest: RegisterWrite
-    /// Every write ever merged, ascending by stamp, when the field keeps history; `nil` otherwise.
-    public private(set) var history: [RegisterWrite]?
+    final class Storage: @unchecked Sendable {
+        /// Every write, ascending by stamp, when the field keeps history; else only the winner.
+        var writes: [RegisterWrite]
+        let keepsHistory: Bool
 
-    public init(_ write: RegisterWrite, keepsHistory: Bool) {
-        self.latest = write
-        self.history = keepsHistory ? [write] : nil
+        init(writes: [RegisterWrite], keepsHistory: Bool) {
+            self.writes = writes
+            self.keepsHistory = keepsHistory
+        }
     }
 
-    public var keepsHistory: Bool { history != nil }
+    private var storage: Storage
+
+    public init(_ write: RegisterWrite, keepsHistory: Bool) {
+        storage = Storage(writes: [write], keepsHistory: keepsHistory)
+    }
+
+    /// The winning write.
+    public var latest: RegisterWrite { storage.writes[storage.writes.count - 1] }
+
+    /// Every write ever merged, ascending by stamp, when the field keeps history; `nil` otherwise.
+    public var history: [RegisterWrite]? { storage.keepsHistory ? storage.writes : nil }
+
+    public var keepsHistory: Bool { storage.keepsHistory }
 
     /// The writes this state holds: the history, or just the winner.
-    public var writes: [RegisterWrite] { history ?? [latest] }
+    public var writes: [RegisterWrite] { storage.writes }
+
+    private mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&storage) {
+            storage = Storage(writes: storage.writes, keepsHistory: storage.keepsHistory)
+        }
+    }
 
     /// Merges one write.
     /// - Throws: `stampReused` when a different write with the same stamp is already here.
     public mutating func merge(_ write: RegisterWrite) throws(MergeError) {
-        guard history != nil else {
-            if latest.stamp < write.stamp {
-                latest = write
-            } else if latest.stamp == write.stamp, latest != write {
+        let last = storage.writes.count - 1
+        let latestStamp = storage.writes[last].stamp
+        if latestStamp < write.stamp {
+            makeUnique()
+            if storage.keepsHistory {
+                storage.writes.append(write)
+            } else {
+                storage.writes[last] = write
+            }
+            return
+        }
+        if latestStamp == write.stamp {
+            guard storage.writes[last] == write else {
                 throw MergeError(.stampReused, "two different writes carry stamp \(write.stamp)")
             }
             return
         }
-        var writes = history!
-        history = nil
-        defer { history = writes }
-        if let last = writes.last, last.stamp < write.stamp {
-            writes.append(write)
-            latest = write
-            return
-        }
+        guard storage.keepsHistory else { return }
         var low = 0
-        var high = writes.count
+        var high = last
         while low < high {
             let middle = (low + high) / 2
-            if writes[middle].stamp < write.stamp { low = middle + 1 } else { high = middle }
+            if storage.writes[middle].stamp < write.stamp { low = middle + 1 } else { high = middle }
         }
-        if low < writes.count, writes[low].stamp == write.stamp {
-            if writes[low] != write {
+        if storage.writes[low].stamp == write.stamp {
+            guard storage.writes[low] == write else {
                 throw MergeError(.stampReused, "two different writes carry stamp \(write.stamp)")
             }
             return
         }
-        writes.insert(write, at: low)
-        latest = writes[writes.count - 1]
+        makeUnique()
+        storage.writes.insert(write, at: low)
     }
 
     /// Merges another state of the same register.
@@ -83,12 +107,18 @@ public struct RegisterState: Hashable, Sendable {
 
     /// Sets every value to null: the erasure of a personal field.
     mutating func blankValues() {
-        latest.value = .null
-        if var writes = history {
-            history = nil
-            for index in writes.indices { writes[index].value = .null }
-            history = writes
-        }
+        makeUnique()
+        for index in storage.writes.indices { storage.writes[index].value = .null }
+    }
+
+    public static func == (lhs: RegisterState, rhs: RegisterState) -> Bool {
+        lhs.storage === rhs.storage
+            || (lhs.storage.keepsHistory == rhs.storage.keepsHistory && lhs.storage.writes == rhs.storage.writes)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(storage.keepsHistory)
+        hasher.combine(storage.writes)
     }
 }
 

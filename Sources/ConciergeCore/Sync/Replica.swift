@@ -76,40 +76,40 @@ public struct Replica<Store: ReplicaStore>: Sendable {
 
     static func coalesce(_ changes: [RecordChange], into writer: any ReplicaWriter) throws -> [RecordChange] {
         var result = changes
-        var outbox = try writer.outbox()
-        var touched = Set<Int>()
+        var edited: [ChangeSetID: OutboxItem] = [:]
         for index in result.indices {
             guard case .write(let field, let value, _, let stamp, let history, let personal) = result[index].change
             else {
                 continue
             }
             let key = result[index].key
-            // The newest outbox write of this field, if any.
-            var found: (item: Int, change: Int, base: Stamp?)?
-            search: for itemIndex in outbox.indices.reversed() {
-                let set = outbox[itemIndex].changeSet
-                for changeIndex in set.changes.indices.reversed() {
-                    if set.changes[changeIndex].key == key,
-                        case .write(field, _, let base, _, _, _) = set.changes[changeIndex].change
-                    {
-                        found = (itemIndex, changeIndex, base)
+            // The newest outbox write of this field, if any, looking at this edit's earlier
+            // coalescing too.
+            let candidates = try writer.outbox(touching: key).map { edited[$0.id] ?? $0 }
+            var found: (item: OutboxItem, change: Int, base: Stamp?)?
+            search: for item in candidates.reversed() {
+                for changeIndex in item.changeSet.changes.indices.reversed() {
+                    let change = item.changeSet.changes[changeIndex]
+                    if change.key == key, case .write(field, _, let base, _, _, _) = change.change {
+                        found = (item, changeIndex, base)
                         break search
                     }
                 }
             }
-            guard let found, outbox[found.item].state == .pending else { continue }
-            outbox[found.item].changeSet.changes.remove(at: found.change)
-            touched.insert(found.item)
+            guard let found, found.item.state == .pending else { continue }
+            var item = found.item
+            item.changeSet.changes.remove(at: found.change)
+            edited[item.id] = item
             result[index] = RecordChange(
                 key,
                 .write(field: field, value: value, base: found.base, stamp: stamp, history: history, personal: personal)
             )
         }
-        for itemIndex in touched {
-            if outbox[itemIndex].changeSet.changes.isEmpty {
-                try writer.removeOutboxItem(outbox[itemIndex].id)
+        for item in edited.values {
+            if item.changeSet.changes.isEmpty {
+                try writer.removeOutboxItem(item.id)
             } else {
-                try writer.saveOutboxItem(outbox[itemIndex])
+                try writer.saveOutboxItem(item)
             }
         }
         return result
