@@ -42,18 +42,18 @@ public enum CompactBinary {
         }
         var out = ByteWriter()
         out.bytes.append(contentsOf: magic)
-        out.varint(UInt64(tables.replicas.count))
-        for replica in tables.replicas { out.bytes.append(contentsOf: replica.bytes) }
-        out.varint(UInt64(tables.authors.count))
-        for author in tables.authors {
+        out.varint(UInt64(tables.replicas.items.count))
+        for replica in tables.replicas.items { out.bytes.append(contentsOf: replica.bytes) }
+        out.varint(UInt64(tables.authors.items.count))
+        for author in tables.authors.items {
             out.string(author.principal.rawValue)
             out.string(author.role.rawValue)
         }
-        out.varint(UInt64(tables.strings.count))
-        for string in tables.strings { out.string(string) }
-        out.varint(UInt64(tables.records.count))
-        for key in tables.records {
-            out.varint(UInt64(tables.stringIndex[key.type.rawValue]!))
+        out.varint(UInt64(tables.strings.items.count))
+        for string in tables.strings.items { out.string(string) }
+        out.varint(UInt64(tables.records.items.count))
+        for key in tables.records.items {
+            out.varint(UInt64(tables.strings[key.type.rawValue]!))
             if let uuid = ReplicaID(key.id.rawValue), uuid.description == key.id.rawValue {
                 out.byte(0)
                 out.bytes.append(contentsOf: uuid.bytes)
@@ -243,44 +243,36 @@ public enum CompactBinary {
 
     /// Tables built while encoding: each distinct item gets the next index.
     struct Tables {
-        var replicas: [ReplicaID] = []
-        var replicaIndex: [ReplicaID: Int] = [:]
-        var authors: [Author] = []
-        var authorIndex: [Author: Int] = [:]
-        var strings: [String] = []
-        var stringIndex: [String: Int] = [:]
-        var records: [RecordKey] = []
-        var recordIndex: [RecordKey: Int] = [:]
+        var replicas = InternTable<ReplicaID>()
+        var authors = InternTable<Author>()
+        var strings = InternTable<String>()
+        var records = InternTable<RecordKey>()
 
-        mutating func replica(_ id: ReplicaID) -> Int {
-            if let index = replicaIndex[id] { return index }
-            replicas.append(id)
-            replicaIndex[id] = replicas.count - 1
-            return replicas.count - 1
-        }
-
-        mutating func author(_ author: Author) -> Int {
-            if let index = authorIndex[author] { return index }
-            authors.append(author)
-            authorIndex[author] = authors.count - 1
-            return authors.count - 1
-        }
-
-        mutating func string(_ string: String) -> Int {
-            if let index = stringIndex[string] { return index }
-            strings.append(string)
-            stringIndex[string] = strings.count - 1
-            return strings.count - 1
-        }
+        mutating func replica(_ id: ReplicaID) -> Int { replicas.index(of: id) }
+        mutating func author(_ author: Author) -> Int { authors.index(of: author) }
+        mutating func string(_ string: String) -> Int { strings.index(of: string) }
 
         mutating func record(_ key: RecordKey) -> Int {
-            if let index = recordIndex[key] { return index }
             _ = string(key.type.rawValue)
-            records.append(key)
-            recordIndex[key] = records.count - 1
-            return records.count - 1
+            return records.index(of: key)
         }
     }
+}
+
+/// Distinct items in first-seen order, each with its index.
+struct InternTable<Item: Hashable> {
+    private(set) var items: [Item] = []
+    private var indices: [Item: Int] = [:]
+
+    /// The item's index, adding it when new.
+    mutating func index(of item: Item) -> Int {
+        if let index = indices[item] { return index }
+        items.append(item)
+        indices[item] = items.count - 1
+        return items.count - 1
+    }
+
+    subscript(item: Item) -> Int? { indices[item] }
 }
 
 extension ChangeSet {

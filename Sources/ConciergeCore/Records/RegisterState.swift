@@ -25,12 +25,15 @@ public struct RegisterWrite: Hashable, Sendable {
 /// moving one should cost one reference count, not one per string inside.
 public struct RegisterState: Hashable, Sendable {
     final class Storage: @unchecked Sendable {
-        /// Every write, ascending by stamp, when the field keeps history; else only the winner.
-        var writes: [RegisterWrite]
+        /// The winning write, inline: a plain register is one allocation.
+        var latest: RegisterWrite
+        /// With history, every other write, ascending by stamp; always empty without.
+        var earlier: [RegisterWrite]
         let keepsHistory: Bool
 
-        init(writes: [RegisterWrite], keepsHistory: Bool) {
-            self.writes = writes
+        init(latest: RegisterWrite, earlier: [RegisterWrite], keepsHistory: Bool) {
+            self.latest = latest
+            self.earlier = earlier
             self.keepsHistory = keepsHistory
         }
     }
@@ -38,61 +41,57 @@ public struct RegisterState: Hashable, Sendable {
     private var storage: Storage
 
     public init(_ write: RegisterWrite, keepsHistory: Bool) {
-        storage = Storage(writes: [write], keepsHistory: keepsHistory)
+        storage = Storage(latest: write, earlier: [], keepsHistory: keepsHistory)
     }
 
     /// The winning write.
-    public var latest: RegisterWrite { storage.writes[storage.writes.count - 1] }
+    public var latest: RegisterWrite { storage.latest }
 
     /// Every write ever merged, ascending by stamp, when the field keeps history; `nil` otherwise.
-    public var history: [RegisterWrite]? { storage.keepsHistory ? storage.writes : nil }
+    public var history: [RegisterWrite]? { storage.keepsHistory ? writes : nil }
 
     public var keepsHistory: Bool { storage.keepsHistory }
 
-    /// The writes this state holds: the history, or just the winner.
-    public var writes: [RegisterWrite] { storage.writes }
+    /// The writes this state holds, ascending by stamp: the history, or just the winner.
+    public var writes: [RegisterWrite] { storage.earlier + [storage.latest] }
 
     private mutating func makeUnique() {
         if !isKnownUniquelyReferenced(&storage) {
-            storage = Storage(writes: storage.writes, keepsHistory: storage.keepsHistory)
+            storage = Storage(latest: storage.latest, earlier: storage.earlier, keepsHistory: storage.keepsHistory)
         }
     }
 
     /// Merges one write.
     /// - Throws: `stampReused` when a different write with the same stamp is already here.
     public mutating func merge(_ write: RegisterWrite) throws(MergeError) {
-        let last = storage.writes.count - 1
-        let latestStamp = storage.writes[last].stamp
+        let latestStamp = storage.latest.stamp
         if latestStamp < write.stamp {
             makeUnique()
-            if storage.keepsHistory {
-                storage.writes.append(write)
-            } else {
-                storage.writes[last] = write
-            }
+            if storage.keepsHistory { storage.earlier.append(storage.latest) }
+            storage.latest = write
             return
         }
         if latestStamp == write.stamp {
-            guard storage.writes[last] == write else {
+            guard storage.latest == write else {
                 throw MergeError(.stampReused, "two different writes carry stamp \(write.stamp)")
             }
             return
         }
         guard storage.keepsHistory else { return }
         var low = 0
-        var high = last
+        var high = storage.earlier.count
         while low < high {
             let middle = (low + high) / 2
-            if storage.writes[middle].stamp < write.stamp { low = middle + 1 } else { high = middle }
+            if storage.earlier[middle].stamp < write.stamp { low = middle + 1 } else { high = middle }
         }
-        if storage.writes[low].stamp == write.stamp {
-            guard storage.writes[low] == write else {
+        if low < storage.earlier.count, storage.earlier[low].stamp == write.stamp {
+            guard storage.earlier[low] == write else {
                 throw MergeError(.stampReused, "two different writes carry stamp \(write.stamp)")
             }
             return
         }
         makeUnique()
-        storage.writes.insert(write, at: low)
+        storage.earlier.insert(write, at: low)
     }
 
     /// Merges another state of the same register.
@@ -108,17 +107,20 @@ public struct RegisterState: Hashable, Sendable {
     /// Sets every value to null: the erasure of a personal field.
     mutating func blankValues() {
         makeUnique()
-        for index in storage.writes.indices { storage.writes[index].value = .null }
+        storage.latest.value = .null
+        for index in storage.earlier.indices { storage.earlier[index].value = .null }
     }
 
     public static func == (lhs: RegisterState, rhs: RegisterState) -> Bool {
         lhs.storage === rhs.storage
-            || (lhs.storage.keepsHistory == rhs.storage.keepsHistory && lhs.storage.writes == rhs.storage.writes)
+            || (lhs.storage.keepsHistory == rhs.storage.keepsHistory && lhs.storage.latest == rhs.storage.latest
+                && lhs.storage.earlier == rhs.storage.earlier)
     }
 
     public func hash(into hasher: inout Hasher) {
         hasher.combine(storage.keepsHistory)
-        hasher.combine(storage.writes)
+        hasher.combine(storage.latest)
+        hasher.combine(storage.earlier)
     }
 }
 

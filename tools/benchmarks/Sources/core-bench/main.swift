@@ -70,8 +70,8 @@ func mergeRate(history: (Int) -> Bool) throws -> Double {
     }
     let (time, records) = try best(of: 3) { () throws -> [RecordKey: Record] in
         var records = Dictionary(uniqueKeysWithValues: keys.map { ($0, Record(key: $0)) })
-        for write in writes {
-            try records[write.key]!.apply(write.change, by: authors[write.author])
+        for index in writes.indices {
+            try records[writes[index].key]!.apply(writes[index].change, by: authors[writes[index].author])
         }
         return records
     }
