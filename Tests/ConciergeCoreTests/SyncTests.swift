@@ -164,6 +164,28 @@ final class TestHub: SyncTransport, @unchecked Sendable {
         #expect(try replica.rejected().isEmpty)
     }
 
+    @Test func restampNeverTouchesASetAcceptedInTheSameAnswer() throws {
+        let replica = makeReplica()
+        let skewed = try #require(try replica.edit { try $0.add("a", to: CaseFields.tags, of: Self.key) })
+        let accepted = try #require(try replica.edit { try $0.add("b", to: CaseFields.tags, of: Self.key) })
+        let later = try #require(try replica.edit { try $0.add("c", to: CaseFields.tags, of: Self.key) })
+        _ = try replica.nextPushBatch(limit: 10)
+        clock.advance(1_000)
+        _ = try replica.applyPushResponse(
+            PushResponse(
+                outcomes: [
+                    .rejected(skewed.id, SyncError(.clockSkew, "ahead")),
+                    .accepted(accepted.id, at: Cursor(epoch: "e1", seq: 1)),
+                ], serverMillis: 0))
+        let outbox = Dictionary(uniqueKeysWithValues: try replica.outbox().map { ($0.id, $0) })
+        #expect(outbox[accepted.id]?.changeSet == accepted)  // as the server accepted it
+        #expect(outbox[accepted.id]?.isAcknowledged == true)
+        #expect(outbox[skewed.id]?.changeSet != skewed)
+        #expect(outbox[later.id]?.changeSet != later)  // later unacknowledged sets are restamped too
+        #expect(
+            outbox[later.id]!.changeSet.changes[0].change.stamp > outbox[skewed.id]!.changeSet.changes[0].change.stamp)
+    }
+
     @Test func leaveDropsTheRecordAndRejectsItsPendingSets() throws {
         let replica = makeReplica(Author(principal: "tech-1", role: .technician))
         _ = try replica.applyPullResponse(

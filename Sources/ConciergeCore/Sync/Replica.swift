@@ -142,8 +142,14 @@ public struct Replica<Store: ReplicaStore>: Sendable {
         try store.write { writer in
             var summary = PushSummary()
             var metadata = try writer.metadata()
+            let answered = Set(response.outcomes.map(\.id))
+            var items: [ChangeSetID: OutboxItem] = [:]
+            for item in try writer.outbox() where answered.contains(item.id) { items[item.id] = item }
+            var skewed: [ChangeSetID] = []
+            // Acceptances and final rejections first, so that a restamp below never touches a set
+            // the server accepted in the same answer.
             for outcome in response.outcomes {
-                guard let item = try writer.outbox().first(where: { $0.id == outcome.id }) else { continue }
+                guard let item = items[outcome.id] else { continue }
                 switch outcome.status {
                 case .accepted, .duplicate:
                     guard let position = outcome.position else {
@@ -153,18 +159,19 @@ public struct Replica<Store: ReplicaStore>: Sendable {
                     summary.accepted.append(outcome.id)
                 case .rejected:
                     let error = outcome.error ?? SyncError(.malformed, "rejected without a reason")
+                    let rejected = RejectedChangeSet(changeSet: item.changeSet, error: error)
                     if error.isRetryable {
-                        if error.code == .clockSkew {
-                            try restamp(from: outcome.id, metadata: &metadata, writer: writer)
-                        }
-                        summary.retrying.append(RejectedChangeSet(changeSet: item.changeSet, error: error))
+                        if error.code == .clockSkew { skewed.append(outcome.id) }
+                        summary.retrying.append(rejected)
                     } else {
                         try writer.removeOutboxItem(outcome.id)
-                        let rejected = RejectedChangeSet(changeSet: item.changeSet, error: error)
                         try writer.addRejected(rejected)
                         summary.rejected.append(rejected)
                     }
                 }
+            }
+            if let first = skewed.min(by: { $0.seq < $1.seq }) {
+                try restamp(from: first, metadata: &metadata, writer: writer)
             }
             try writer.setMetadata(metadata)
             return summary
