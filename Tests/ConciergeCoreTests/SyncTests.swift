@@ -329,3 +329,49 @@ final class SleepLog: @unchecked Sendable {
     var values: [UInt64] { lock.withLock { _values } }
     func append(_ value: UInt64) { lock.withLock { _values.append(value) } }
 }
+
+@Suite struct ProtocolMessageTests {
+    @Test func messagesRoundTripThroughJSON() throws {
+        let fleet = try Fleet.run(seed: 4, replicas: 3, steps: 20)
+        let push = PushRequest(changeSets: fleet.sets)
+        #expect(try PushRequest(value: CanonicalJSON.decode(CanonicalJSON.encode(push.value))) == push)
+        let outcomes = [
+            PushOutcome.accepted(fleet.sets[0].id, at: Cursor(epoch: "ep:1", seq: 7)),
+            .duplicate(fleet.sets[1].id, at: Cursor(epoch: "e", seq: 2)),
+            .rejected(fleet.sets[2].id, SyncError(.forbiddenField, "customers may not set priority")),
+        ]
+        let response = PushResponse(outcomes: outcomes, serverMillis: 1_800_000_000_000)
+        #expect(try PushResponse(value: CanonicalJSON.decode(CanonicalJSON.encode(response.value))) == response)
+        var records: [RecordKey: Record] = [:]
+        for set in fleet.sets { try set.apply(to: &records) }
+        let page = PullResponse.page(
+            PullPage(
+                events: [.changeSet(fleet.sets[0]), .enter(records.values.first!), .leave(records.keys.first!)],
+                cursor: Cursor(epoch: "e", seq: 9), hasMore: true))
+        #expect(try PullResponse(value: CanonicalJSON.decode(CanonicalJSON.encode(page.value))) == page)
+        let reset = PullResponse.reset(
+            ResetSnapshot(records: Array(records.values), cursor: Cursor(epoch: "e2", seq: 1), reason: "epochChanged"))
+        #expect(try PullResponse(value: CanonicalJSON.decode(CanonicalJSON.encode(reset.value))) == reset)
+    }
+
+    @Test func unknownMembersFromNewerPeersAreIgnoredAndMissingOnesNamed() throws {
+        let json =
+            #"{"outcomes":[{"replica":"00000000-0000-4000-8000-000000000001","seq":3,"status":"accepted","position":"e:4","future":1}],"serverMillis":5,"extra":true}"#
+        #expect(
+            try PushResponse(value: CanonicalJSON.decode(json)).outcomes.first?.position == Cursor(epoch: "e", seq: 4))
+        do {
+            _ = try PushResponse(
+                value: CanonicalJSON.decode(
+                    #"{"outcomes":[{"replica":"00000000-0000-4000-8000-000000000001","seq":3,"status":"rejected"}],"serverMillis":5}"#
+                ))
+            Issue.record("accepted a rejection without an error")
+        } catch {
+            #expect(error.message.contains("error"))
+        }
+        #expect(Cursor("e:12") == Cursor(epoch: "e", seq: 12))
+        #expect(Cursor("ab:cd:3") == Cursor(epoch: "ab:cd", seq: 3))
+        for bad in ["", "e", ":3", "e:", "e:-1", "e:1x", "e:99999999999999999999999"] {
+            #expect(Cursor(bad) == nil, "accepted \(bad)")
+        }
+    }
+}
