@@ -1,3 +1,5 @@
+import Foundation
+
 /// The canonical JSON form of a ``Value``: no whitespace, object keys sorted by their UTF-8 bytes,
 /// `/` not escaped, integers plain, no floats.
 ///
@@ -108,6 +110,20 @@ public enum CanonicalJSON {
         }
     }
 
+    /// Parses JSON from outside Concierge (a JWT's claims, say) where floats such as `1.7e9`
+    /// may appear: they become integers, rounded down.
+    static func decodeAllowingFloats(_ data: Data) throws(CodecError) -> Value {
+        let array = Array(data)
+        return try array.withUnsafeBufferPointer { (buffer) throws(CodecError) -> Value in
+            var parser = Parser(bytes: buffer, allowsWholeFloats: true)
+            parser.skipWhitespace()
+            let value = try parser.parseValue(depth: 0)
+            parser.skipWhitespace()
+            guard parser.index == buffer.count else { throw parser.error("unexpected bytes after the value") }
+            return value
+        }
+    }
+
     /// Parses a JSON string into a ``Value``.
     public static func decode(_ string: String) throws(CodecError) -> Value {
         try decode(Array(string.utf8))
@@ -116,6 +132,13 @@ public enum CanonicalJSON {
     struct Parser {
         let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
+        /// Accept floats, rounded down to integers.
+        var allowsWholeFloats = false
+
+        init(bytes: UnsafeBufferPointer<UInt8>, allowsWholeFloats: Bool = false) {
+            self.bytes = bytes
+            self.allowsWholeFloats = allowsWholeFloats
+        }
 
         func error(_ message: String, _ code: CodecError.Code = .malformedJSON) -> CodecError {
             CodecError(code, "\(message) at byte \(index)")
@@ -212,6 +235,19 @@ public enum CanonicalJSON {
         }
 
         mutating func parseInteger() throws(CodecError) -> Int64 {
+            let start = index
+            do {
+                return try parseStrictInteger()
+            } catch  where allowsWholeFloats && error.code == .floatNotAllowed {
+                index = start
+                while index < bytes.count, Array("+-.eE0123456789".utf8).contains(bytes[index]) { index += 1 }
+                let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+                guard let double = Double(text), double.isFinite, abs(double) < 9.0e15 else { throw error }
+                return Int64(double.rounded(.down))
+            }
+        }
+
+        mutating func parseStrictInteger() throws(CodecError) -> Int64 {
             let negative = bytes[index] == UInt8(ascii: "-")
             if negative { index += 1 }
             let digitsStart = index

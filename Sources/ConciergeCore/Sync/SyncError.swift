@@ -35,9 +35,32 @@ public struct SyncError: Error, Sendable, Hashable, CustomStringConvertible {
         /// Data that does not decode. Final.
         public static let malformed = Code("malformed")
 
+        // Request-level codes: the answer to a whole request, not to one change set.
+
+        /// No valid access token (missing, expired, forged, or signed by an unknown key).
+        public static let unauthorized = Code("unauthorized")
+        /// The device was revoked; its local data stays, its pending sets cannot be sent.
+        public static let deviceRevoked = Code("deviceRevoked")
+        /// The enrolment code is unknown, used or expired.
+        public static let invalidCode = Code("invalidCode")
+        /// A cursor that is garbage or ahead of the server's log.
+        public static let invalidCursor = Code("invalidCursor")
+        /// The request body is larger than the server accepts.
+        public static let payloadTooLarge = Code("payloadTooLarge")
+        /// More change sets in one push than the server accepts.
+        public static let batchTooLarge = Code("batchTooLarge")
+        /// The request's body is not JSON, or not the expected shape.
+        public static let malformedRequest = Code("malformedRequest")
+        /// The request's content type is not `application/json`.
+        public static let unsupportedMediaType = Code("unsupportedMediaType")
+        /// No such route or resource.
+        public static let notFound = Code("notFound")
+        /// The server failed; the request may be retried.
+        public static let internalError = Code("internalError")
+
         /// Whether a set rejected with this code stays in the outbox to be sent again.
         public var isRetryable: Bool {
-            [.clockSkew, .unsupportedVersion, .rateLimited, .unavailable].contains(self)
+            [.clockSkew, .unsupportedVersion, .rateLimited, .unavailable, .internalError].contains(self)
         }
 
         public var description: String { rawValue }

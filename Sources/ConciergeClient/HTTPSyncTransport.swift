@@ -1,0 +1,137 @@
+import AsyncHTTPClient
+import ConciergeCore
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// The sync transport over HTTP: push and pull against a Concierge server, with the access token
+/// refreshed silently (ahead of expiry, and once more when the server says it expired).
+///
+/// Errors come back as ``SyncError``: the server's own code and message, `unavailable`
+/// (retryable) when the server cannot be reached or answers with something that is not the
+/// protocol, `deviceRevoked` when the device was revoked.
+public final class HTTPSyncTransport: SyncTransport, Sendable {
+    let client: HTTPClient
+    let session: Mutex<Session>
+    /// Called with the new session whenever tokens rotate; persist it.
+    let onSessionChange: @Sendable (Session) -> Void
+    let timeout: TimeAmount
+
+    public init(
+        session: Session, client: HTTPClient = .shared, timeout: TimeAmount = .seconds(30),
+        onSessionChange: @escaping @Sendable (Session) -> Void = { _ in }
+    ) {
+        self.client = client
+        self.session = Mutex(session)
+        self.onSessionChange = onSessionChange
+        self.timeout = timeout
+    }
+
+    /// The session as it stands (tokens included).
+    public var currentSession: Session { session.withLock { $0 } }
+
+    /// Enrols this device with a one-time code.
+    public static func enrol(server: URL, code: String, deviceName: String, client: HTTPClient = .shared) async throws
+        -> Session
+    {
+        let answer = try await send(
+            client: client, method: .POST, url: server.appendingPathComponent("v1/enrol"),
+            body: ["code": .string(code), "deviceName": .string(deviceName)], token: nil, timeout: .seconds(30))
+        do { return try Session(server: server, answer: answer) } catch { throw SyncError(.malformed, error.message) }
+    }
+
+    public func push(_ request: PushRequest) async throws -> PushResponse {
+        let answer = try await authorized(.POST, "v1/push", body: request.value)
+        do { return try PushResponse(value: answer) } catch {
+            throw SyncError(.unavailable, "the server's push answer does not decode: \(error.message)")
+        }
+    }
+
+    public func pull(_ request: PullRequest) async throws -> PullResponse {
+        var components = URLComponents()
+        components.queryItems = [URLQueryItem(name: "limit", value: String(request.limit))]
+        if let cursor = request.cursor {
+            components.queryItems!.append(URLQueryItem(name: "cursor", value: cursor.description))
+        }
+        let answer = try await authorized(.GET, "v1/pull?\(components.percentEncodedQuery ?? "")", body: nil)
+        do { return try PullResponse(value: answer) } catch {
+            throw SyncError(.unavailable, "the server's pull answer does not decode: \(error.message)")
+        }
+    }
+
+    /// The devices of this principal, as the server lists them.
+    public func devices() async throws -> Value {
+        try await authorized(.GET, "v1/devices", body: nil)
+    }
+
+    /// Revokes one of this principal's devices.
+    public func revokeDevice(_ replica: ReplicaID) async throws {
+        _ = try await authorized(.DELETE, "v1/devices/\(replica)", body: nil)
+    }
+
+    /// Rotates the refresh token and takes a new access token.
+    public func refresh() async throws {
+        let current = currentSession
+        let answer = try await Self.send(
+            client: client, method: .POST, url: current.server.appendingPathComponent("v1/token"),
+            body: ["refreshToken": .string(current.refreshToken)], token: nil, timeout: timeout)
+        let next: Session
+        do { next = try Session(server: current.server, answer: answer) } catch {
+            throw SyncError(.malformed, error.message)
+        }
+        session.withLock { $0 = next }
+        onSessionChange(next)
+    }
+
+    func authorized(_ method: HTTPMethod, _ path: String, body: Value?) async throws -> Value {
+        let current = currentSession
+        if let claims = try? AccessTokenClaims(jwt: current.accessToken),
+            claims.expires(within: 30, of: Int64(Date().timeIntervalSince1970))
+        {
+            try await refresh()
+        }
+        let url = URL(string: path, relativeTo: currentSession.server)!
+        do {
+            return try await Self.send(
+                client: client, method: method, url: url, body: body, token: currentSession.accessToken,
+                timeout: timeout)
+        } catch let error as SyncError where error.code == .unauthorized {
+            // Expired between the check and the request, or the server's key changed: refresh once.
+            try await refresh()
+            return try await Self.send(
+                client: client, method: method, url: url, body: body, token: currentSession.accessToken,
+                timeout: timeout)
+        }
+    }
+
+    static func send(
+        client: HTTPClient, method: HTTPMethod, url: URL, body: Value?, token: String?, timeout: TimeAmount
+    ) async throws -> Value {
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = method
+        request.headers.add(name: "Accept", value: "application/json")
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: CanonicalJSON.encode(body)))
+        }
+        let response: HTTPClientResponse
+        let bytes: ByteBuffer
+        do {
+            response = try await client.execute(request, timeout: timeout)
+            bytes = try await response.body.collect(upTo: 256 * 1024 * 1024)
+        } catch {
+            throw SyncError(.unavailable, "cannot reach \(url.host ?? "the server"): \(error)")
+        }
+        guard let value = try? CanonicalJSON.decode(bytes.readableBytesView) else {
+            throw SyncError(.unavailable, "the server answered \(response.status.code) without a protocol body")
+        }
+        guard (200..<300).contains(response.status.code) else {
+            if let error = value["error"], let decoded = try? SyncError(value: error) { throw decoded }
+            throw SyncError(.unavailable, "the server answered \(response.status.code)")
+        }
+        return value
+    }
+}

@@ -1,0 +1,38 @@
+import ConciergeCore
+import Foundation
+import Hummingbird
+import Logging
+
+/// The server's parts, made once at start.
+public struct ServerParts: Sendable {
+    public let store: SQLiteServerStore
+    public let tokens: TokenService
+    public let metrics: ServerMetrics
+}
+
+/// Opens the data folder (creating it, the database and the signing key on first start).
+public func makeServerParts(configuration: ServerConfiguration, logger: Logger) async throws -> ServerParts {
+    try FileManager.default.createDirectory(
+        at: configuration.dataFolder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    let store = try SQLiteServerStore(path: configuration.databasePath, logger: logger)
+    let tokens = try await TokenService.load(
+        folder: configuration.dataFolder, lifetime: configuration.accessTokenSeconds)
+    return ServerParts(store: store, tokens: tokens, metrics: ServerMetrics())
+}
+
+/// The composition root: the HTTP application over the given parts.
+/// - Parameter onServerRunning: called with the bound port once the server listens.
+public func buildApplication(
+    configuration: ServerConfiguration, parts: ServerParts, logger: Logger,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    let router = Router(context: BasicRequestContext.self)
+    router.middlewares.add(APIMiddleware(metrics: parts.metrics))
+    SyncRoutes(store: parts.store, tokens: parts.tokens, configuration: configuration, metrics: parts.metrics).add(
+        to: router)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "concierge"),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+        logger: logger)
+}

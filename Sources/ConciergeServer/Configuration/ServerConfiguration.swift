@@ -1,0 +1,57 @@
+import Foundation
+
+/// The server's settings, read once at start.
+///
+/// Keys (flag, then environment, then default):
+/// - `--host` / `CONCIERGE_HOST`: listen address, `127.0.0.1`
+/// - `--port` / `CONCIERGE_PORT`: port, `8080` (`0` picks a free one)
+/// - `--data` / `CONCIERGE_DATA`: data folder, `./concierge-data`
+/// - `CONCIERGE_MAX_BODY_BYTES`: largest request body, 4 MiB
+/// - `CONCIERGE_MAX_BATCH_SETS`: most change sets in one push, 500
+/// - `CONCIERGE_MAX_PULL_LIMIT`: most change sets in one pull page, 1,000
+/// - `CONCIERGE_ACCESS_TOKEN_SECONDS`: access-token lifetime, 900
+/// - `CONCIERGE_DRIFT_MS`: how far ahead of the server's clock a stamp may be, 60,000
+/// - `CONCIERGE_LOG_LEVEL`: `info`
+public struct ServerConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var dataFolder = URL(fileURLWithPath: "concierge-data")
+    public var maxBodyBytes = 4 * 1024 * 1024
+    public var maxBatchSets = 500
+    public var maxPullLimit = 1_000
+    public var accessTokenSeconds: Int64 = 900
+    public var driftMilliseconds: UInt64 = 60_000
+    public var logLevel = "info"
+
+    public init() {}
+
+    /// The defaults overridden by `CONCIERGE_*` variables of `environment`.
+    /// - Throws: ``ConfigurationError`` naming a variable whose value does not parse.
+    public init(environment: [String: String]) throws {
+        func int(_ name: String) throws -> Int? {
+            guard let text = environment[name] else { return nil }
+            guard let value = Int(text), value >= 0 else {
+                throw ConfigurationError(message: "\(name) must be a non-negative integer, not \"\(text)\"")
+            }
+            return value
+        }
+        if let host = environment["CONCIERGE_HOST"] { self.host = host }
+        if let port = try int("CONCIERGE_PORT") { self.port = port }
+        if let data = environment["CONCIERGE_DATA"] { dataFolder = URL(fileURLWithPath: data) }
+        if let value = try int("CONCIERGE_MAX_BODY_BYTES") { maxBodyBytes = value }
+        if let value = try int("CONCIERGE_MAX_BATCH_SETS") { maxBatchSets = value }
+        if let value = try int("CONCIERGE_MAX_PULL_LIMIT") { maxPullLimit = max(1, value) }
+        if let value = try int("CONCIERGE_ACCESS_TOKEN_SECONDS") { accessTokenSeconds = Int64(value) }
+        if let value = try int("CONCIERGE_DRIFT_MS") { driftMilliseconds = UInt64(value) }
+        if let level = environment["CONCIERGE_LOG_LEVEL"] { logLevel = level }
+    }
+
+    /// The SQLite file in the data folder.
+    public var databasePath: String { dataFolder.appendingPathComponent("concierge.sqlite").path }
+}
+
+/// A configuration value that does not parse.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

@@ -1,0 +1,78 @@
+import ConciergeCore
+import Foundation
+import Prometheus
+import Synchronization
+
+/// The server's metrics, in a Prometheus registry of its own (so that several servers can run in
+/// one process, as tests do), served at `/metrics`.
+public final class ServerMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    let requests: Counter
+    let pushes: Counter
+    let pulls: Counter
+    let pushDuration: DurationHistogram
+    let pullDuration: DurationHistogram
+    let accepted: Counter
+    let duplicates: Counter
+    let enters: Counter
+    let leaves: Counter
+    let resets: Mutex<[String: Counter]> = Mutex([:])
+    let rejected: Mutex<[String: Counter]> = Mutex([:])
+    let liveClients: Gauge
+
+    public init() {
+        let buckets: [Duration] = [
+            .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+            .milliseconds(100), .milliseconds(250), .milliseconds(1000),
+        ]
+        requests = registry.makeCounter(name: "concierge_http_requests_total", help: "HTTP requests served")
+        pushes = registry.makeCounter(name: "concierge_push_total", help: "push requests")
+        pulls = registry.makeCounter(name: "concierge_pull_total", help: "pull requests")
+        pushDuration = registry.makeDurationHistogram(
+            name: "concierge_push_duration_seconds", buckets: buckets, help: "push latency")
+        pullDuration = registry.makeDurationHistogram(
+            name: "concierge_pull_duration_seconds", buckets: buckets, help: "pull latency")
+        accepted = registry.makeCounter(name: "concierge_change_sets_accepted_total", help: "change sets accepted")
+        duplicates = registry.makeCounter(
+            name: "concierge_change_sets_duplicate_total", help: "replays answered with the stored outcome")
+        enters = registry.makeCounter(name: "concierge_scope_enter_total", help: "records entering a principal's scope")
+        leaves = registry.makeCounter(name: "concierge_scope_leave_total", help: "records leaving a principal's scope")
+        liveClients = registry.makeGauge(name: "concierge_live_clients", help: "connected live clients")
+    }
+
+    func record(_ counts: SQLiteServerStore.PushCounts) {
+        accepted.increment(by: Int64(counts.accepted))
+        duplicates.increment(by: Int64(counts.duplicates))
+        enters.increment(by: Int64(counts.enters))
+        leaves.increment(by: Int64(counts.leaves))
+        for (code, count) in counts.rejected {
+            let counter = rejected.withLock { counters in
+                if let counter = counters[code.rawValue] { return counter }
+                let counter = registry.makeCounter(
+                    name: "concierge_change_sets_rejected_total", labels: [("code", code.rawValue)],
+                    help: "change sets rejected, by code")
+                counters[code.rawValue] = counter
+                return counter
+            }
+            counter.increment(by: Int64(count))
+        }
+    }
+
+    func recordReset(reason: String) {
+        let counter = resets.withLock { counters in
+            if let counter = counters[reason] { return counter }
+            let counter = registry.makeCounter(
+                name: "concierge_resets_total", labels: [("reason", reason)], help: "reset snapshots sent, by cause")
+            counters[reason] = counter
+            return counter
+        }
+        counter.increment()
+    }
+
+    /// The Prometheus text exposition.
+    public func exposition() -> String {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
+    }
+}

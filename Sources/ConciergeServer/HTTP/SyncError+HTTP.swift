@@ -1,0 +1,59 @@
+import ConciergeCore
+import Hummingbird
+
+/// An error answer: a stable code, a message safe to show, and the HTTP status. Every error the
+/// API returns has the body `{"error":{"code":"...","message":"..."}}`; never a stack trace.
+struct APIError: HTTPResponseError {
+    var error: SyncError
+
+    init(_ error: SyncError) { self.error = error }
+    init(_ code: SyncError.Code, _ message: String) { self.error = SyncError(code, message) }
+
+    var status: HTTPResponse.Status {
+        switch error.code {
+        case .unauthorized, .deviceRevoked, .invalidCode: .unauthorized
+        case .outOfScope: .forbidden
+        case .notFound: .notFound
+        case .payloadTooLarge: .contentTooLarge
+        case .unsupportedMediaType: .unsupportedMediaType
+        case .upgradeRequired: .upgradeRequired
+        case .rateLimited: .tooManyRequests
+        case .internalError: .internalServerError
+        case .unavailable: .serviceUnavailable
+        default: .badRequest
+        }
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        JSONBody.response(.object(["error": error.value]), status: status)
+    }
+}
+
+/// JSON bodies through the core's canonical codec.
+enum JSONBody {
+    static func response(_ value: Value, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: CanonicalJSON.encode(value))))
+    }
+
+    /// The request's JSON body.
+    /// - Throws: ``APIError`` for another content type (415), a body over `limit` (413) or
+    ///   malformed JSON (400).
+    static func read(_ request: Request, limit: Int) async throws -> Value {
+        guard let type = request.headers[.contentType], type.lowercased().hasPrefix("application/json") else {
+            throw APIError(.unsupportedMediaType, "send application/json")
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch {
+            throw APIError(.payloadTooLarge, "the body is larger than \(limit) bytes")
+        }
+        do {
+            return try CanonicalJSON.decode(buffer.readableBytesView)
+        } catch {
+            throw APIError(.malformedRequest, error.message)
+        }
+    }
+}

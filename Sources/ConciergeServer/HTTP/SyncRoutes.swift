@@ -1,0 +1,143 @@
+import ConciergeCore
+import Foundation
+import Hummingbird
+import Logging
+
+/// The sync API under `/v1`, described in `schema/openapi.yaml`.
+struct SyncRoutes: Sendable {
+    let store: SQLiteServerStore
+    let tokens: TokenService
+    let configuration: ServerConfiguration
+    let metrics: ServerMetrics
+
+    func add<Context: RequestContext>(to router: Router<Context>) {
+        router.get("healthz") { _, _ in JSONBody.response(["status": "ok"]) }
+        router.get("metrics") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.exposition())))
+        }
+        let v1 = router.group("v1")
+        v1.post("enrol") { request, _ in try await enrol(request) }
+        v1.post("token") { request, _ in try await refresh(request) }
+        v1.post("push") { request, context in try await push(request, logger: context.logger) }
+        v1.get("pull") { request, _ in try await pull(request) }
+        v1.get("devices") { request, _ in try await devices(request) }
+        v1.delete("devices/:replica") { request, context in
+            try await revoke(request, replica: context.parameters.get("replica"))
+        }
+    }
+
+    /// The caller behind the request's bearer token: a valid token of an active device.
+    func authenticate(_ request: Request) async throws -> SQLiteServerStore.Caller {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+            throw APIError(.unauthorized, "send an access token: Authorization: Bearer <token>")
+        }
+        let claims = try await tokens.verify(String(header.dropFirst(7)))
+        guard try await store.isActiveDevice(claims.device, of: claims.principal),
+            let principal = try await store.principal(claims.principal)
+        else { throw APIError(.deviceRevoked, "this device was revoked") }
+        return SQLiteServerStore.Caller(principal: principal, replica: claims.device)
+    }
+
+    func session(_ principal: Principal, replica: ReplicaID, refreshToken: String) async throws -> Response {
+        JSONBody.response([
+            "replica": .string(replica.description),
+            "refreshToken": .string(refreshToken),
+            "accessToken": .string(try await tokens.accessToken(for: principal, device: replica)),
+            "principal": [
+                "id": .string(principal.id.rawValue), "provider": .string(principal.provider.rawValue),
+                "role": .string(principal.role.rawValue), "displayName": .string(principal.displayName),
+            ],
+            "epoch": .string(store.epoch),
+        ])
+    }
+
+    func enrol(_ request: Request) async throws -> Response {
+        let body = try await JSONBody.read(request, limit: 4096)
+        guard let code = body["code"]?.stringValue else {
+            throw APIError(.malformedRequest, "send {\"code\": \"...\"}")
+        }
+        let enrolment = try await store.enrol(code: code, deviceName: body["deviceName"]?.stringValue ?? "device")
+        return try await session(enrolment.principal, replica: enrolment.replica, refreshToken: enrolment.refreshToken)
+    }
+
+    func refresh(_ request: Request) async throws -> Response {
+        let body = try await JSONBody.read(request, limit: 4096)
+        guard let token = body["refreshToken"]?.stringValue else {
+            throw APIError(.malformedRequest, "send {\"refreshToken\": \"...\"}")
+        }
+        let rotated = try await store.rotateRefreshToken(token)
+        return try await session(rotated.principal, replica: rotated.replica, refreshToken: rotated.refreshToken)
+    }
+
+    func push(_ request: Request, logger: Logger) async throws -> Response {
+        let caller = try await authenticate(request)
+        let start = ContinuousClock.now
+        let body = try await JSONBody.read(request, limit: configuration.maxBodyBytes)
+        guard let sets = body["changeSets"]?.arrayValue else {
+            throw APIError(.malformedRequest, "send {\"changeSets\": [...]}")
+        }
+        guard sets.count <= configuration.maxBatchSets else {
+            throw APIError(.batchTooLarge, "at most \(configuration.maxBatchSets) change sets per push")
+        }
+        let push: PushRequest
+        do { push = try PushRequest(value: body) } catch { throw APIError(.malformedRequest, error.message) }
+        var policy = SQLiteServerStore.PushPolicy()
+        policy.drift = DriftBound(milliseconds: configuration.driftMilliseconds)
+        let now = UInt64(Date().timeIntervalSince1970 * 1000)
+        let (outcomes, counts) = try await store.push(push.changeSets, from: caller, serverMillis: now, policy: policy)
+        metrics.pushes.increment()
+        metrics.record(counts)
+        metrics.pushDuration.record(ContinuousClock.now - start)
+        return JSONBody.response(PushResponse(outcomes: outcomes, serverMillis: now).value)
+    }
+
+    func pull(_ request: Request) async throws -> Response {
+        let caller = try await authenticate(request)
+        let start = ContinuousClock.now
+        var cursor: Cursor?
+        if let text = request.uri.queryParameters["cursor"].map(String.init) {
+            guard let parsed = Cursor(text) else { throw APIError(.invalidCursor, "cursor must be \"epoch:seq\"") }
+            cursor = parsed
+        }
+        var limit = configuration.maxPullLimit
+        if let text = request.uri.queryParameters["limit"] {
+            guard let value = Int(text), value > 0 else {
+                throw APIError(.malformedRequest, "limit must be a positive integer")
+            }
+            limit = min(value, configuration.maxPullLimit)
+        }
+        let response = try await store.pull(for: caller, cursor: cursor, limit: limit)
+        metrics.pulls.increment()
+        if case .reset(let snapshot) = response { metrics.recordReset(reason: snapshot.reason) }
+        metrics.pullDuration.record(ContinuousClock.now - start)
+        return JSONBody.response(response.value)
+    }
+
+    func devices(_ request: Request) async throws -> Response {
+        let caller = try await authenticate(request)
+        let devices = try await store.devices(of: caller.principal.id)
+        return JSONBody.response([
+            "devices": .array(
+                devices.map { device in
+                    [
+                        "replica": .string(device.replica.description), "name": .string(device.name),
+                        "createdAt": .int(device.createdAt), "lastSeenAt": device.lastSeenAt.map(Value.int) ?? .null,
+                        "revoked": .bool(device.revoked), "current": .bool(device.replica == caller.replica),
+                    ]
+                })
+        ])
+    }
+
+    func revoke(_ request: Request, replica: String?) async throws -> Response {
+        let caller = try await authenticate(request)
+        guard let replica = replica.flatMap(ReplicaID.init) else { throw APIError(.notFound, "no such device") }
+        do {
+            try await store.revokeDevice(replica, owner: caller.principal.id)
+        } catch let error as StoreError where error.code == .notFound {
+            throw APIError(.notFound, "no such device")
+        }
+        return JSONBody.response(["revoked": .string(replica.description)])
+    }
+}

@@ -1,0 +1,169 @@
+import ConciergeCore
+import Foundation
+import GRDB
+
+/// Reads and writes records as rows: one per record (markers, audience), one per register or set
+/// field, one per log entry. A change rewrites only the rows it touches.
+enum RecordRows {
+    /// What of a record a change set needs: the fields it touches, the entries it appends or
+    /// erases, and the fields that decide who sees the record.
+    struct Need {
+        var fields: Set<String> = [
+            CaseFields.provider, CaseFields.customer, CaseFields.assignee,
+            CaseFields.requiredSkill, CaseFields.queue,
+        ]
+        var entries: [String: Set<EntryID>] = [:]
+        var everything = false
+
+        init(_ changes: [Change]) {
+            for change in changes {
+                switch change {
+                case .append(let field, let entry): entries[field, default: []].insert(entry.id); fields.insert(field)
+                case .redactEntry(let field, let entry, _):
+                    entries[field, default: []].insert(entry); fields.insert(field)
+                case .redact: everything = true
+                default: if let field = change.field { fields.insert(field) }
+                }
+            }
+        }
+
+        static let all: Need = {
+            var need = Need([]); need.everything = true; return need
+        }()
+    }
+
+    static func decode<T>(_ data: Data, _ make: (Value) throws(CodecError) -> T) throws -> T {
+        do {
+            return try make(CanonicalJSON.decode(data))
+        } catch {
+            throw StoreError(.corrupt, "a stored row does not decode: \(error)")
+        }
+    }
+
+    /// Loads what `need` asks of a record; `nil` when the record does not exist.
+    static func load(_ key: RecordKey, need: Need, in db: Database) throws -> Record? {
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT deleted, redacted FROM record WHERE type = ? AND id = ?",
+                arguments: [key.type.rawValue, key.id.rawValue])
+        else { return nil }
+        let deleted: String? = row["deleted"]
+        let redacted: String? = row["redacted"]
+        var fields: [String: Field] = [:]
+        let fieldRows: [Row]
+        if need.everything {
+            fieldRows = try Row.fetchAll(
+                db, sql: "SELECT field, state FROM record_field WHERE type = ? AND id = ?",
+                arguments: [key.type.rawValue, key.id.rawValue])
+        } else {
+            let names = Array(need.fields)
+            fieldRows = try Row.fetchAll(
+                db,
+                sql:
+                    "SELECT field, state FROM record_field WHERE type = ? AND id = ? AND field IN (\(names.map { _ in "?" }.joined(separator: ",")))",
+                arguments: StatementArguments([key.type.rawValue, key.id.rawValue] + names))
+        }
+        for fieldRow in fieldRows {
+            let name: String = fieldRow["field"]
+            fields[name] = try decode(fieldRow["state"], Field.init(value:))
+        }
+        let entryRows: [Row]
+        if need.everything {
+            entryRows = try Row.fetchAll(
+                db, sql: "SELECT field, state FROM record_entry WHERE type = ? AND id = ?",
+                arguments: [key.type.rawValue, key.id.rawValue])
+        } else {
+            var rows: [Row] = []
+            for (field, ids) in need.entries {
+                let list = ids.map(\.rawValue)
+                rows += try Row.fetchAll(
+                    db,
+                    sql:
+                        "SELECT field, state FROM record_entry WHERE type = ? AND id = ? AND field = ? AND entry_id IN (\(list.map { _ in "?" }.joined(separator: ",")))",
+                    arguments: StatementArguments([key.type.rawValue, key.id.rawValue, field] + list))
+            }
+            entryRows = rows
+        }
+        var logs: [String: LogState] = [:]
+        for entryRow in entryRows {
+            let field: String = entryRow["field"]
+            if logs[field] == nil {
+                guard case .log(let log)? = fields[field]?.state else {
+                    throw StoreError(.corrupt, "entries of \(key)/\(field) without their log row")
+                }
+                logs[field] = log
+            }
+            let entry = try decode(entryRow["state"], LogEntry.init(value:))
+            do { try logs[field]!.append(entry) } catch {
+                throw StoreError(.corrupt, "stored entries collide: \(error)")
+            }
+        }
+        for (field, log) in logs { fields[field] = Field(state: .log(log)) }
+        return Record(key: key, fields: fields, deleted: try stamp(deleted), redacted: try stamp(redacted))
+    }
+
+    static func stamp(_ text: String?) throws -> Stamp? {
+        guard let text else { return nil }
+        return try decode(Data(text.utf8), Stamp.init(value:))
+    }
+
+    static func text(_ stamp: Stamp?) -> String? {
+        stamp.map { CanonicalJSON.string($0.value) }
+    }
+
+    /// Writes the rows of `record` that `changes` touched (all of them after an erasure).
+    static func save(_ record: Record, touched changes: [Change], audience: Set<String>, in db: Database) throws {
+        let type = record.type.rawValue
+        let id = record.id.rawValue
+        try db.execute(
+            sql: """
+                INSERT INTO record (type, id, deleted, redacted, audience) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (type, id) DO UPDATE SET deleted = excluded.deleted, redacted = excluded.redacted,
+                    audience = excluded.audience
+                """,
+            arguments: [
+                type, id, text(record.deleted), text(record.redacted),
+                CanonicalJSON.string(.array(audience.sorted().map(Value.string))),
+            ])
+        let everything = changes.contains { if case .redact = $0 { true } else { false } }
+        var fields = Set(changes.compactMap(\.field))
+        var entries: [String: Set<EntryID>] = [:]
+        for change in changes {
+            switch change {
+            case .append(let field, let entry): entries[field, default: []].insert(entry.id)
+            case .redactEntry(let field, let entry, _): entries[field, default: []].insert(entry)
+            default: break
+            }
+        }
+        if everything {
+            fields = Set(record.fields.keys)
+            for (name, field) in record.fields {
+                if case .log(let log) = field.state { entries[name] = Set(log.entries.keys) }
+            }
+        }
+        for name in fields {
+            guard let field = record.fields[name] else { continue }
+            var stored = field
+            if case .log(let log) = field.state {
+                stored = Field(state: .log(LogState(entries: [:], redactions: log.redactions)))
+                for entryID in entries[name] ?? [] {
+                    guard let entry = log.entries[entryID] else { continue }
+                    try db.execute(
+                        sql: """
+                            INSERT INTO record_entry (type, id, field, entry_id, kind, state) VALUES (?, ?, ?, ?, ?, ?)
+                            ON CONFLICT (type, id, field, entry_id) DO UPDATE SET kind = excluded.kind, state = excluded.state
+                            """,
+                        arguments: [
+                            type, id, name, entryID.rawValue, entry.kind, Data(CanonicalJSON.encode(entry.value)),
+                        ])
+                }
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO record_field (type, id, field, state) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (type, id, field) DO UPDATE SET state = excluded.state
+                    """,
+                arguments: [type, id, name, Data(CanonicalJSON.encode(stored.value))])
+        }
+    }
+}

@@ -1,0 +1,362 @@
+import ConciergeCore
+import Crypto
+import Foundation
+import GRDB
+
+extension SQLiteServerStore {
+    /// What the server knows about the sender of a push or pull.
+    public struct Caller: Sendable {
+        public var principal: Principal
+        public var replica: ReplicaID
+
+        public init(principal: Principal, replica: ReplicaID) {
+            self.principal = principal
+            self.replica = replica
+        }
+    }
+
+    /// Policies of the push pipeline.
+    public struct PushPolicy: Sendable {
+        public var drift: DriftBound = .default
+        public var upgrader: Upgrader = .current
+        public var schema: Schema = .current
+        public init() {}
+    }
+
+    /// Counts of one push, for metrics.
+    public struct PushCounts: Sendable {
+        public var accepted = 0
+        public var duplicates = 0
+        public var rejected: [SyncError.Code: Int] = [:]
+        public var enters = 0
+        public var leaves = 0
+    }
+
+    /// Applies a batch of change sets in the server's order of checks: the stored outcome, the
+    /// schema version, the stamps, the schema, authorization, then merge and append.
+    ///
+    /// Accepted sets and final rejections are stored; retryable ones are not. A refused set leaves
+    /// no trace: not in records, not in the log.
+    public func push(_ sets: [ChangeSet], from caller: Caller, serverMillis: UInt64, policy: PushPolicy = .init())
+        async throws -> (outcomes: [PushOutcome], counts: PushCounts)
+    {
+        let epoch = self.epoch
+        return try await write { db in
+            var outcomes: [PushOutcome] = []
+            var counts = PushCounts()
+            for set in sets {
+                let outcome = try Self.push(
+                    set, from: caller, serverMillis: serverMillis, policy: policy, epoch: epoch, counts: &counts, in: db
+                )
+                switch outcome.status {
+                case .accepted: counts.accepted += 1
+                case .duplicate: counts.duplicates += 1
+                case .rejected: counts.rejected[outcome.error!.code, default: 0] += 1
+                }
+                outcomes.append(outcome)
+            }
+            try db.execute(
+                sql: "UPDATE device SET last_seen_at = ? WHERE replica_id = ?",
+                arguments: [Self.nowMillis(), caller.replica.description])
+            return (outcomes, counts)
+        }
+    }
+
+    static func push(
+        _ set: ChangeSet, from caller: Caller, serverMillis: UInt64, policy: PushPolicy, epoch: String,
+        counts: inout PushCounts, in db: Database
+    ) throws -> PushOutcome {
+        // A set for another device is refused and never stored: its id belongs to that device.
+        guard set.id.replica == caller.replica else {
+            return .rejected(set.id, SyncError(.outOfScope, "change sets carry the sending device's replica id"))
+        }
+        let contentHash = Data(SHA256.hash(data: set.canonicalJSON))
+        if let stored = try Row.fetchOne(
+            db,
+            sql:
+                "SELECT content_hash, status, code, message, log_seq FROM change_set_outcome WHERE replica_id = ? AND set_seq = ?",
+            arguments: [set.id.replica.description, Int64(bitPattern: set.id.seq)])
+        {
+            guard stored["content_hash"] as Data == contentHash else {
+                return .rejected(
+                    set.id,
+                    SyncError(.seqReused, "this change-set id was used for other content; enrol the device again"))
+            }
+            if stored["status"] as String == "accepted" {
+                return .duplicate(set.id, at: Cursor(epoch: epoch, seq: UInt64(stored["log_seq"] as Int64)))
+            }
+            return .rejected(set.id, SyncError(SyncError.Code(stored["code"]), stored["message"]))
+        }
+        func reject(_ error: SyncError) throws -> PushOutcome {
+            if !error.isRetryable {
+                try db.execute(
+                    sql:
+                        "INSERT INTO change_set_outcome (replica_id, set_seq, content_hash, status, code, message) VALUES (?, ?, ?, 'rejected', ?, ?)",
+                    arguments: [
+                        set.id.replica.description, Int64(bitPattern: set.id.seq), contentHash, error.code.rawValue,
+                        error.message,
+                    ])
+            }
+            return .rejected(set.id, error)
+        }
+        let upgraded: ChangeSet
+        do {
+            upgraded = try policy.upgrader.upgrade(set)
+            try upgraded.validateStamps(serverMillis: serverMillis, drift: policy.drift)
+            try policy.schema.validate(upgraded)
+        } catch {
+            return try reject(error)
+        }
+        // Load what the set needs of each record, apply it, authorize before and after.
+        var before: [RecordKey: Record] = [:]
+        var after: [RecordKey: Record] = [:]
+        var owners: [RecordKey: Principal] = [:]
+        for key in upgraded.keys {
+            let changes = upgraded.changes.filter { $0.key == key }.map(\.change)
+            let stored = try RecordRows.load(key, need: RecordRows.Need(changes), in: db)
+            before[key] = stored
+            var record = stored ?? Record(key: key)
+            do {
+                for change in changes { try record.apply(change, by: upgraded.author) }
+            } catch {
+                return try reject(SyncError(.stampReused, error.message))
+            }
+            after[key] = record
+            if key.type == .profile || key.type == .preferences,
+                let owner = try principal(PrincipalID(key.id.rawValue), in: db)
+            {
+                owners[key] = owner
+            }
+        }
+        do {
+            try Authorizer().authorize(
+                upgraded, by: caller.principal, before: before, after: after, owner: { owners[$0] })
+        } catch {
+            return try reject(error)
+        }
+        // Append to the log, then write the records and who may read them.
+        try db.execute(
+            sql: "INSERT INTO change_log (replica_id, set_seq, change_set, committed_at) VALUES (?, ?, ?, ?)",
+            arguments: [
+                set.id.replica.description, Int64(bitPattern: set.id.seq), Data(upgraded.canonicalJSON), nowMillis(),
+            ])
+        let seq = db.lastInsertedRowID
+        for key in upgraded.keys {
+            let changes = upgraded.changes.filter { $0.key == key }.map(\.change)
+            let oldAudience = before[key].map { Audience.of($0, owner: owners[key]) }
+            let audience = Audience.of(after[key]!, owner: owners[key])
+            try RecordRows.save(after[key]!, touched: changes, audience: audience, in: db)
+            for tag in audience {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO change_audience (tag, seq, type, id) VALUES (?, ?, ?, ?)",
+                    arguments: [tag, seq, key.type.rawValue, key.id.rawValue])
+            }
+            if let oldAudience, oldAudience != audience {
+                let (entered, left) = try scopeChange(from: oldAudience, to: audience, in: db)
+                for (principals, kind) in [(entered, "enter"), (left, "leave")] {
+                    for principal in principals {
+                        try db.execute(
+                            sql:
+                                "INSERT OR IGNORE INTO scope_event (principal_id, seq, kind, type, id) VALUES (?, ?, ?, ?, ?)",
+                            arguments: [principal, seq, kind, key.type.rawValue, key.id.rawValue])
+                    }
+                }
+                counts.enters += entered.count
+                counts.leaves += left.count
+            }
+        }
+        try db.execute(
+            sql:
+                "INSERT INTO change_set_outcome (replica_id, set_seq, content_hash, status, log_seq) VALUES (?, ?, ?, 'accepted', ?)",
+            arguments: [set.id.replica.description, Int64(bitPattern: set.id.seq), contentHash, seq])
+        return .accepted(set.id, at: Cursor(epoch: epoch, seq: UInt64(seq)))
+    }
+
+    /// The principals who gain and who lose sight of a record whose audience changes.
+    static func scopeChange(from old: Set<String>, to new: Set<String>, in db: Database) throws -> (
+        entered: Set<String>, left: Set<String>
+    ) {
+        func principals(_ tags: Set<String>) throws -> Set<String> {
+            guard !tags.isEmpty else { return [] }
+            let list = Array(tags)
+            return Set(
+                try String.fetchAll(
+                    db,
+                    sql:
+                        "SELECT DISTINCT principal_id FROM principal_tag WHERE tag IN (\(list.map { _ in "?" }.joined(separator: ",")))",
+                    arguments: StatementArguments(list)))
+        }
+        let before = try principals(old)
+        let after = try principals(new)
+        return (after.subtracting(before), before.subtracting(after))
+    }
+
+    // MARK: Pull
+
+    /// The caller's projection of the log after `cursor`: at most `limit` change sets (pages end
+    /// on set boundaries), with `enter` and `leave` events in order; or a reset snapshot when the
+    /// cursor is from another epoch.
+    /// - Throws: ``SyncError`` `invalidCursor` for a cursor ahead of the log.
+    public func pull(for caller: Caller, cursor: ConciergeCore.Cursor?, limit: Int) async throws -> PullResponse {
+        let epoch = self.epoch
+        let principal = caller.principal
+        let response: PullResponse = try await read { db in
+            let head = UInt64(try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM change_log")!)
+            guard let cursor, cursor.epoch == epoch else {
+                if cursor == nil && head == 0 {
+                    return .page(PullPage(events: [], cursor: Cursor(epoch: epoch, seq: 0), hasMore: false))
+                }
+                return .reset(
+                    try Self.snapshot(
+                        for: principal, at: Cursor(epoch: epoch, seq: head),
+                        reason: cursor == nil ? "initial" : "epochChanged", in: db))
+            }
+            guard cursor.seq <= head else {
+                throw SyncError(.invalidCursor, "the cursor is ahead of this server's log")
+            }
+            return .page(
+                try Self.page(for: principal, after: cursor.seq, head: head, limit: limit, epoch: epoch, in: db))
+        }
+        if let cursor, cursor.epoch == epoch {
+            try await write { db in
+                try db.execute(
+                    sql: "UPDATE device SET acked_epoch = ?, acked_seq = ?, last_seen_at = ? WHERE replica_id = ?",
+                    arguments: [cursor.epoch, Int64(cursor.seq), Self.nowMillis(), caller.replica.description])
+            }
+        }
+        return response
+    }
+
+    static func page(
+        for principal: Principal, after start: UInt64, head: UInt64, limit: Int, epoch: String, in db: Database
+    ) throws -> PullPage {
+        let tags = Array(principal.tags)
+        let placeholders = tags.map { _ in "?" }.joined(separator: ",")
+        let seqs = try Int64.fetchAll(
+            db,
+            sql: """
+                SELECT seq FROM change_audience WHERE tag IN (\(placeholders)) AND seq > ?
+                UNION SELECT seq FROM scope_event WHERE principal_id = ? AND seq > ?
+                ORDER BY seq LIMIT ?
+                """,
+            arguments: StatementArguments(
+                tags.map { $0 as any DatabaseValueConvertible } + [
+                    Int64(start), principal.id.rawValue, Int64(start), limit + 1,
+                ]))
+        let hasMore = seqs.count > limit
+        let pageSeqs = Array(seqs.prefix(limit))
+        guard let last = pageSeqs.last else {
+            return PullPage(events: [], cursor: Cursor(epoch: epoch, seq: head), hasMore: false)
+        }
+        var visible: [Int64: Set<RecordKey>] = [:]
+        for row in try Row.fetchAll(
+            db,
+            sql:
+                "SELECT DISTINCT seq, type, id FROM change_audience WHERE tag IN (\(placeholders)) AND seq > ? AND seq <= ?",
+            arguments: StatementArguments(tags.map { $0 as any DatabaseValueConvertible } + [Int64(start), last]))
+        {
+            visible[row["seq"], default: []].insert(RecordKey(type: RecordType(row["type"]), id: RecordID(row["id"])))
+        }
+        var scope: [Int64: [(kind: String, key: RecordKey)]] = [:]
+        for row in try Row.fetchAll(
+            db,
+            sql:
+                "SELECT seq, kind, type, id FROM scope_event WHERE principal_id = ? AND seq > ? AND seq <= ? ORDER BY seq, kind, type, id",
+            arguments: [principal.id.rawValue, Int64(start), last])
+        {
+            scope[row["seq"], default: []].append(
+                (row["kind"], RecordKey(type: RecordType(row["type"]), id: RecordID(row["id"]))))
+        }
+        var events: [PullEvent] = []
+        for seq in pageSeqs {
+            var handled = Set<RecordKey>()
+            for event in scope[seq] ?? [] {
+                handled.insert(event.key)
+                if event.kind == "leave" {
+                    events.append(.leave(event.key))
+                } else if let record = try RecordRows.load(event.key, need: .all, in: db),
+                    !Audience.of(record, owner: try owner(of: event.key, in: db)).isDisjoint(with: principal.tags)
+                {
+                    // The record's current projection; skipped when it has left the scope again since.
+                    events.append(.enter(Projection.record(record, for: principal)))
+                }
+            }
+            let keys = (visible[seq] ?? []).subtracting(handled)
+            guard !keys.isEmpty,
+                let data = try Data.fetchOne(
+                    db, sql: "SELECT change_set FROM change_log WHERE seq = ?", arguments: [seq])
+            else { continue }
+            let set = try RecordRows.decode(data, ChangeSet.init(value:))
+            let projected = Projection.changeSet(set, for: principal, keys: keys) { key, entry in
+                let kind = try? String.fetchOne(
+                    db, sql: "SELECT kind FROM record_entry WHERE type = ? AND id = ? AND entry_id = ?",
+                    arguments: [key.type.rawValue, key.id.rawValue, entry.rawValue])
+                return kind.map { EntryKind.internalKinds.contains($0) } ?? false
+            }
+            if let projected { events.append(.changeSet(projected)) }
+        }
+        return PullPage(
+            events: events, cursor: Cursor(epoch: epoch, seq: hasMore ? UInt64(last) : head), hasMore: hasMore)
+    }
+
+    static func owner(of key: RecordKey, in db: Database) throws -> Principal? {
+        guard key.type == .profile || key.type == .preferences else { return nil }
+        return try principal(PrincipalID(key.id.rawValue), in: db)
+    }
+
+    /// Everything in the principal's scope, projected, at `cursor`.
+    static func snapshot(for principal: Principal, at cursor: Cursor, reason: String, in db: Database) throws
+        -> ResetSnapshot
+    {
+        let tags = Array(principal.tags)
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT DISTINCT record.type, record.id FROM record, json_each(record.audience) AS tag
+                WHERE tag.value IN (\(tags.map { _ in "?" }.joined(separator: ",")))
+                ORDER BY record.type, record.id
+                """,
+            arguments: StatementArguments(tags))
+        var records: [Record] = []
+        for row in rows {
+            let key = RecordKey(type: RecordType(row["type"]), id: RecordID(row["id"]))
+            if let record = try RecordRows.load(key, need: .all, in: db) {
+                records.append(Projection.record(record, for: principal))
+            }
+        }
+        return ResetSnapshot(records: records, cursor: cursor, reason: reason)
+    }
+
+    // MARK: Reading for tests, admin and integrity
+
+    /// A record as stored (the whole of it), or `nil`.
+    public func record(_ key: RecordKey) async throws -> ConciergeCore.Record? {
+        try await read { db in try RecordRows.load(key, need: .all, in: db) }
+    }
+
+    /// Every record `principal` may see, projected for them: what their replica must hold.
+    public func projection(for principal: Principal) async throws -> [ConciergeCore.Record] {
+        let epoch = self.epoch
+        return try await read { db in
+            try Self.snapshot(for: principal, at: Cursor(epoch: epoch, seq: 0), reason: "", in: db).records
+        }
+    }
+
+    /// Row counts of the tables, for stats and for tests that check a refusal left no trace.
+    public func stats() async throws -> [String: Int] {
+        try await read { db in
+            var result: [String: Int] = [:]
+            for table in [
+                "provider", "principal", "device", "record", "record_field", "record_entry", "change_log",
+                "scope_event",
+            ] {
+                result[table] = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table)")!
+            }
+            result["accepted_outcome"] = try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM change_set_outcome WHERE status = 'accepted'")!
+            result["rejected_outcome"] = try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM change_set_outcome WHERE status = 'rejected'")!
+            return result
+        }
+    }
+}

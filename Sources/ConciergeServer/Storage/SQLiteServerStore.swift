@@ -1,0 +1,321 @@
+import ConciergeCore
+import Crypto
+import Foundation
+import GRDB
+import Logging
+
+/// The embedded storage engine: one SQLite file in WAL mode, through GRDB.
+///
+/// Each push batch is one write transaction with a savepoint per change set, so a set is applied
+/// whole or not at all and a crash loses nothing acknowledged: the outcome is only sent after the
+/// commit. SQLite has one writer at a time, so log sequence numbers commit in order and a reader
+/// following the log never skips one.
+public final class SQLiteServerStore: Sendable {
+    let pool: DatabasePool
+    /// The server epoch; a new database, or one restored and marked so, gets a new one.
+    public let epoch: String
+    let logger: Logger
+
+    /// Opens (creating when needed) the database at `path` and applies the migrations.
+    public init(path: String, logger: Logger) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            var migrator = DatabaseMigrator()
+            for migration in SQLiteMigrations.all {
+                migrator.registerMigration(migration.name) { db in try db.execute(sql: migration.sql) }
+            }
+            try migrator.migrate(pool)
+            epoch = try pool.write { db in
+                if let epoch = try String.fetchOne(db, sql: "SELECT value FROM server_meta WHERE key = 'epoch'") {
+                    return epoch
+                }
+                let epoch = ReplicaID.random().description
+                try db.execute(sql: "INSERT INTO server_meta (key, value) VALUES ('epoch', ?)", arguments: [epoch])
+                return epoch
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(.database, "cannot open the database at \(path)", underlying: error)
+        }
+        self.logger = logger
+    }
+
+    /// Gives the database a new epoch: run after restoring it from a backup, so every replica
+    /// resets instead of missing changes.
+    public static func markRestored(path: String) throws {
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { db in
+            try db.execute(
+                sql: "UPDATE server_meta SET value = ? WHERE key = 'epoch'", arguments: [ReplicaID.random().description]
+            )
+        }
+    }
+
+    func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+        do { return try await pool.read(body) } catch let error as StoreError { throw error } catch let error
+            as SyncError
+        {
+            throw error
+        } catch { throw StoreError(.database, "a read failed", underlying: error) }
+    }
+
+    func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+        do { return try await pool.write(body) } catch let error as StoreError { throw error } catch let error
+            as SyncError
+        {
+            throw error
+        } catch { throw StoreError(.database, "a write failed", underlying: error) }
+    }
+
+    static func nowMillis() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    // MARK: Providers and principals
+
+    public func createProvider(id: ProviderID, name: String) async throws {
+        try await write { db in
+            guard
+                try !Bool.fetchOne(
+                    db, sql: "SELECT EXISTS(SELECT 1 FROM provider WHERE id = ?)", arguments: [id.rawValue])!
+            else {
+                throw StoreError(.conflict, "provider \(id) exists")
+            }
+            try db.execute(
+                sql: "INSERT INTO provider (id, name, created_at) VALUES (?, ?, ?)",
+                arguments: [id.rawValue, name, Self.nowMillis()])
+        }
+    }
+
+    public func createPrincipal(_ principal: Principal) async throws {
+        try await write { db in
+            guard
+                try Bool.fetchOne(
+                    db, sql: "SELECT EXISTS(SELECT 1 FROM provider WHERE id = ?)",
+                    arguments: [principal.provider.rawValue])!
+            else {
+                throw StoreError(.notFound, "no provider \(principal.provider)")
+            }
+            guard
+                try !Bool.fetchOne(
+                    db, sql: "SELECT EXISTS(SELECT 1 FROM principal WHERE id = ?)", arguments: [principal.id.rawValue])!
+            else {
+                throw StoreError(.conflict, "principal \(principal.id) exists")
+            }
+            try db.execute(
+                sql: "INSERT INTO principal (id, provider_id, role, display_name, created_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [
+                    principal.id.rawValue, principal.provider.rawValue, principal.role.rawValue, principal.displayName,
+                    Self.nowMillis(),
+                ])
+            try Self.saveTags(principal, in: db)
+        }
+    }
+
+    /// Changes a principal's skills and queues (and so what they see from now on).
+    public func updateRouting(of id: PrincipalID, skills: [String], queues: [String]) async throws {
+        try await write { db in
+            guard var principal = try Self.principal(id, in: db) else {
+                throw StoreError(.notFound, "no principal \(id)")
+            }
+            principal.skills = skills
+            principal.queues = queues
+            try db.execute(sql: "DELETE FROM principal_tag WHERE principal_id = ?", arguments: [id.rawValue])
+            try Self.saveTags(principal, in: db)
+        }
+    }
+
+    static func saveTags(_ principal: Principal, in db: Database) throws {
+        for tag in principal.tags {
+            try db.execute(
+                sql: "INSERT INTO principal_tag (principal_id, tag) VALUES (?, ?)",
+                arguments: [principal.id.rawValue, tag])
+        }
+        for skill in principal.skills {
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO principal_tag (principal_id, tag) VALUES (?, ?)",
+                arguments: [principal.id.rawValue, "has-skill:\(skill)"])
+        }
+        for queue in principal.queues {
+            try db.execute(
+                sql: "INSERT OR IGNORE INTO principal_tag (principal_id, tag) VALUES (?, ?)",
+                arguments: [principal.id.rawValue, "has-queue:\(queue)"])
+        }
+    }
+
+    public func principal(_ id: PrincipalID) async throws -> Principal? {
+        try await read { db in try Self.principal(id, in: db) }
+    }
+
+    static func principal(_ id: PrincipalID, in db: Database) throws -> Principal? {
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT provider_id, role, display_name FROM principal WHERE id = ?", arguments: [id.rawValue])
+        else { return nil }
+        let tags = try String.fetchAll(
+            db, sql: "SELECT tag FROM principal_tag WHERE principal_id = ?", arguments: [id.rawValue])
+        return Principal(
+            id: id, provider: ProviderID(row["provider_id"]), role: Role(row["role"]), displayName: row["display_name"],
+            skills: tags.filter { $0.hasPrefix("has-skill:") }.map { String($0.dropFirst(10)) }.sorted(),
+            queues: tags.filter { $0.hasPrefix("has-queue:") }.map { String($0.dropFirst(10)) }.sorted())
+    }
+
+    // MARK: Enrolment and devices
+
+    static func hash(_ text: String) -> Data { Data(SHA256.hash(data: Data(text.utf8))) }
+
+    static func randomToken(bytes: Int = 32) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let raw = (0..<bytes).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return Data(raw).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    /// Issues a one-time enrolment code for `principal`, valid for `lifetime` seconds.
+    public func issueEnrolmentCode(for principal: PrincipalID, lifetime: Int64 = 86_400) async throws -> String {
+        // 12 characters from an alphabet without look-alikes: about 60 bits.
+        let alphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+        var generator = SystemRandomNumberGenerator()
+        let code = String((0..<12).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
+        try await write { db in
+            guard try Self.principal(principal, in: db) != nil else {
+                throw StoreError(.notFound, "no principal \(principal)")
+            }
+            try db.execute(
+                sql: "INSERT INTO enrolment_code (code_hash, principal_id, expires_at) VALUES (?, ?, ?)",
+                arguments: [Self.hash(code), principal.rawValue, Self.nowMillis() + lifetime * 1000])
+        }
+        return code
+    }
+
+    /// A device enrolled: its new replica id, its first refresh token, and its principal.
+    public struct Enrolment: Sendable {
+        public var replica: ReplicaID
+        public var refreshToken: String
+        public var principal: Principal
+    }
+
+    /// Uses a one-time code: mints the replica id and the first refresh token.
+    /// - Throws: ``SyncError`` `invalidCode` when the code is unknown, used or expired.
+    public func enrol(code: String, deviceName: String) async throws -> Enrolment {
+        try await write { db in
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT principal_id, expires_at, used_at FROM enrolment_code WHERE code_hash = ?",
+                    arguments: [Self.hash(code.uppercased())]),
+                row["used_at"] as Int64? == nil, (row["expires_at"] as Int64) > Self.nowMillis(),
+                let principal = try Self.principal(PrincipalID(row["principal_id"]), in: db)
+            else { throw SyncError(.invalidCode, "the enrolment code is unknown, used or expired") }
+            try db.execute(
+                sql: "UPDATE enrolment_code SET used_at = ? WHERE code_hash = ?",
+                arguments: [Self.nowMillis(), Self.hash(code.uppercased())])
+            let replica = ReplicaID.random()
+            let refresh = "\(replica).\(Self.randomToken())"
+            try db.execute(
+                sql:
+                    "INSERT INTO device (replica_id, principal_id, name, created_at, refresh_hash) VALUES (?, ?, ?, ?, ?)",
+                arguments: [
+                    replica.description, principal.id.rawValue, String(deviceName.prefix(100)), Self.nowMillis(),
+                    Self.hash(refresh),
+                ])
+            return Enrolment(replica: replica, refreshToken: refresh, principal: principal)
+        }
+    }
+
+    /// Rotates a refresh token. Presenting the previous token again (a stolen copy in use)
+    /// revokes the device.
+    /// - Returns: the new refresh token and the device's principal.
+    public func rotateRefreshToken(_ token: String) async throws -> (
+        refreshToken: String, replica: ReplicaID, principal: Principal
+    ) {
+        guard let dot = token.firstIndex(of: "."), let replica = ReplicaID(String(token[..<dot])) else {
+            throw SyncError(.unauthorized, "the refresh token is malformed")
+        }
+        let outcome: Result<(String, Principal), SyncError> = try await write { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql:
+                        "SELECT principal_id, revoked_at, refresh_hash, previous_refresh_hash FROM device WHERE replica_id = ?",
+                    arguments: [replica.description])
+            else { return .failure(SyncError(.unauthorized, "unknown device")) }
+            guard row["revoked_at"] as Int64? == nil else {
+                return .failure(SyncError(.deviceRevoked, "the device was revoked"))
+            }
+            let presented = Self.hash(token)
+            if presented == row["previous_refresh_hash"] as Data? {
+                try db.execute(
+                    sql: "UPDATE device SET revoked_at = ? WHERE replica_id = ?",
+                    arguments: [Self.nowMillis(), replica.description])
+                return .failure(SyncError(.deviceRevoked, "an old refresh token was used again; the device is revoked"))
+            }
+            guard presented == row["refresh_hash"] as Data else {
+                return .failure(SyncError(.unauthorized, "the refresh token is not valid"))
+            }
+            guard let principal = try Self.principal(PrincipalID(row["principal_id"]), in: db) else {
+                return .failure(SyncError(.unauthorized, "the principal no longer exists"))
+            }
+            let next = "\(replica).\(Self.randomToken())"
+            try db.execute(
+                sql:
+                    "UPDATE device SET previous_refresh_hash = refresh_hash, refresh_hash = ?, last_seen_at = ? WHERE replica_id = ?",
+                arguments: [Self.hash(next), Self.nowMillis(), replica.description])
+            return .success((next, principal))
+        }
+        let (next, principal) = try outcome.get()
+        return (next, replica, principal)
+    }
+
+    /// A device as its owner sees it.
+    public struct Device: Sendable, Hashable {
+        public var replica: ReplicaID
+        public var name: String
+        public var createdAt: Int64
+        public var lastSeenAt: Int64?
+        public var revoked: Bool
+    }
+
+    public func devices(of principal: PrincipalID) async throws -> [Device] {
+        try await read { db in
+            try Row.fetchAll(
+                db,
+                sql:
+                    "SELECT replica_id, name, created_at, last_seen_at, revoked_at FROM device WHERE principal_id = ? ORDER BY created_at",
+                arguments: [principal.rawValue]
+            ).map { row in
+                Device(
+                    replica: ReplicaID(row["replica_id"] as String)!, name: row["name"], createdAt: row["created_at"],
+                    lastSeenAt: row["last_seen_at"], revoked: row["revoked_at"] as Int64? != nil)
+            }
+        }
+    }
+
+    /// Revokes a device; with `owner`, only if it belongs to that principal.
+    public func revokeDevice(_ replica: ReplicaID, owner: PrincipalID? = nil) async throws {
+        try await write { db in
+            guard
+                let principal = try String.fetchOne(
+                    db, sql: "SELECT principal_id FROM device WHERE replica_id = ?", arguments: [replica.description]),
+                owner == nil || owner!.rawValue == principal
+            else { throw StoreError(.notFound, "no such device") }
+            try db.execute(
+                sql: "UPDATE device SET revoked_at = COALESCE(revoked_at, ?) WHERE replica_id = ?",
+                arguments: [Self.nowMillis(), replica.description])
+        }
+    }
+
+    /// Whether the device may sync: it exists, is not revoked, and belongs to `principal`.
+    public func isActiveDevice(_ replica: ReplicaID, of principal: PrincipalID) async throws -> Bool {
+        try await read { db in
+            try Bool.fetchOne(
+                db,
+                sql:
+                    "SELECT EXISTS(SELECT 1 FROM device WHERE replica_id = ? AND principal_id = ? AND revoked_at IS NULL)",
+                arguments: [replica.description, principal.rawValue])!
+        }
+    }
+}

@@ -1,0 +1,166 @@
+import ArgumentParser
+import ConciergeCore
+import ConciergeServer
+import Foundation
+import Hummingbird
+import Logging
+
+@main
+struct ConciergeServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "concierge-server",
+        abstract: "The Concierge sync server: phones and agent apps sync their service cases with it.",
+        subcommands: [Serve.self, Admin.self],
+        defaultSubcommand: Serve.self)
+}
+
+/// Flags shared by every command; each overrides its `CONCIERGE_*` variable.
+struct ServerOptions: ParsableArguments {
+    @Option(help: "Data folder (CONCIERGE_DATA, default ./concierge-data).")
+    var data: String?
+
+    func configuration() throws -> ServerConfiguration {
+        var configuration = try ServerConfiguration(environment: ProcessInfo.processInfo.environment)
+        if let data { configuration.dataFolder = URL(fileURLWithPath: data) }
+        return configuration
+    }
+
+    func logger(_ configuration: ServerConfiguration) -> Logger {
+        var logger = Logger(label: "concierge-server")
+        logger.logLevel = Logger.Level(rawValue: configuration.logLevel) ?? .info
+        return logger
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the server (the default command).")
+
+    @OptionGroup var options: ServerOptions
+    @Option(help: "Listen address (CONCIERGE_HOST, default 127.0.0.1).") var host: String?
+    @Option(help: "Port (CONCIERGE_PORT, default 8080; 0 picks a free one).") var port: Int?
+    @Option(help: "Write the bound port to this file once listening (for scripts and tests).") var portFile: String?
+
+    func run() async throws {
+        var configuration = try options.configuration()
+        if let host { configuration.host = host }
+        if let port { configuration.port = port }
+        let logger = options.logger(configuration)
+        let parts = try await makeServerParts(configuration: configuration, logger: logger)
+        let portFile = self.portFile
+        let app = buildApplication(configuration: configuration, parts: parts, logger: logger) { port in
+            logger.info("listening", metadata: ["port": "\(port)", "epoch": "\(parts.store.epoch)"])
+            if let portFile { try? String(port).write(toFile: portFile, atomically: true, encoding: .utf8) }
+        }
+        // runService handles SIGTERM and SIGINT: in-flight requests finish, then the database closes.
+        try await app.runService()
+    }
+}
+
+struct Admin: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Administer providers, principals, devices and the database.",
+        subcommands: [
+            CreateProvider.self, CreatePrincipal.self, IssueCode.self, RevokeDevice.self, Stats.self, MarkRestored.self,
+        ])
+
+    struct CreateProvider: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "create-provider", abstract: "Create a provider.")
+        @OptionGroup var options: ServerOptions
+        @Argument(help: "Provider id.") var id: String
+        @Option(help: "Display name.") var name: String?
+
+        func run() async throws {
+            let parts = try await Admin.open(options)
+            try await parts.store.createProvider(id: ProviderID(id), name: name ?? id)
+            print("created provider \(id)")
+        }
+    }
+
+    struct CreatePrincipal: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "create-principal",
+            abstract: "Create a customer, agent, specialist, technician, supervisor or integration.")
+        @OptionGroup var options: ServerOptions
+        @Argument(help: "Principal id.") var id: String
+        @Option(help: "Provider id.") var provider: String
+        @Option(help: "customer, agent, specialist, technician, supervisor or integration.") var role: String
+        @Option(help: "Display name.") var name: String?
+        @Option(help: "Skills, comma-separated.") var skills: String = ""
+        @Option(help: "Queues, comma-separated.") var queues: String = ""
+
+        func validate() throws {
+            guard ["customer", "agent", "specialist", "technician", "supervisor", "integration"].contains(role) else {
+                throw ValidationError("unknown role \(role)")
+            }
+        }
+
+        func run() async throws {
+            let parts = try await Admin.open(options)
+            let list = { (text: String) in
+                text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            }
+            try await parts.store.createPrincipal(
+                Principal(
+                    id: PrincipalID(id), provider: ProviderID(provider), role: Role(role), displayName: name ?? id,
+                    skills: list(skills), queues: list(queues)))
+            print("created \(role) \(id)")
+        }
+    }
+
+    struct IssueCode: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "issue-code", abstract: "Issue a one-time enrolment code.")
+        @OptionGroup var options: ServerOptions
+        @Argument(help: "Principal id.") var principal: String
+        @Option(help: "Validity in hours.") var hours: Int64 = 24
+
+        func run() async throws {
+            let parts = try await Admin.open(options)
+            print(try await parts.store.issueEnrolmentCode(for: PrincipalID(principal), lifetime: hours * 3600))
+        }
+    }
+
+    struct RevokeDevice: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "revoke-device", abstract: "Revoke a device by its replica id.")
+        @OptionGroup var options: ServerOptions
+        @Argument(help: "Replica id.") var replica: String
+
+        func run() async throws {
+            guard let id = ReplicaID(replica) else { throw ValidationError("not a replica id: \(replica)") }
+            let parts = try await Admin.open(options)
+            try await parts.store.revokeDevice(id)
+            print("revoked \(replica)")
+        }
+    }
+
+    struct Stats: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show row counts and the epoch.")
+        @OptionGroup var options: ServerOptions
+
+        func run() async throws {
+            let parts = try await Admin.open(options)
+            print("epoch \(parts.store.epoch)")
+            for (table, count) in try await parts.store.stats().sorted(by: { $0.key < $1.key }) {
+                print("\(table) \(count)")
+            }
+        }
+    }
+
+    struct MarkRestored: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "mark-restored",
+            abstract: "Give a restored database a new epoch, so that every replica resets.")
+        @OptionGroup var options: ServerOptions
+
+        func run() async throws {
+            try SQLiteServerStore.markRestored(path: try options.configuration().databasePath)
+            print("new epoch set")
+        }
+    }
+
+    static func open(_ options: ServerOptions) async throws -> ServerParts {
+        let configuration = try options.configuration()
+        return try await makeServerParts(configuration: configuration, logger: options.logger(configuration))
+    }
+}

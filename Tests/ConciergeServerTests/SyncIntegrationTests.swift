@@ -1,0 +1,132 @@
+import ConciergeClient
+import ConciergeCore
+import ConciergeServer
+import Foundation
+import Testing
+
+/// The real server on loopback, real client engines over HTTP.
+@Suite struct SyncIntegrationTests {
+    static func newCase(_ device: TestDevice, subject: String, customer: PrincipalID? = nil) throws -> RecordKey {
+        let key = RecordKey(type: .serviceCase, id: RecordID(UUID().uuidString.lowercased()))
+        try device.edit { editor in
+            try editor.write("acme", to: CaseFields.provider, of: key)
+            try editor.write(.string((customer ?? device.principal).rawValue), to: CaseFields.customer, of: key)
+            try editor.write(.string(subject), to: CaseFields.subject, of: key)
+            try editor.append(
+                EntryKind.message, to: CaseFields.timeline, of: key,
+                payload: ["channel": "app", "direction": "inbound"], personal: ["body": .string(subject)])
+        }
+        return key
+    }
+
+    /// The replica holds exactly the server's projection for its principal, byte for byte.
+    static func expectMatchesProjection(
+        _ device: TestDevice, _ server: TestServer, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        let principal = try #require(try await server.store.principal(device.principal))
+        let expected = try await server.store.projection(for: principal).sorted { $0.key < $1.key }.map {
+            CanonicalJSON.string($0.value)
+        }
+        #expect(try device.canonicalState() == expected, sourceLocation: sourceLocation)
+    }
+
+    @Test func customersAndAgentShareCasesAndNotesStayInternal() async throws {
+        let server = try await TestServer.start()
+        try await server.seed()
+        let anna = try await server.device("anna")
+        let carl = try await server.device("carl")
+        let ben = try await server.device("ben")
+        let annasCase = try Self.newCase(anna, subject: "Router drops every evening")
+        _ = try Self.newCase(carl, subject: "Wrong bill")
+        #expect(try await anna.sync().accepted == 1)
+        #expect(try await carl.sync().accepted == 1)
+        try await ben.sync()
+        #expect(try ben.canonicalState().count == 2)
+        try ben.edit { editor in
+            try editor.append(
+                EntryKind.statusChange, to: CaseFields.timeline, of: annasCase, payload: ["from": "new", "to": "open"])
+            try editor.append(
+                EntryKind.note, to: CaseFields.timeline, of: annasCase, personal: ["body": "Line noise on pair 2"])
+            try editor.append(
+                EntryKind.message, to: CaseFields.timeline, of: annasCase,
+                payload: ["channel": "app", "direction": "outbound"], personal: ["body": "We are on it"])
+        }
+        #expect(try await ben.sync().accepted == 1)
+        try await anna.sync()
+        try await carl.sync()
+        let annasRecord = try #require(try anna.replica.visibleRecord(annasCase))
+        let annasView = try #require(ServiceCase(annasRecord))
+        #expect(annasView.timeline.map(\.kind) == [EntryKind.message, EntryKind.statusChange, EntryKind.message])
+        #expect(!annasView.timeline.contains { $0.kind == EntryKind.note })
+        #expect(annasView.status == .open)
+        #expect(try carl.replica.visibleRecord(annasCase) == nil)
+        for device in [anna, carl, ben] { try await Self.expectMatchesProjection(device, server) }
+        let bensRecord = try #require(try ben.replica.visibleRecord(annasCase))
+        let bensView = try #require(ServiceCase(bensRecord))
+        #expect(bensView.timeline.contains { $0.kind == EntryKind.note })
+        #expect(bensView.isVerified(bensView.timeline[0]))
+        await server.stop()
+    }
+
+    @Test func customerSettingPriorityIsRefusedAndLeavesNoTrace() async throws {
+        let server = try await TestServer.start()
+        try await server.seed()
+        let anna = try await server.device("anna")
+        let key = try Self.newCase(anna, subject: "No signal")
+        try await anna.sync()
+        let before = try await server.store.stats()
+        let metricsBefore = server.parts.metrics.exposition()
+        let refused = try #require(try anna.edit { try $0.write("urgent", to: CaseFields.priority, of: key) })
+        let report = try await anna.sync()
+        #expect(report.rejected.map(\.changeSet.id) == [refused.id])
+        #expect(report.rejected.first?.error.code == .forbiddenField)
+        let after = try await server.store.stats()
+        for table in ["record", "record_field", "record_entry", "change_log", "scope_event", "accepted_outcome"] {
+            #expect(after[table] == before[table], "\(table) changed")
+        }
+        #expect(after["rejected_outcome"] == (before["rejected_outcome"] ?? 0) + 1)
+        #expect(try await server.store.record(key)?.value(CaseFields.priority) == nil)
+        let accepted = { (text: String) in
+            text.split(separator: "\n").first { $0.hasPrefix("concierge_change_sets_accepted_total ") }
+        }
+        #expect(accepted(server.parts.metrics.exposition()) == accepted(metricsBefore))
+        #expect(try anna.replica.visibleRecord(key)?.value(CaseFields.priority) == nil)
+        try await Self.expectMatchesProjection(anna, server)
+        await server.stop()
+    }
+
+    @Test func assignedCaseArrivesWholeAtTheTechnicianAndLeavesWhenReassigned() async throws {
+        let server = try await TestServer.start()
+        try await server.seed()
+        let anna = try await server.device("anna")
+        let ben = try await server.device("ben")
+        let tom = try await server.device("tom")
+        let key = try Self.newCase(anna, subject: "Install fibre")
+        try await anna.sync()
+        try await ben.sync()
+        try await tom.sync()
+        #expect(try tom.canonicalState().isEmpty)
+        try ben.edit { editor in
+            try editor.append(EntryKind.note, to: CaseFields.timeline, of: key, personal: ["body": "Dog in the garden"])
+            try editor.write("tom", to: CaseFields.assignee, of: key)
+        }
+        try await ben.sync()
+        let report = try await tom.sync()
+        #expect(report.entered == 1)
+        let tomsRecord = try #require(try tom.replica.visibleRecord(key))
+        let tomsView = try #require(ServiceCase(tomsRecord))
+        #expect(tomsView.timeline.count == 2)  // the customer's message and the note: the whole record
+        #expect(tomsView.subject == "Install fibre")
+        try await Self.expectMatchesProjection(tom, server)
+        try ben.edit { try $0.write("tina", to: CaseFields.assignee, of: key) }
+        try await ben.sync()
+        #expect(try await tom.sync().left == 1)
+        #expect(try tom.replica.visibleRecord(key) == nil)
+        try await Self.expectMatchesProjection(tom, server)
+        let tina = try await server.device("tina")
+        try await tina.sync()
+        #expect(try tina.replica.visibleRecord(key) != nil)
+        try await Self.expectMatchesProjection(tina, server)
+        await server.stop()
+    }
+}

@@ -1,0 +1,126 @@
+-- Concierge server, SQLite engine: the first schema.
+-- Names are singular snake_case, the same as in the PostgreSQL schema.
+
+-- Server-wide values: the epoch (changes when the database is restored or replaced).
+CREATE TABLE server_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE provider (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+
+-- Customers, agents, specialists, technicians, supervisors and integrations.
+CREATE TABLE principal (
+    id TEXT PRIMARY KEY,
+    provider_id TEXT NOT NULL REFERENCES provider(id),
+    role TEXT NOT NULL,
+    display_name TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+
+-- The audience tags a principal reads: customer:<id>, provider:<id>, skill:<provider>:<skill>, ...
+CREATE TABLE principal_tag (
+    principal_id TEXT NOT NULL REFERENCES principal(id),
+    tag TEXT NOT NULL,
+    PRIMARY KEY (principal_id, tag)
+) WITHOUT ROWID;
+CREATE INDEX principal_tag_by_tag ON principal_tag(tag, principal_id);
+
+-- One-time enrolment codes, stored as SHA-256 hashes.
+CREATE TABLE enrolment_code (
+    code_hash BLOB PRIMARY KEY,
+    principal_id TEXT NOT NULL REFERENCES principal(id),
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER
+);
+
+-- Enrolled devices; the replica id is minted here and never reused. Refresh tokens are stored as
+-- SHA-256 hashes; the previous one is kept to detect reuse (which revokes the device).
+CREATE TABLE device (
+    replica_id TEXT PRIMARY KEY,
+    principal_id TEXT NOT NULL REFERENCES principal(id),
+    name TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER,
+    refresh_hash BLOB NOT NULL,
+    previous_refresh_hash BLOB,
+    last_seen_at INTEGER,
+    acked_epoch TEXT,
+    acked_seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX device_by_principal ON device(principal_id);
+
+-- One row per record: its markers and current audience (a JSON array of tags).
+CREATE TABLE record (
+    type TEXT NOT NULL,
+    id TEXT NOT NULL,
+    deleted TEXT,
+    redacted TEXT,
+    audience TEXT NOT NULL,
+    PRIMARY KEY (type, id)
+) WITHOUT ROWID;
+
+-- One row per register or set field (canonical JSON of the field); a change rewrites only the
+-- fields it touches. Log fields keep their entry redactions here and their entries below.
+CREATE TABLE record_field (
+    type TEXT NOT NULL,
+    id TEXT NOT NULL,
+    field TEXT NOT NULL,
+    state BLOB NOT NULL,
+    PRIMARY KEY (type, id, field)
+) WITHOUT ROWID;
+
+-- One row per log entry (canonical JSON of the entry): an append writes one row.
+CREATE TABLE record_entry (
+    type TEXT NOT NULL,
+    id TEXT NOT NULL,
+    field TEXT NOT NULL,
+    entry_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    state BLOB NOT NULL,
+    PRIMARY KEY (type, id, field, entry_id)
+) WITHOUT ROWID;
+
+-- The change log: every accepted change set, in commit order.
+CREATE TABLE change_log (
+    seq INTEGER PRIMARY KEY,
+    replica_id TEXT NOT NULL,
+    set_seq INTEGER NOT NULL,
+    change_set BLOB NOT NULL,
+    committed_at INTEGER NOT NULL
+);
+
+-- Who may read which record of a logged set: the record's audience at commit time.
+CREATE TABLE change_audience (
+    tag TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    id TEXT NOT NULL,
+    PRIMARY KEY (tag, seq, type, id)
+) WITHOUT ROWID;
+
+-- enter and leave events, per principal, in log order.
+CREATE TABLE scope_event (
+    principal_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    type TEXT NOT NULL,
+    id TEXT NOT NULL,
+    PRIMARY KEY (principal_id, seq, type, id)
+) WITHOUT ROWID;
+
+-- The outcome of every change set: accepted (with the log position) or finally rejected.
+CREATE TABLE change_set_outcome (
+    replica_id TEXT NOT NULL,
+    set_seq INTEGER NOT NULL,
+    content_hash BLOB NOT NULL,
+    status TEXT NOT NULL,
+    code TEXT,
+    message TEXT,
+    log_seq INTEGER,
+    PRIMARY KEY (replica_id, set_seq)
+) WITHOUT ROWID;
