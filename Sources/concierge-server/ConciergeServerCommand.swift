@@ -147,6 +147,19 @@ struct Admin: AsyncParsableCommand {
         }
     }
 
+    struct Backup: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a consistent copy of the database (safe while the server runs).")
+        @OptionGroup var options: ServerOptions
+        @Argument(help: "The file to write.") var file: String
+
+        func run() async throws {
+            let parts = try await Admin.open(options)
+            try parts.store.backup(to: file)
+            print("backed up to \(file); after restoring it, run `concierge-server admin mark-restored`")
+        }
+    }
+
     struct MarkRestored: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "mark-restored",

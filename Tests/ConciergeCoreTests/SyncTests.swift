@@ -20,7 +20,8 @@ final class TestHub: SyncTransport, @unchecked Sendable {
             return PushResponse(
                 outcomes: request.changeSets.map { set in
                     if let stored = outcomes[set.id] {
-                        return stored.status == .accepted ? .duplicate(set.id, at: stored.position!) : stored
+                        guard stored.status == .accepted else { return stored }
+                        return .duplicate(set.id, at: Cursor(epoch: epoch, seq: stored.position!.seq))
                     }
                     if let error = refuse(set) {
                         let outcome = PushOutcome.rejected(set.id, error)
@@ -48,6 +49,15 @@ final class TestHub: SyncTransport, @unchecked Sendable {
                         reason: "epochChanged"))
             }
             return page(from: Int(cursor.seq), limit: request.limit)
+        }
+    }
+
+    /// The server restored from a backup holding only the first `count` sets: a new epoch.
+    func restore(keepingFirst count: Int) {
+        lock.withLock {
+            for set in log[count...] { outcomes[set.id] = nil }
+            log.removeSubrange(count...)
+            epoch += "'"
         }
     }
 
@@ -233,22 +243,41 @@ final class TestHub: SyncTransport, @unchecked Sendable {
         let replica = makeReplica()
         try replica.edit { try $0.write("one", to: CaseFields.category, of: Self.key) }
         _ = try await engine(replica, hub).sync()
-        // Acknowledged but not yet pulled when the server is restored from an older backup.
-        let lost = try #require(try replica.edit { try $0.add("lost-then-found", to: CaseFields.tags, of: Self.key) })
+        // Accepted and pulled back (delivered) after the backup was taken.
+        let delivered = try #require(try replica.edit { try $0.add("delivered", to: CaseFields.tags, of: Self.key) })
+        _ = try await engine(replica, hub).sync()
+        #expect(try replica.outbox().isEmpty)
+        #expect(try replica.retainedSets().map(\.id).contains(delivered.id))
+        // Accepted but not yet pulled.
+        let acknowledged = try #require(
+            try replica.edit { try $0.add("acknowledged", to: CaseFields.tags, of: Self.key) })
         _ = try replica.applyPushResponse(
             try await hub.push(PushRequest(changeSets: try replica.nextPushBatch(limit: 10))))
-        hub.epoch = "e2"
-        hub.log.removeLast()
-        hub.outcomes[lost.id] = nil
+        hub.restore(keepingFirst: 1)
         let report = try await engine(replica, hub).sync()
         #expect(report.resets == ["epochChanged"])
         _ = try await engine(replica, hub).sync()
-        #expect(hub.log.map(\.id).contains(lost.id))
+        #expect(hub.log.map(\.id).contains(delivered.id))
+        #expect(hub.log.map(\.id).contains(acknowledged.id))
+        #expect(hub.log.count == 3)  // the set the backup kept was answered as a duplicate
         #expect(try replica.outbox().isEmpty)
         #expect(
             try replica.store.read { try $0.confirmedRecord(Self.key) }?.set(CaseFields.tags)?.elements == [
-                "lost-then-found"
+                "acknowledged", "delivered",
             ])
+    }
+
+    @Test func deliveredSetsAreDroppedAfterTheRetentionWindow() async throws {
+        let hub = TestHub()
+        let replica = Replica(
+            store: InMemoryReplicaStore(replica: .random(), author: Self.agent), wallClock: clock,
+            retentionMillis: 60_000)
+        try replica.edit { try $0.add("a", to: CaseFields.tags, of: Self.key) }
+        _ = try await engine(replica, hub).sync()
+        #expect(try replica.retainedSets().count == 1)
+        clock.advance(60_001)
+        _ = try await engine(replica, hub).sync()
+        #expect(try replica.retainedSets().isEmpty)
     }
 
     @Test func consecutiveWritesOfOneFieldCoalesceUntilSent() throws {

@@ -130,3 +130,58 @@ import Testing
         await server.stop()
     }
 }
+
+@Suite struct RestoreTests {
+    /// The database is restored from a backup older than some acknowledged work: every replica
+    /// resets, sends again what the backup lacks, and nothing acknowledged is lost.
+    @Test func restoredDatabaseResetsEveryReplicaAndLosesNothingAcknowledged() async throws {
+        let server = try await TestServer.start()
+        try await server.seed()
+        let anna = try await server.device("anna")
+        let ben = try await server.device("ben")
+        let key = try SyncIntegrationTests.newCase(anna, subject: "Before the backup")
+        try await anna.sync()
+        try await ben.sync()
+        let backup = server.folder.appendingPathComponent("backup.sqlite").path
+        try server.store.backup(to: backup)
+        // Work the backup does not have: delivered back to its author, and only acknowledged.
+        try anna.edit { editor in
+            try editor.append(
+                EntryKind.message, to: CaseFields.timeline, of: key, id: "after-1",
+                payload: ["channel": "app", "direction": "inbound"], personal: ["body": "Still broken"])
+        }
+        try ben.edit { try $0.write("router", to: CaseFields.category, of: key) }
+        try await anna.sync()
+        try await ben.sync()
+        try anna.edit { try $0.write(4, to: CaseFields.rating, of: key) }
+        _ = try anna.replica.applyPushResponse(
+            try await anna.transport.push(PushRequest(changeSets: try anna.replica.nextPushBatch(limit: 10))))
+        let oldEpoch = server.store.epoch
+        await server.stop()
+
+        // Restore: the backup replaces the database, which gets a new epoch.
+        let database = server.configuration.databasePath
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) }
+        try FileManager.default.copyItem(atPath: backup, toPath: database)
+        try SQLiteServerStore.markRestored(path: database)
+        let restored = try await TestServer.start(folder: server.folder) { $0.port = server.port }
+        #expect(restored.store.epoch != oldEpoch)
+        #expect(try await restored.store.record(key)?.value(CaseFields.category) == nil)
+
+        let annasReport = try await anna.sync()
+        let bensReport = try await ben.sync()
+        #expect(annasReport.resets == ["epochChanged"])
+        #expect(bensReport.resets == ["epochChanged"])
+        for device in [anna, ben, anna, ben] { try await device.sync() }
+        let record = try #require(try await restored.store.record(key))
+        let serviceCase = try #require(ServiceCase(record))
+        #expect(serviceCase.timeline.map(\.id).contains("after-1"))
+        #expect(serviceCase.category == "router")
+        #expect(serviceCase.rating == 4)
+        for device in [anna, ben] {
+            #expect(try device.replica.outbox().isEmpty)
+            try await SyncIntegrationTests.expectMatchesProjection(device, restored)
+        }
+        await restored.stop()
+    }
+}

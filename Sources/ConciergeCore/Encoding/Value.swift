@@ -50,6 +50,12 @@ extension Value {
     public subscript(key: String) -> Value? {
         objectValue?[key]
     }
+
+    /// The element at `index` of an array, or `nil` (also when out of range).
+    public subscript(index: Int) -> Value? {
+        guard let array = arrayValue, array.indices.contains(index) else { return nil }
+        return array[index]
+    }
 }
 
 extension Value: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,

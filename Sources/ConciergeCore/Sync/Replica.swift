@@ -6,11 +6,18 @@ public struct Replica<Store: ReplicaStore>: Sendable {
     public let store: Store
     public let wallClock: any WallClock
     public let schema: Schema
+    /// How long delivered sets are kept in case the server is restored from a backup, in
+    /// milliseconds (the server's retention window, 30 days by default).
+    public let retentionMillis: UInt64
 
-    public init(store: Store, wallClock: any WallClock = SystemWallClock(), schema: Schema = .current) {
+    public init(
+        store: Store, wallClock: any WallClock = SystemWallClock(), schema: Schema = .current,
+        retentionMillis: UInt64 = 30 * 24 * 3_600_000
+    ) {
         self.store = store
         self.wallClock = wallClock
         self.schema = schema
+        self.retentionMillis = retentionMillis
     }
 
     // MARK: Reading
@@ -33,7 +40,7 @@ public struct Replica<Store: ReplicaStore>: Sendable {
 
     static func visible(_ key: RecordKey, in reader: any ReplicaReader) throws -> Record? {
         var record = try reader.confirmedRecord(key)
-        for item in try reader.outbox(touching: key) {
+        for item in try reader.outbox(touching: key) where !item.isDelivered {
             var current = record ?? Record(key: key)
             try item.changeSet.apply(to: &current)
             record = current
@@ -42,7 +49,11 @@ public struct Replica<Store: ReplicaStore>: Sendable {
     }
 
     public func metadata() throws -> ReplicaMetadata { try store.read { try $0.metadata() } }
-    public func outbox() throws -> [OutboxItem] { try store.read { try $0.outbox() } }
+    /// The sets not yet delivered back by a pull: what the user's changes are waiting on.
+    public func outbox() throws -> [OutboxItem] { try store.read { try $0.outbox().filter { !$0.isDelivered } } }
+
+    /// Delivered sets kept for the retention window, in case the server is restored.
+    public func retainedSets() throws -> [OutboxItem] { try store.read { try $0.outbox().filter(\.isDelivered) } }
     public func rejected() throws -> [RejectedChangeSet] { try store.read { try $0.rejected() } }
 
     // MARK: Local edits
@@ -244,11 +255,10 @@ public struct Replica<Store: ReplicaStore>: Sendable {
                 try writer.removeAllConfirmed()
                 for record in snapshot.records { try writer.saveConfirmed(record) }
                 for var item in try writer.outbox() {
-                    guard case .acknowledged(let position) = item.state, position.epoch != snapshot.cursor.epoch else {
-                        continue
-                    }
-                    // Acknowledged by a server state that was replaced: send again; the server
-                    // answers with its stored outcome if it has the set, and accepts it if not.
+                    guard let position = item.position, position.epoch != snapshot.cursor.epoch else { continue }
+                    // Accepted by a server state that was replaced (a restore may have lost it):
+                    // send again; the server answers with its stored outcome if it has the set,
+                    // and accepts it if not.
                     item.state = .sent
                     try writer.saveOutboxItem(item)
                 }
@@ -257,11 +267,15 @@ public struct Replica<Store: ReplicaStore>: Sendable {
                 summary.reset = snapshot.reason
             }
             if let cursor = metadata.cursor {
+                let horizon = wallClock.nowMillis() &- retentionMillis
                 for item in try writer.outbox() {
-                    if case .acknowledged(let position) = item.state, position.epoch == cursor.epoch,
-                        position.seq <= cursor.seq
-                    {
+                    switch item.state {
+                    case .acknowledged(let position) where position.epoch == cursor.epoch && position.seq <= cursor.seq:
+                        try writer.saveOutboxItem(OutboxItem(changeSet: item.changeSet, state: .delivered(position)))
+                    case .delivered where (item.changeSet.largestStamp?.hlc.millis ?? 0) < horizon:
                         try writer.removeOutboxItem(item.id)
+                    default:
+                        break
                     }
                 }
             }

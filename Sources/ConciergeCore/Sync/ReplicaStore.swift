@@ -28,8 +28,12 @@ public struct OutboxItem: Hashable, Sendable {
         case pending
         /// Sent at least once; its content is frozen.
         case sent
-        /// Accepted by the server at this log position; leaves the outbox once a pull passes it.
+        /// Accepted by the server at this log position; delivered once a pull passes it.
         case acknowledged(Cursor)
+        /// Accepted, and back in the confirmed state through a pull. No longer applied to what
+        /// the user sees, but kept for the retention window: if the server is restored from a
+        /// backup older than the set, the replica sends it again after the reset.
+        case delivered(Cursor)
     }
 
     public var changeSet: ChangeSet
@@ -42,9 +46,26 @@ public struct OutboxItem: Hashable, Sendable {
 
     public var id: ChangeSetID { changeSet.id }
 
+    /// Accepted by the server (whether or not a pull has delivered it back yet).
     public var isAcknowledged: Bool {
-        if case .acknowledged = state { return true }
+        switch state {
+        case .acknowledged, .delivered: true
+        case .pending, .sent: false
+        }
+    }
+
+    /// Delivered back by a pull: part of the confirmed state, kept only in case of a restore.
+    public var isDelivered: Bool {
+        if case .delivered = state { return true }
         return false
+    }
+
+    /// The log position of an accepted set.
+    public var position: Cursor? {
+        switch state {
+        case .acknowledged(let position), .delivered(let position): position
+        case .pending, .sent: nil
+        }
     }
 }
 

@@ -46,6 +46,16 @@ public final class SQLiteServerStore: Sendable {
         self.logger = logger
     }
 
+    /// Writes a consistent copy of the live database to `path` (SQLite's online backup).
+    public func backup(to path: String) throws {
+        do {
+            let target = try DatabaseQueue(path: path)
+            try pool.backup(to: target)
+        } catch {
+            throw StoreError(.database, "cannot back up to \(path)", underlying: error)
+        }
+    }
+
     /// Gives the database a new epoch: run after restoring it from a backup, so every replica
     /// resets instead of missing changes.
     public static func markRestored(path: String) throws {
