@@ -1,6 +1,7 @@
 import ConciergeCore
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 
 /// The server's parts, made once at start.
@@ -8,6 +9,7 @@ public struct ServerParts: Sendable {
     public let store: SQLiteServerStore
     public let tokens: TokenService
     public let metrics: ServerMetrics
+    public let live: LiveHub
 }
 
 /// Opens the data folder (creating it, the database and the signing key on first start).
@@ -17,7 +19,8 @@ public func makeServerParts(configuration: ServerConfiguration, logger: Logger) 
     let store = try SQLiteServerStore(path: configuration.databasePath, logger: logger)
     let tokens = try await TokenService.load(
         folder: configuration.dataFolder, lifetime: configuration.accessTokenSeconds)
-    return ServerParts(store: store, tokens: tokens, metrics: ServerMetrics())
+    let metrics = ServerMetrics()
+    return ServerParts(store: store, tokens: tokens, metrics: metrics, live: LiveHub(metrics: metrics))
 }
 
 /// The composition root: the HTTP application over the given parts.
@@ -26,12 +29,15 @@ public func buildApplication(
     configuration: ServerConfiguration, parts: ServerParts, logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    let router = Router(context: BasicRequestContext.self)
+    let router = Router(context: BasicWebSocketRequestContext.self)
     router.middlewares.add(APIMiddleware(metrics: parts.metrics))
-    SyncRoutes(store: parts.store, tokens: parts.tokens, configuration: configuration, metrics: parts.metrics).add(
-        to: router)
+    let routes = SyncRoutes(
+        store: parts.store, tokens: parts.tokens, configuration: configuration, metrics: parts.metrics, live: parts.live
+    )
+    routes.add(to: router)
     return Application(
         router: router,
+        server: .http1WebSocketUpgrade(webSocketRouter: router),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "concierge"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger)

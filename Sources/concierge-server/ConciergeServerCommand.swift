@@ -60,7 +60,8 @@ struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Administer providers, principals, devices and the database.",
         subcommands: [
-            CreateProvider.self, CreatePrincipal.self, IssueCode.self, RevokeDevice.self, Stats.self, MarkRestored.self,
+            CreateProvider.self, CreatePrincipal.self, IssueCode.self, RevokeDevice.self, Stats.self, Backup.self,
+            MarkRestored.self,
         ])
 
     struct CreateProvider: AsyncParsableCommand {

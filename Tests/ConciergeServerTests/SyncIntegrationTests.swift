@@ -185,3 +185,55 @@ import Testing
         await restored.stop()
     }
 }
+
+@Suite struct LiveTests {
+    static func next(_ iterator: inout AsyncThrowingStream<LiveNotice, any Error>.AsyncIterator) async throws
+        -> LiveNotice?
+    {
+        try await iterator.next()
+    }
+
+    // The time limit is the safety net for a notice that never comes; nothing here sleeps.
+    @Test(.timeLimit(.minutes(1)))
+    func changesToACaseNotifyItsCustomerWhoThenPulls() async throws {
+        let server = try await TestServer.start()
+        try await server.seed()
+        let anna = try await server.device("anna")
+        let carl = try await server.device("carl")
+        let ben = try await server.device("ben")
+        let annasCase = try SyncIntegrationTests.newCase(anna, subject: "Live")
+        try await anna.sync()
+        try await ben.sync()
+        var annasNotices = LiveConnection.notices(anna.transport).makeAsyncIterator()
+        var carlsNotices = LiveConnection.notices(carl.transport).makeAsyncIterator()
+        #expect(try await Self.next(&annasNotices) == .hello(epoch: server.store.epoch))
+        #expect(try await Self.next(&carlsNotices) == .hello(epoch: server.store.epoch))
+
+        try ben.edit { editor in
+            try editor.append(
+                EntryKind.message, to: CaseFields.timeline, of: annasCase,
+                payload: ["channel": "app", "direction": "outbound"], personal: ["body": "A technician comes tomorrow"])
+        }
+        try await ben.sync()
+        let notice = try await Self.next(&annasNotices)
+        guard case .changed(let seq) = notice else {
+            Issue.record("expected a change notice, got \(String(describing: notice))")
+            return
+        }
+        #expect(try await anna.sync().pulledChangeSets == 1)
+        #expect(try anna.replica.metadata().cursor?.seq == seq)
+        let record = try #require(try anna.replica.visibleRecord(annasCase))
+        #expect(ServiceCase(record)?.timeline.last?.personal["body"] == "A technician comes tomorrow")
+
+        // Carl hears nothing of Anna's case: his first notice is about his own.
+        let carlsCase = try SyncIntegrationTests.newCase(carl, subject: "Mine")
+        try await carl.sync()
+        guard case .changed(let carlsSeq) = try await Self.next(&carlsNotices) else {
+            Issue.record("expected a change notice for Carl")
+            return
+        }
+        #expect(carlsSeq > seq)
+        _ = carlsCase
+        await server.stop()
+    }
+}

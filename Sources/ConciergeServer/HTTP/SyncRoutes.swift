@@ -1,6 +1,7 @@
 import ConciergeCore
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 
 /// The sync API under `/v1`, described in `schema/openapi.yaml`.
@@ -9,8 +10,9 @@ struct SyncRoutes: Sendable {
     let tokens: TokenService
     let configuration: ServerConfiguration
     let metrics: ServerMetrics
+    let live: LiveHub
 
-    func add<Context: RequestContext>(to router: Router<Context>) {
+    func add<Context: WebSocketRequestContext & RequestContext>(to router: Router<Context>) {
         router.get("healthz") { _, _ in JSONBody.response(["status": "ok"]) }
         router.get("metrics") { _, _ in
             Response(
@@ -25,6 +27,26 @@ struct SyncRoutes: Sendable {
         v1.get("devices") { request, _ in try await devices(request) }
         v1.delete("devices/:replica") { request, context in
             try await revoke(request, replica: context.parameters.get("replica"))
+        }
+        v1.ws("live") { request, _ in
+            _ = try await authenticate(request)
+            return .upgrade([:])
+        } onUpgrade: { inbound, outbound, context in
+            let caller = try await authenticate(context.request)
+            let (id, notices) = live.subscribe(caller.principal)
+            defer { live.unsubscribe(id) }
+            try await outbound.write(.text(CanonicalJSON.string(["type": "hello", "epoch": .string(store.epoch)])))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await seq in notices {
+                        try await outbound.write(
+                            .text(CanonicalJSON.string(["type": "changed", "seq": .int(Int64(seq))])))
+                    }
+                }
+                // The client sends nothing that matters; reading keeps pings and the close handshake going.
+                for try await _ in inbound {}
+                group.cancelAll()
+            }
         }
     }
 
@@ -89,6 +111,7 @@ struct SyncRoutes: Sendable {
         let (outcomes, counts) = try await store.push(push.changeSets, from: caller, serverMillis: now, policy: policy)
         metrics.pushes.increment()
         metrics.record(counts)
+        live.notify(counts.touched, seq: counts.touched.head)
         metrics.pushDuration.record(ContinuousClock.now - start)
         return JSONBody.response(PushResponse(outcomes: outcomes, serverMillis: now).value)
     }

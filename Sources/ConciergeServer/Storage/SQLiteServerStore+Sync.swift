@@ -23,6 +23,14 @@ extension SQLiteServerStore {
         public init() {}
     }
 
+    /// Who a push concerns: the audiences of the records it changed and the principals whose
+    /// scope it moved, for live notices.
+    public struct Touched: Sendable {
+        public var tags: Set<String> = []
+        public var principals: Set<String> = []
+        public var head: UInt64 = 0
+    }
+
     /// Counts of one push, for metrics.
     public struct PushCounts: Sendable {
         public var accepted = 0
@@ -30,6 +38,7 @@ extension SQLiteServerStore {
         public var rejected: [SyncError.Code: Int] = [:]
         public var enters = 0
         public var leaves = 0
+        public var touched = Touched()
     }
 
     /// Applies a batch of change sets in the server's order of checks: the stored outcome, the
@@ -146,6 +155,8 @@ extension SQLiteServerStore {
             let oldAudience = before[key].map { Audience.of($0, owner: owners[key]) }
             let audience = Audience.of(after[key]!, owner: owners[key])
             try RecordRows.save(after[key]!, touched: changes, audience: audience, in: db)
+            counts.touched.tags.formUnion(audience)
+            counts.touched.head = UInt64(seq)
             for tag in audience {
                 try db.execute(
                     sql: "INSERT OR IGNORE INTO change_audience (tag, seq, type, id) VALUES (?, ?, ?, ?)",
@@ -163,6 +174,8 @@ extension SQLiteServerStore {
                 }
                 counts.enters += entered.count
                 counts.leaves += left.count
+                counts.touched.principals.formUnion(entered)
+                counts.touched.principals.formUnion(left)
             }
         }
         try db.execute(

@@ -1,0 +1,63 @@
+import ConciergeCore
+import Foundation
+import Synchronization
+
+/// The live connections of this server instance, and who hears about which change.
+///
+/// A connection is told `{"type":"changed","seq":n}` when a push commits a change whose audience
+/// meets the connection's tags, or that moves a record into or out of its principal's scope. It
+/// then pulls. Notices are coalesced: a slow connection gets only the newest.
+public final class LiveHub: Sendable {
+    struct Listener: Sendable {
+        var principal: PrincipalID
+        var tags: Set<String>
+        var notices: AsyncStream<UInt64>.Continuation
+    }
+
+    let listeners: Mutex<[UUID: Listener]> = Mutex([:])
+    let metrics: ServerMetrics
+
+    init(metrics: ServerMetrics) {
+        self.metrics = metrics
+    }
+
+    /// Registers a connection; the stream yields the log positions to pull up to.
+    func subscribe(_ principal: Principal) -> (id: UUID, notices: AsyncStream<UInt64>) {
+        let (stream, continuation) = AsyncStream.makeStream(of: UInt64.self, bufferingPolicy: .bufferingNewest(1))
+        let id = UUID()
+        let count = listeners.withLock { listeners in
+            listeners[id] = Listener(principal: principal.id, tags: principal.tags, notices: continuation)
+            return listeners.count
+        }
+        metrics.liveClients.set(Double(count))
+        return (id, stream)
+    }
+
+    func unsubscribe(_ id: UUID) {
+        let count = listeners.withLock { listeners in
+            listeners.removeValue(forKey: id)?.notices.finish()
+            return listeners.count
+        }
+        metrics.liveClients.set(Double(count))
+    }
+
+    /// Tells the connections concerned that the log moved to `seq`.
+    func notify(_ touched: SQLiteServerStore.Touched, seq: UInt64) {
+        guard !touched.tags.isEmpty || !touched.principals.isEmpty else { return }
+        listeners.withLock { listeners in
+            for listener in listeners.values
+            where touched.principals.contains(listener.principal.rawValue)
+                || !listener.tags.isDisjoint(with: touched.tags)
+            {
+                listener.notices.yield(seq)
+            }
+        }
+    }
+
+    /// Closes every connection (at shutdown).
+    func closeAll() {
+        listeners.withLock { listeners in
+            for listener in listeners.values { listener.notices.finish() }
+        }
+    }
+}
