@@ -2,6 +2,8 @@
 SWIFT ?= swift
 PROPERTY_CASES ?= 300
 SOAK_PROPERTY_CASES ?= 10000
+KILL_ROUNDS ?= 20
+SOAK_KILL_ROUNDS ?= 100
 
 .PHONY: all build demo test soak bench-core format-check deps clean
 
@@ -19,12 +21,15 @@ build: deps
 demo: deps
 	$(SWIFT) run --quiet concierge-core-demo
 
+# The crash tests run the real concierge-server binary: build it first (the tests reuse the build).
 test: deps
-	CONCIERGE_PROPERTY_CASES=$(PROPERTY_CASES) $(SWIFT) test --parallel
+	$(SWIFT) build
+	CONCIERGE_PROPERTY_CASES=$(PROPERTY_CASES) CONCIERGE_KILL_ROUNDS=$(KILL_ROUNDS) $(SWIFT) test --parallel
 
 # The full counts the issues ask for.
 soak: deps
-	CONCIERGE_PROPERTY_CASES=$(SOAK_PROPERTY_CASES) $(SWIFT) test --parallel
+	$(SWIFT) build
+	CONCIERGE_PROPERTY_CASES=$(SOAK_PROPERTY_CASES) CONCIERGE_KILL_ROUNDS=$(SOAK_KILL_ROUNDS) $(SWIFT) test --parallel
 
 # Core benchmarks in release mode; the last line sums up.
 bench-core: deps

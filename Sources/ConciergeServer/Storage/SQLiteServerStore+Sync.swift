@@ -355,6 +355,17 @@ extension SQLiteServerStore {
         }
     }
 
+    /// The ids of the change sets of `replica` the server accepted.
+    public func acceptedSets(of replica: ReplicaID) async throws -> Set<ChangeSetID> {
+        try await read { db in
+            Set(
+                try Int64.fetchAll(
+                    db, sql: "SELECT set_seq FROM change_set_outcome WHERE replica_id = ? AND status = 'accepted'",
+                    arguments: [replica.description]
+                ).map { ChangeSetID(replica: replica, seq: UInt64(bitPattern: $0)) })
+        }
+    }
+
     /// Row counts of the tables, for stats and for tests that check a refusal left no trace.
     public func stats() async throws -> [String: Int] {
         try await read { db in
