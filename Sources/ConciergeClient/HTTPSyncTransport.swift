@@ -61,6 +61,17 @@ public final class HTTPSyncTransport: SyncTransport, Sendable {
         }
     }
 
+    /// The server's digest of this principal's projection, and the log position it was taken at.
+    public func integrity() async throws -> (digest: IntegrityDigest, cursor: Cursor?) {
+        let answer = try await authorized(.GET, "v1/integrity", body: nil)
+        do {
+            return (
+                try IntegrityDigest(value: answer),
+                try answer["cursor"].map { (value) throws(CodecError) in try Cursor(value: value) }
+            )
+        } catch { throw SyncError(.unavailable, "the integrity answer does not decode: \(error.message)") }
+    }
+
     /// The devices of this principal, as the server lists them.
     public func devices() async throws -> Value {
         try await authorized(.GET, "v1/devices", body: nil)

@@ -237,3 +237,30 @@ import Testing
         await server.stop()
     }
 }
+
+@Suite struct IntegrityTests {
+    @Test func replicaDigestEqualsServerDigestAndPointsAtWhatDiffers() async throws {
+        let server = try await TestServer.start()
+        try await server.seed()
+        let anna = try await server.device("anna")
+        let ben = try await server.device("ben")
+        for index in 0..<12 { _ = try SyncIntegrationTests.newCase(anna, subject: "Case \(index)") }
+        try await anna.sync()
+        try await ben.sync()
+        let key = try SyncIntegrationTests.newCase(ben, subject: "For Anna", customer: "anna")
+        try ben.edit { try $0.append(EntryKind.note, to: CaseFields.timeline, of: key, personal: ["body": "internal"]) }
+        try await ben.sync()
+        try await anna.sync()
+        for device in [anna, ben] {
+            let (digest, cursor) = try await device.transport.integrity()
+            #expect(cursor == (try device.replica.metadata().cursor))
+            #expect(try device.replica.integrityDigest() == digest)
+            #expect(digest.buckets.values.reduce(0) { $0 + $1.count } == 13)
+        }
+        // A replica that lost a record sees exactly that bucket differ.
+        try anna.replica.store.write { try $0.removeConfirmed(key) }
+        let (digest, _) = try await anna.transport.integrity()
+        #expect(try anna.replica.integrityDigest().differences(from: digest) == [IntegrityDigest.bucket(of: key)])
+        await server.stop()
+    }
+}

@@ -25,6 +25,8 @@ struct SyncRoutes: Sendable {
         v1.post("push") { request, context in try await push(request, logger: context.logger) }
         v1.get("pull") { request, _ in try await pull(request) }
         v1.get("devices") { request, _ in try await devices(request) }
+        v1.get("integrity") { request, _ in try await integrity(request) }
+        v1.get("records") { request, _ in try await records(request) }
         v1.delete("devices/:replica") { request, context in
             try await revoke(request, replica: context.parameters.get("replica"))
         }
@@ -136,6 +138,31 @@ struct SyncRoutes: Sendable {
         if case .reset(let snapshot) = response { metrics.recordReset(reason: snapshot.reason) }
         metrics.pullDuration.record(ContinuousClock.now - start)
         return JSONBody.response(response.value)
+    }
+
+    /// The digest of the caller's projection, with the log position it was taken at.
+    func integrity(_ request: Request) async throws -> Response {
+        let caller = try await authenticate(request)
+        let (records, head) = try await store.projectionWithHead(for: caller.principal)
+        var value = IntegrityDigest(records: records).value
+        if case .object(var members) = value {
+            members["cursor"] = Cursor(epoch: store.epoch, seq: head).value
+            value = .object(members)
+        }
+        return JSONBody.response(value)
+    }
+
+    /// The caller's projection of the records in one integrity bucket, to repair what differs.
+    func records(_ request: Request) async throws -> Response {
+        let caller = try await authenticate(request)
+        guard let bucket = request.uri.queryParameters["bucket"].map(String.init) else {
+            throw APIError(.malformedRequest, "name a bucket: ?bucket=case/3")
+        }
+        let (records, head) = try await store.projectionWithHead(for: caller.principal)
+        let members = records.filter { IntegrityDigest.bucket(of: $0.key) == bucket }
+        return JSONBody.response([
+            "records": .array(members.map(\.value)), "cursor": Cursor(epoch: store.epoch, seq: head).value,
+        ])
     }
 
     func devices(_ request: Request) async throws -> Response {

@@ -355,6 +355,17 @@ extension SQLiteServerStore {
         }
     }
 
+    /// The caller's projection and the log position it was read at, in one read transaction.
+    public func projectionWithHead(for principal: Principal) async throws -> ([ConciergeCore.Record], UInt64) {
+        let epoch = self.epoch
+        return try await read { db in
+            let head = UInt64(try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM change_log")!)
+            return (
+                try Self.snapshot(for: principal, at: Cursor(epoch: epoch, seq: head), reason: "", in: db).records, head
+            )
+        }
+    }
+
     /// The ids of the change sets of `replica` the server accepted.
     public func acceptedSets(of replica: ReplicaID) async throws -> Set<ChangeSetID> {
         try await read { db in
