@@ -23,18 +23,25 @@ public func makeServerParts(configuration: ServerConfiguration, logger: Logger) 
     return ServerParts(store: store, tokens: tokens, metrics: metrics, live: LiveHub(metrics: metrics))
 }
 
-/// The composition root: the HTTP application over the given parts.
-/// - Parameter onServerRunning: called with the bound port once the server listens.
-public func buildApplication(
-    configuration: ServerConfiguration, parts: ServerParts, logger: Logger,
-    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-) -> some ApplicationProtocol {
+/// The router of the HTTP API, WebSocket route included (`schema/openapi.yaml` describes it).
+public func buildRouter(configuration: ServerConfiguration, parts: ServerParts) -> Router<BasicWebSocketRequestContext>
+{
     let router = Router(context: BasicWebSocketRequestContext.self)
     router.middlewares.add(APIMiddleware(metrics: parts.metrics))
     let routes = SyncRoutes(
         store: parts.store, tokens: parts.tokens, configuration: configuration, metrics: parts.metrics, live: parts.live
     )
     routes.add(to: router)
+    return router
+}
+
+/// The composition root: the HTTP application over the given parts.
+/// - Parameter onServerRunning: called with the bound port once the server listens.
+public func buildApplication(
+    configuration: ServerConfiguration, parts: ServerParts, logger: Logger,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    let router = buildRouter(configuration: configuration, parts: parts)
     return Application(
         router: router,
         server: .http1WebSocketUpgrade(webSocketRouter: router),

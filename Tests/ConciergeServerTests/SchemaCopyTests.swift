@@ -25,3 +25,45 @@ import Testing
         }
     }
 }
+
+/// schema/openapi.yaml describes exactly the routes the server has.
+@Suite struct OpenAPITests {
+    /// `METHOD /path` pairs of the document's `paths`.
+    static func documentedRoutes() throws -> Set<String> {
+        let text = try String(
+            contentsOf: SchemaCopyTests.schemaFolder.appendingPathComponent("openapi.yaml"), encoding: .utf8)
+        var routes = Set<String>()
+        var inPaths = false
+        var path: String?
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line == "paths:" { inPaths = true; continue }
+            if inPaths, !line.hasPrefix(" "), !line.isEmpty { break }
+            guard inPaths else { continue }
+            if line.hasPrefix("  /"), line.hasSuffix(":"), !line.hasPrefix("   ") {
+                path = String(line.dropFirst(2).dropLast())
+            } else if let path,
+                let method = ["get", "post", "put", "delete", "patch"].first(where: { line == "    \($0):" })
+            {
+                routes.insert("\(method.uppercased()) \(path)")
+            }
+        }
+        return routes
+    }
+
+    @Test func documentDescribesExactlyTheServersRoutes() async throws {
+        var configuration = ServerConfiguration()
+        configuration.dataFolder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "openapi-\(UUID().uuidString)")
+        let parts = try await makeServerParts(configuration: configuration, logger: .init(label: "openapi"))
+        let router = buildRouter(configuration: configuration, parts: parts)
+        let served = Set(router.routes.map { "\($0.method) \($0.path)" })
+        let documented = try Self.documentedRoutes()
+        #expect(documented.count > 5)
+        #expect(
+            served.subtracting(documented).isEmpty,
+            "served but not documented: \(served.subtracting(documented).sorted())")
+        #expect(
+            documented.subtracting(served).isEmpty,
+            "documented but not served: \(documented.subtracting(served).sorted())")
+    }
+}
