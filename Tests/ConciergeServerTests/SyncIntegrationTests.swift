@@ -264,3 +264,57 @@ import Testing
         await server.stop()
     }
 }
+
+@Suite struct FollowUpTests {
+    @Test func customerMessageToAClosedCaseOpensOneLinkedFollowUp() async throws {
+        let server = try await TestServer.start()
+        try await server.seed()
+        let anna = try await server.device("anna")
+        let ben = try await server.device("ben")
+        let key = try SyncIntegrationTests.newCase(anna, subject: "Refund")
+        try await anna.sync()
+        try await ben.sync()
+        try ben.edit { editor in
+            try editor.append(
+                EntryKind.statusChange, to: CaseFields.timeline, of: key, payload: ["from": "new", "to": "open"])
+            try editor.append(
+                EntryKind.statusChange, to: CaseFields.timeline, of: key, payload: ["from": "open", "to": "resolved"])
+        }
+        try await ben.sync()
+        try await anna.sync()
+        try anna.edit {
+            try $0.append(
+                EntryKind.statusChange, to: CaseFields.timeline, of: key, payload: ["from": "resolved", "to": "closed"])
+        }
+        try await anna.sync()
+        for text in ["One more thing", "And another"] {
+            try anna.edit { editor in
+                try editor.append(
+                    EntryKind.message, to: CaseFields.timeline, of: key,
+                    payload: ["channel": "app", "direction": "inbound"], personal: ["body": .string(text)])
+            }
+            try await anna.sync()
+        }
+        try await anna.sync()
+        let followUpKey = RecordKey(type: .serviceCase, id: try #require(FollowUp.caseID(for: key.id)))
+        let closedRecord = try #require(try anna.replica.visibleRecord(key))
+        let closed = try #require(ServiceCase(closedRecord))
+        #expect(closed.status == .closed)
+        #expect(closed.messagesAfterClose.count == 2)
+        #expect(closed.links == [followUpKey.id.rawValue])
+        let followUpRecord = try #require(try anna.replica.visibleRecord(followUpKey))
+        let followUp = try #require(ServiceCase(followUpRecord))
+        #expect(followUp.status == .new)
+        #expect(followUp.customer == "anna")
+        #expect(followUp.subject == "Refund")
+        #expect(followUp.links == [key.id.rawValue])
+        #expect(followUp.timeline.map(\.kind) == [EntryKind.followUp])
+        #expect(followUp.timeline.first?.payload["message"] == .string(closed.messagesAfterClose[0].id.rawValue))
+        let stats = try await server.store.stats()
+        #expect(stats["record"] == 2)
+        try await ben.sync()
+        #expect(try ben.replica.visibleRecord(followUpKey) != nil)
+        for device in [anna, ben] { try await SyncIntegrationTests.expectMatchesProjection(device, server) }
+        await server.stop()
+    }
+}

@@ -13,12 +13,18 @@ enum RecordRows {
             CaseFields.requiredSkill, CaseFields.queue,
         ]
         var entries: [String: Set<EntryID>] = [:]
+        /// Load the timeline's status changes too: the derived status is needed (a message to a
+        /// closed case opens a follow-up).
+        var statusChanges = false
         var everything = false
 
         init(_ changes: [Change]) {
             for change in changes {
                 switch change {
-                case .append(let field, let entry): entries[field, default: []].insert(entry.id); fields.insert(field)
+                case .append(let field, let entry):
+                    entries[field, default: []].insert(entry.id)
+                    fields.insert(field)
+                    if field == CaseFields.timeline { statusChanges = true }
                 case .redactEntry(let field, let entry, _):
                     entries[field, default: []].insert(entry); fields.insert(field)
                 case .redact: everything = true
@@ -81,6 +87,12 @@ enum RecordRows {
                     sql:
                         "SELECT field, state FROM record_entry WHERE type = ? AND id = ? AND field = ? AND entry_id IN (\(list.map { _ in "?" }.joined(separator: ",")))",
                     arguments: StatementArguments([key.type.rawValue, key.id.rawValue, field] + list))
+            }
+            if need.statusChanges && key.type == .serviceCase {
+                rows += try Row.fetchAll(
+                    db,
+                    sql: "SELECT field, state FROM record_entry WHERE type = ? AND id = ? AND field = ? AND kind = ?",
+                    arguments: [key.type.rawValue, key.id.rawValue, CaseFields.timeline, EntryKind.statusChange])
             }
             entryRows = rows
         }

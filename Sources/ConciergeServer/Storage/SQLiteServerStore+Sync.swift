@@ -143,15 +143,30 @@ extension SQLiteServerStore {
         } catch {
             return try reject(error)
         }
-        // Append to the log, then write the records and who may read them.
+        let seq = try commit(upgraded, before: before, after: after, owners: owners, counts: &counts, in: db)
+        try db.execute(
+            sql:
+                "INSERT INTO change_set_outcome (replica_id, set_seq, content_hash, status, log_seq) VALUES (?, ?, ?, 'accepted', ?)",
+            arguments: [set.id.replica.description, Int64(bitPattern: set.id.seq), contentHash, seq])
+        try openFollowUps(after: upgraded, before: before, after: after, counts: &counts, in: db)
+        return .accepted(set.id, at: Cursor(epoch: epoch, seq: UInt64(seq)))
+    }
+
+    /// Appends an accepted set to the log, then writes the records it changed, who may read them,
+    /// and the enter and leave events of principals whose scope it moved.
+    /// - Returns: the set's log position.
+    static func commit(
+        _ set: ChangeSet, before: [RecordKey: ConciergeCore.Record], after: [RecordKey: ConciergeCore.Record],
+        owners: [RecordKey: Principal], counts: inout PushCounts, in db: Database
+    ) throws -> Int64 {
         try db.execute(
             sql: "INSERT INTO change_log (replica_id, set_seq, change_set, committed_at) VALUES (?, ?, ?, ?)",
             arguments: [
-                set.id.replica.description, Int64(bitPattern: set.id.seq), Data(upgraded.canonicalJSON), nowMillis(),
+                set.id.replica.description, Int64(bitPattern: set.id.seq), Data(set.canonicalJSON), nowMillis(),
             ])
         let seq = db.lastInsertedRowID
-        for key in upgraded.keys {
-            let changes = upgraded.changes.filter { $0.key == key }.map(\.change)
+        for key in set.keys {
+            let changes = set.changes.filter { $0.key == key }.map(\.change)
             let oldAudience = before[key].map { Audience.of($0, owner: owners[key]) }
             let audience = Audience.of(after[key]!, owner: owners[key])
             try RecordRows.save(after[key]!, touched: changes, audience: audience, in: db)
@@ -178,11 +193,69 @@ extension SQLiteServerStore {
                 counts.touched.principals.formUnion(left)
             }
         }
-        try db.execute(
-            sql:
-                "INSERT INTO change_set_outcome (replica_id, set_seq, content_hash, status, log_seq) VALUES (?, ?, ?, 'accepted', ?)",
-            arguments: [set.id.replica.description, Int64(bitPattern: set.id.seq), contentHash, seq])
-        return .accepted(set.id, at: Cursor(epoch: epoch, seq: UInt64(seq)))
+        return seq
+    }
+
+    /// When a customer message reaches a case that was already closed, the server opens the one
+    /// follow-up case of that case (`UUIDv5(caseID, "follow-up")`), where the conversation
+    /// continues, and links the two both ways. The message stays on the closed case's timeline.
+    static func openFollowUps(
+        after set: ChangeSet, before: [RecordKey: ConciergeCore.Record], after: [RecordKey: ConciergeCore.Record],
+        counts: inout PushCounts, in db: Database
+    ) throws {
+        for key in set.keys where key.type == .serviceCase {
+            guard let old = before[key].flatMap(ServiceCase.init), old.status == .closed,
+                let closed = after[key].flatMap(ServiceCase.init),
+                let message = set.changes.lazy.compactMap({ change -> LogEntry? in
+                    guard change.key == key, case .append(_, let entry) = change.change else { return nil }
+                    return closed.timeline.first { $0.id == entry.id && closed.isCustomerMessage($0) }
+                }).first,
+                let followUpID = FollowUp.caseID(for: key.id)
+            else { continue }
+            let followUpKey = RecordKey(type: .serviceCase, id: followUpID)
+            guard try RecordRows.load(followUpKey, need: .init([]), in: db) == nil else { continue }
+            // The set touched only some of the case's rows: read the whole of it to copy from.
+            guard let whole = try RecordRows.load(key, need: .all, in: db) else { continue }
+            var server = try ServerIdentity.load(in: db)
+            var changes: [RecordChange] = []
+            func stamp() -> Stamp { server.nextStamp() }
+            for (field, value) in [
+                (CaseFields.provider, whole.value(CaseFields.provider)),
+                (CaseFields.customer, whole.value(CaseFields.customer)),
+                (CaseFields.subject, whole.value(CaseFields.subject)),
+                (CaseFields.category, whole.value(CaseFields.category)),
+                (CaseFields.originChannel, whole.value(CaseFields.originChannel)),
+            ] {
+                guard let value, let declaration = Schema.current.declaration(of: field, on: .serviceCase) else {
+                    continue
+                }
+                changes.append(
+                    RecordChange(
+                        followUpKey,
+                        .write(
+                            field: field, value: value, base: nil, stamp: stamp(), history: declaration.history,
+                            personal: declaration.personal)))
+            }
+            changes.append(
+                RecordChange(followUpKey, .add(field: CaseFields.links, element: key.id.rawValue, stamp: stamp())))
+            changes.append(
+                RecordChange(
+                    followUpKey,
+                    .append(
+                        field: CaseFields.timeline,
+                        entry: NewEntry(
+                            id: EntryID("follow-up-of-\(key.id)"), stamp: stamp(), kind: EntryKind.followUp,
+                            payload: ["case": .string(key.id.rawValue), "message": .string(message.id.rawValue)]))))
+            changes.append(
+                RecordChange(key, .add(field: CaseFields.links, element: followUpID.rawValue, stamp: stamp())))
+            let followUpSet = ChangeSet(
+                id: ChangeSetID(replica: server.replica, seq: server.nextSeq()), author: ServerIdentity.author,
+                schemaVersion: Schema.current.version, changes: changes)
+            var newRecords: [RecordKey: ConciergeCore.Record] = [key: whole]
+            try followUpSet.apply(to: &newRecords)
+            try server.save(in: db)
+            _ = try commit(followUpSet, before: [key: whole], after: newRecords, owners: [:], counts: &counts, in: db)
+        }
     }
 
     /// The principals who gain and who lose sight of a record whose audience changes.
