@@ -42,10 +42,14 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let router = buildRouter(configuration: configuration, parts: parts)
+    let compaction = CompactionService(
+        store: parts.store, intervalSeconds: configuration.compactIntervalSeconds,
+        retentionMillis: configuration.retentionMillis, logger: logger)
     return Application(
         router: router,
         server: .http1WebSocketUpgrade(webSocketRouter: router),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "concierge"),
+        services: [compaction],
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger)
 }

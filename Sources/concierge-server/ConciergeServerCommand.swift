@@ -61,7 +61,7 @@ struct Admin: AsyncParsableCommand {
         abstract: "Administer providers, principals, devices and the database.",
         subcommands: [
             CreateProvider.self, CreatePrincipal.self, IssueCode.self, RevokeDevice.self, Stats.self, Backup.self,
-            MarkRestored.self,
+            MarkRestored.self, Compact.self,
         ])
 
     struct CreateProvider: AsyncParsableCommand {
@@ -158,6 +158,19 @@ struct Admin: AsyncParsableCommand {
             let parts = try await Admin.open(options)
             try parts.store.backup(to: file)
             print("backed up to \(file); after restoring it, run `concierge-server admin mark-restored`")
+        }
+    }
+
+    struct Compact: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Compact the change log now (the server also does it every hour).")
+        @OptionGroup var options: ServerOptions
+
+        func run() async throws {
+            let configuration = try options.configuration()
+            let parts = try await Admin.open(options)
+            let horizon = try await parts.store.compact(retentionMillis: configuration.retentionMillis)
+            print("change log compacted through \(horizon)")
         }
     }
 

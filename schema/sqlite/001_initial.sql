@@ -85,9 +85,10 @@ CREATE TABLE record_entry (
     PRIMARY KEY (type, id, field, entry_id)
 ) WITHOUT ROWID;
 
--- The change log: every accepted change set, in commit order.
+-- The change log: every accepted change set, in commit order. AUTOINCREMENT: a sequence number is
+-- never used twice, even after compaction deleted the newest rows.
 CREATE TABLE change_log (
-    seq INTEGER PRIMARY KEY,
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
     replica_id TEXT NOT NULL,
     set_seq INTEGER NOT NULL,
     change_set BLOB NOT NULL,

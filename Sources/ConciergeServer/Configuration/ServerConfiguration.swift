@@ -11,6 +11,8 @@ import Foundation
 /// - `CONCIERGE_MAX_PULL_LIMIT`: most change sets in one pull page, 1,000
 /// - `CONCIERGE_ACCESS_TOKEN_SECONDS`: access-token lifetime, 900
 /// - `CONCIERGE_DRIFT_MS`: how far ahead of the server's clock a stamp may be, 60,000
+/// - `CONCIERGE_RETENTION_DAYS`: how long a replica may stay away before it must reset, 30
+/// - `CONCIERGE_COMPACT_INTERVAL_SECONDS`: how often the change log is compacted, 3,600
 /// - `CONCIERGE_LOG_LEVEL`: `info`
 public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
@@ -22,6 +24,8 @@ public struct ServerConfiguration: Sendable {
     public var accessTokenSeconds: Int64 = 900
     public var driftMilliseconds: UInt64 = 60_000
     public var logLevel = "info"
+    public var retentionDays = 30
+    public var compactIntervalSeconds = 3_600
 
     public init() {}
 
@@ -44,7 +48,11 @@ public struct ServerConfiguration: Sendable {
         if let value = try int("CONCIERGE_ACCESS_TOKEN_SECONDS") { accessTokenSeconds = Int64(value) }
         if let value = try int("CONCIERGE_DRIFT_MS") { driftMilliseconds = UInt64(value) }
         if let level = environment["CONCIERGE_LOG_LEVEL"] { logLevel = level }
+        if let value = try int("CONCIERGE_RETENTION_DAYS") { retentionDays = max(1, value) }
+        if let value = try int("CONCIERGE_COMPACT_INTERVAL_SECONDS") { compactIntervalSeconds = max(1, value) }
     }
+
+    public var retentionMillis: Int64 { Int64(retentionDays) * 86_400_000 }
 
     /// The SQLite file in the data folder.
     public var databasePath: String { dataFolder.appendingPathComponent("concierge.sqlite").path }

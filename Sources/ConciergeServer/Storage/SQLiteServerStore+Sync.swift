@@ -258,6 +258,11 @@ extension SQLiteServerStore {
         }
     }
 
+    /// The last log position ever assigned (compaction may have deleted its row).
+    static func head(in db: Database) throws -> UInt64 {
+        UInt64(try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'change_log'") ?? 0)
+    }
+
     /// The principals who gain and who lose sight of a record whose audience changes.
     static func scopeChange(from old: Set<String>, to new: Set<String>, in db: Database) throws -> (
         entered: Set<String>, left: Set<String>
@@ -287,7 +292,7 @@ extension SQLiteServerStore {
         let epoch = self.epoch
         let principal = caller.principal
         let response: PullResponse = try await read { db in
-            let head = UInt64(try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM change_log")!)
+            let head = try Self.head(in: db)
             guard let cursor, cursor.epoch == epoch else {
                 if cursor == nil && head == 0 {
                     return .page(PullPage(events: [], cursor: Cursor(epoch: epoch, seq: 0), hasMore: false))
@@ -299,6 +304,13 @@ extension SQLiteServerStore {
             }
             guard cursor.seq <= head else {
                 throw SyncError(.invalidCursor, "the cursor is ahead of this server's log")
+            }
+            let compacted =
+                try Int64.fetchOne(
+                    db, sql: "SELECT CAST(value AS INTEGER) FROM server_meta WHERE key = 'compacted_through'") ?? 0
+            if cursor.seq < UInt64(compacted) {
+                return .reset(
+                    try Self.snapshot(for: principal, at: Cursor(epoch: epoch, seq: head), reason: "compacted", in: db))
             }
             return .page(
                 try Self.page(for: principal, after: cursor.seq, head: head, limit: limit, epoch: epoch, in: db))
@@ -432,10 +444,46 @@ extension SQLiteServerStore {
     public func projectionWithHead(for principal: Principal) async throws -> ([ConciergeCore.Record], UInt64) {
         let epoch = self.epoch
         return try await read { db in
-            let head = UInt64(try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM change_log")!)
+            let head = try Self.head(in: db)
             return (
                 try Self.snapshot(for: principal, at: Cursor(epoch: epoch, seq: head), reason: "", in: db).records, head
             )
+        }
+    }
+
+    /// Deletes change-log payloads every replica seen within the retention window has pulled:
+    /// everything at or below the lowest acknowledged cursor of the active devices seen since
+    /// `now - retentionMillis`. A replica whose cursor is older gets a `reset` on its next pull.
+    /// Records, deletion markers and outcomes stay.
+    /// - Returns: the horizon (the highest compacted log position).
+    @discardableResult
+    public func compact(now: Int64 = SQLiteServerStore.nowMillis(), retentionMillis: Int64 = 30 * 86_400_000)
+        async throws -> UInt64
+    {
+        let epoch = self.epoch
+        return try await write { db in
+            let lowest = try Int64.fetchOne(
+                db,
+                sql: """
+                    SELECT MIN(CASE WHEN acked_epoch = ? THEN acked_seq ELSE 0 END) FROM device
+                    WHERE revoked_at IS NULL AND COALESCE(last_seen_at, created_at) >= ?
+                    """,
+                arguments: [epoch, now - retentionMillis])
+            let previous =
+                try Int64.fetchOne(
+                    db, sql: "SELECT CAST(value AS INTEGER) FROM server_meta WHERE key = 'compacted_through'") ?? 0
+            // With no device seen within the window, keep the log: there is nobody to measure by.
+            guard let horizon = lowest, horizon > previous else { return UInt64(previous) }
+            try db.execute(sql: "DELETE FROM change_log WHERE seq <= ?", arguments: [horizon])
+            try db.execute(sql: "DELETE FROM change_audience WHERE seq <= ?", arguments: [horizon])
+            try db.execute(sql: "DELETE FROM scope_event WHERE seq <= ?", arguments: [horizon])
+            try db.execute(
+                sql: """
+                    INSERT INTO server_meta (key, value) VALUES ('compacted_through', ?)
+                    ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                    """,
+                arguments: [String(horizon)])
+            return UInt64(horizon)
         }
     }
 

@@ -85,7 +85,7 @@ public final class SQLiteServerStore: Sendable {
         } catch { throw StoreError(.database, "a write failed", underlying: error) }
     }
 
-    static func nowMillis() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+    public static func nowMillis() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     // MARK: Providers and principals
 

@@ -1,0 +1,23 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Compacts the change log at an interval (see ``SQLiteServerStore/compact(now:retentionMillis:)``).
+struct CompactionService: Service {
+    let store: SQLiteServerStore
+    let intervalSeconds: Int
+    let retentionMillis: Int64
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            do {
+                let horizon = try await store.compact(retentionMillis: retentionMillis)
+                logger.debug("compacted", metadata: ["concierge.log.horizon": "\(horizon)"])
+            } catch {
+                logger.error("compaction failed", metadata: [LogKey.error: "\(error)"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(intervalSeconds)) }
+        }
+    }
+}
