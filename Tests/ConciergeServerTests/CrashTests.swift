@@ -134,7 +134,7 @@ import Testing
         #expect(entries.count == made.count * Self.entriesPerSet)
         #expect(made.count > 0)
         let stats = try await store.stats()
-        #expect(stats["change_log"] == made.count + 1)
+        // The log itself may be compacted by now (the server compacts when it starts).
         #expect(stats["accepted_outcome"] == made.count + 1)
         #expect(kills == Self.rounds)
         server.terminate()
