@@ -39,6 +39,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Listen address (CONCIERGE_HOST, default 127.0.0.1).") var host: String?
     @Option(help: "Port (CONCIERGE_PORT, default 8080; 0 picks a free one).") var port: Int?
     @Option(help: "Write the bound port to this file once listening (for scripts and tests).") var portFile: String?
+    @Flag(help: "Seed the demo provider from fixtures/demo (once) and print an enrolment code per principal.")
+    var demo = false
 
     func run() async throws {
         var configuration = try options.configuration()
@@ -46,6 +48,11 @@ struct Serve: AsyncParsableCommand {
         if let port { configuration.port = port }
         let logger = options.logger(configuration)
         let parts = try await makeServerParts(configuration: configuration, logger: logger)
+        if demo {
+            for (principal, code) in try await DemoSeed.seed(into: parts.store) {
+                print("demo \(principal.role) \(principal.id): enrolment code \(code)")
+            }
+        }
         let portFile = self.portFile
         let app = buildApplication(configuration: configuration, parts: parts, logger: logger) { port in
             logger.info("listening", metadata: ["port": "\(port)", "epoch": "\(parts.store.epoch)"])

@@ -1,3 +1,4 @@
+import ConciergeClient
 import ConciergeServer
 import Foundation
 import Testing
@@ -65,5 +66,20 @@ import Testing
         #expect(
             documented.subtracting(served).isEmpty,
             "documented but not served: \(documented.subtracting(served).sorted())")
+    }
+}
+
+@Suite struct DemoSeedTests {
+    @Test func embeddedSeedEqualsTheFixtureAndSeedsOnce() async throws {
+        let file = SchemaCopyTests.schemaFolder.deletingLastPathComponent().appendingPathComponent(
+            "fixtures/demo/seed.json")
+        #expect(try String(contentsOf: file, encoding: .utf8) == DemoSeed.json)
+        let server = try await TestServer.start()
+        let created = try await DemoSeed.seed(into: server.store)
+        #expect(created.count == 7)
+        #expect(try await DemoSeed.seed(into: server.store).isEmpty)
+        let anna = try await HTTPSyncTransport.enrol(server: server.url, code: created[0].code, deviceName: "demo")
+        #expect(anna.principal == "anna")
+        await server.stop()
     }
 }
