@@ -5,7 +5,7 @@ SOAK_PROPERTY_CASES ?= 10000
 KILL_ROUNDS ?= 20
 SOAK_KILL_ROUNDS ?= 100
 
-.PHONY: all build demo test soak bench-core format-check deps clean
+.PHONY: all build demo test soak bench-core bench-server format-check deps clean
 
 all: build
 
@@ -37,6 +37,12 @@ bench-core: deps
 
 format-check:
 	tools/scripts/format-check.sh
+
+# Server load benchmark in release mode, load generators in processes of their own; the last line sums up.
+bench-server: deps
+	$(SWIFT) build -c release --product concierge-server
+	cd tools/benchmarks && $(SWIFT) build -c release --product load-gen && $(SWIFT) build -c release --product server-bench && \
+		CONCIERGE_SERVER_BINARY=$(CURDIR)/.build/release/concierge-server .build/release/server-bench
 
 clean:
 	rm -rf .build tools/benchmarks/.build

@@ -6,14 +6,30 @@ let package = Package(
     name: "ConciergeBenchmarks",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(path: "../..")
+        .package(path: "../.."),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         .executableTarget(
             name: "core-bench",
             dependencies: [.product(name: "ConciergeCore", package: "main")],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
-        )
+        ),
+        .executableTarget(
+            name: "server-bench",
+            dependencies: [
+                .product(name: "ConciergeCore", package: "main"),
+                .product(name: "ConciergeServer", package: "main"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
+        .executableTarget(
+            name: "load-gen",
+            dependencies: [
+                .product(name: "ConciergeCore", package: "main"),
+                .product(name: "ConciergeClient", package: "main"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

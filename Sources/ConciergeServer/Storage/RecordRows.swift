@@ -50,7 +50,7 @@ enum RecordRows {
     static func load(_ key: RecordKey, need: Need, in db: Database) throws -> Record? {
         guard
             let row = try Row.fetchOne(
-                db, sql: "SELECT deleted, redacted FROM record WHERE type = ? AND id = ?",
+                db.cachedStatement(sql: "SELECT deleted, redacted FROM record WHERE type = ? AND id = ?"),
                 arguments: [key.type.rawValue, key.id.rawValue])
         else { return nil }
         let deleted: String? = row["deleted"]
@@ -59,14 +59,15 @@ enum RecordRows {
         let fieldRows: [Row]
         if need.everything {
             fieldRows = try Row.fetchAll(
-                db, sql: "SELECT field, state FROM record_field WHERE type = ? AND id = ?",
+                db.cachedStatement(sql: "SELECT field, state FROM record_field WHERE type = ? AND id = ?"),
                 arguments: [key.type.rawValue, key.id.rawValue])
         } else {
             let names = Array(need.fields)
             fieldRows = try Row.fetchAll(
-                db,
-                sql:
-                    "SELECT field, state FROM record_field WHERE type = ? AND id = ? AND field IN (\(names.map { _ in "?" }.joined(separator: ",")))",
+                db.cachedStatement(
+                    sql:
+                        "SELECT field, state FROM record_field WHERE type = ? AND id = ? AND field IN (\(names.map { _ in "?" }.joined(separator: ",")))"
+                ),
                 arguments: StatementArguments([key.type.rawValue, key.id.rawValue] + names))
         }
         for fieldRow in fieldRows {
@@ -76,22 +77,25 @@ enum RecordRows {
         let entryRows: [Row]
         if need.everything {
             entryRows = try Row.fetchAll(
-                db, sql: "SELECT field, state FROM record_entry WHERE type = ? AND id = ?",
+                db.cachedStatement(sql: "SELECT field, state FROM record_entry WHERE type = ? AND id = ?"),
                 arguments: [key.type.rawValue, key.id.rawValue])
         } else {
             var rows: [Row] = []
             for (field, ids) in need.entries {
                 let list = ids.map(\.rawValue)
                 rows += try Row.fetchAll(
-                    db,
-                    sql:
-                        "SELECT field, state FROM record_entry WHERE type = ? AND id = ? AND field = ? AND entry_id IN (\(list.map { _ in "?" }.joined(separator: ",")))",
+                    db.cachedStatement(
+                        sql:
+                            "SELECT field, state FROM record_entry WHERE type = ? AND id = ? AND field = ? AND entry_id IN (\(list.map { _ in "?" }.joined(separator: ",")))"
+                    ),
                     arguments: StatementArguments([key.type.rawValue, key.id.rawValue, field] + list))
             }
             if need.statusChanges && key.type == .serviceCase {
                 rows += try Row.fetchAll(
-                    db,
-                    sql: "SELECT field, state FROM record_entry WHERE type = ? AND id = ? AND field = ? AND kind = ?",
+                    db.cachedStatement(
+                        sql:
+                            "SELECT field, state FROM record_entry WHERE type = ? AND id = ? AND field = ? AND kind = ?"
+                    ),
                     arguments: [key.type.rawValue, key.id.rawValue, CaseFields.timeline, EntryKind.statusChange])
             }
             entryRows = rows
@@ -127,7 +131,7 @@ enum RecordRows {
     static func save(_ record: Record, touched changes: [Change], audience: Set<String>, in db: Database) throws {
         let type = record.type.rawValue
         let id = record.id.rawValue
-        try db.execute(
+        try db.cachedExecute(
             sql: """
                 INSERT INTO record (type, id, deleted, redacted, audience) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (type, id) DO UPDATE SET deleted = excluded.deleted, redacted = excluded.redacted,
@@ -160,7 +164,7 @@ enum RecordRows {
                 stored = Field(state: .log(LogState(entries: [:], redactions: log.redactions)))
                 for entryID in entries[name] ?? [] {
                     guard let entry = log.entries[entryID] else { continue }
-                    try db.execute(
+                    try db.cachedExecute(
                         sql: """
                             INSERT INTO record_entry (type, id, field, entry_id, kind, state) VALUES (?, ?, ?, ?, ?, ?)
                             ON CONFLICT (type, id, field, entry_id) DO UPDATE SET kind = excluded.kind, state = excluded.state
@@ -170,7 +174,7 @@ enum RecordRows {
                         ])
                 }
             }
-            try db.execute(
+            try db.cachedExecute(
                 sql: """
                     INSERT INTO record_field (type, id, field, state) VALUES (?, ?, ?, ?)
                     ON CONFLICT (type, id, field) DO UPDATE SET state = excluded.state

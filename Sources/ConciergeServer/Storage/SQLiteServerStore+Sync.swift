@@ -64,7 +64,7 @@ extension SQLiteServerStore {
                 }
                 outcomes.append(outcome)
             }
-            try db.execute(
+            try db.cachedExecute(
                 sql: "UPDATE device SET last_seen_at = ? WHERE replica_id = ?",
                 arguments: [Self.nowMillis(), caller.replica.description])
             return (outcomes, counts)
@@ -81,9 +81,10 @@ extension SQLiteServerStore {
         }
         let contentHash = Data(SHA256.hash(data: set.canonicalJSON))
         if let stored = try Row.fetchOne(
-            db,
-            sql:
-                "SELECT content_hash, status, code, message, log_seq FROM change_set_outcome WHERE replica_id = ? AND set_seq = ?",
+            db.cachedStatement(
+                sql:
+                    "SELECT content_hash, status, code, message, log_seq FROM change_set_outcome WHERE replica_id = ? AND set_seq = ?"
+            ),
             arguments: [set.id.replica.description, Int64(bitPattern: set.id.seq)])
         {
             guard stored["content_hash"] as Data == contentHash else {
@@ -98,7 +99,7 @@ extension SQLiteServerStore {
         }
         func reject(_ error: SyncError) throws -> PushOutcome {
             if !error.isRetryable {
-                try db.execute(
+                try db.cachedExecute(
                     sql:
                         "INSERT INTO change_set_outcome (replica_id, set_seq, content_hash, status, code, message) VALUES (?, ?, ?, 'rejected', ?, ?)",
                     arguments: [
@@ -144,7 +145,7 @@ extension SQLiteServerStore {
             return try reject(error)
         }
         let seq = try commit(upgraded, before: before, after: after, owners: owners, counts: &counts, in: db)
-        try db.execute(
+        try db.cachedExecute(
             sql:
                 "INSERT INTO change_set_outcome (replica_id, set_seq, content_hash, status, log_seq) VALUES (?, ?, ?, 'accepted', ?)",
             arguments: [set.id.replica.description, Int64(bitPattern: set.id.seq), contentHash, seq])
@@ -159,7 +160,7 @@ extension SQLiteServerStore {
         _ set: ChangeSet, before: [RecordKey: ConciergeCore.Record], after: [RecordKey: ConciergeCore.Record],
         owners: [RecordKey: Principal], counts: inout PushCounts, in db: Database
     ) throws -> Int64 {
-        try db.execute(
+        try db.cachedExecute(
             sql: "INSERT INTO change_log (replica_id, set_seq, change_set, committed_at) VALUES (?, ?, ?, ?)",
             arguments: [
                 set.id.replica.description, Int64(bitPattern: set.id.seq), Data(set.canonicalJSON), nowMillis(),
@@ -173,7 +174,7 @@ extension SQLiteServerStore {
             counts.touched.tags.formUnion(audience)
             counts.touched.head = UInt64(seq)
             for tag in audience {
-                try db.execute(
+                try db.cachedExecute(
                     sql: "INSERT OR IGNORE INTO change_audience (tag, seq, type, id) VALUES (?, ?, ?, ?)",
                     arguments: [tag, seq, key.type.rawValue, key.id.rawValue])
             }
@@ -181,7 +182,7 @@ extension SQLiteServerStore {
                 let (entered, left) = try scopeChange(from: oldAudience, to: audience, in: db)
                 for (principals, kind) in [(entered, "enter"), (left, "leave")] {
                     for principal in principals {
-                        try db.execute(
+                        try db.cachedExecute(
                             sql:
                                 "INSERT OR IGNORE INTO scope_event (principal_id, seq, kind, type, id) VALUES (?, ?, ?, ?, ?)",
                             arguments: [principal, seq, kind, key.type.rawValue, key.id.rawValue])
@@ -260,7 +261,9 @@ extension SQLiteServerStore {
 
     /// The last log position ever assigned (compaction may have deleted its row).
     static func head(in db: Database) throws -> UInt64 {
-        UInt64(try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'change_log'") ?? 0)
+        UInt64(
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT seq FROM sqlite_sequence WHERE name = 'change_log'"))
+                ?? 0)
     }
 
     /// The principals who gain and who lose sight of a record whose audience changes.
@@ -272,9 +275,10 @@ extension SQLiteServerStore {
             let list = Array(tags)
             return Set(
                 try String.fetchAll(
-                    db,
-                    sql:
-                        "SELECT DISTINCT principal_id FROM principal_tag WHERE tag IN (\(list.map { _ in "?" }.joined(separator: ",")))",
+                    db.cachedStatement(
+                        sql:
+                            "SELECT DISTINCT principal_id FROM principal_tag WHERE tag IN (\(list.map { _ in "?" }.joined(separator: ",")))"
+                    ),
                     arguments: StatementArguments(list)))
         }
         let before = try principals(old)
@@ -307,7 +311,8 @@ extension SQLiteServerStore {
             }
             let compacted =
                 try Int64.fetchOne(
-                    db, sql: "SELECT CAST(value AS INTEGER) FROM server_meta WHERE key = 'compacted_through'") ?? 0
+                    db.cachedStatement(
+                        sql: "SELECT CAST(value AS INTEGER) FROM server_meta WHERE key = 'compacted_through'")) ?? 0
             if cursor.seq < UInt64(compacted) {
                 return .reset(
                     try Self.snapshot(for: principal, at: Cursor(epoch: epoch, seq: head), reason: "compacted", in: db))
@@ -317,7 +322,7 @@ extension SQLiteServerStore {
         }
         if let cursor, cursor.epoch == epoch {
             try await write { db in
-                try db.execute(
+                try db.cachedExecute(
                     sql: "UPDATE device SET acked_epoch = ?, acked_seq = ?, last_seen_at = ? WHERE replica_id = ?",
                     arguments: [cursor.epoch, Int64(cursor.seq), Self.nowMillis(), caller.replica.description])
             }
@@ -348,18 +353,20 @@ extension SQLiteServerStore {
         }
         var visible: [Int64: Set<RecordKey>] = [:]
         for row in try Row.fetchAll(
-            db,
-            sql:
-                "SELECT DISTINCT seq, type, id FROM change_audience WHERE tag IN (\(placeholders)) AND seq > ? AND seq <= ?",
+            db.cachedStatement(
+                sql:
+                    "SELECT DISTINCT seq, type, id FROM change_audience WHERE tag IN (\(placeholders)) AND seq > ? AND seq <= ?"
+            ),
             arguments: StatementArguments(tags.map { $0 as any DatabaseValueConvertible } + [Int64(start), last]))
         {
             visible[row["seq"], default: []].insert(RecordKey(type: RecordType(row["type"]), id: RecordID(row["id"])))
         }
         var scope: [Int64: [(kind: String, key: RecordKey)]] = [:]
         for row in try Row.fetchAll(
-            db,
-            sql:
-                "SELECT seq, kind, type, id FROM scope_event WHERE principal_id = ? AND seq > ? AND seq <= ? ORDER BY seq, kind, type, id",
+            db.cachedStatement(
+                sql:
+                    "SELECT seq, kind, type, id FROM scope_event WHERE principal_id = ? AND seq > ? AND seq <= ? ORDER BY seq, kind, type, id"
+            ),
             arguments: [principal.id.rawValue, Int64(start), last])
         {
             scope[row["seq"], default: []].append(
@@ -382,12 +389,12 @@ extension SQLiteServerStore {
             let keys = (visible[seq] ?? []).subtracting(handled)
             guard !keys.isEmpty,
                 let data = try Data.fetchOne(
-                    db, sql: "SELECT change_set FROM change_log WHERE seq = ?", arguments: [seq])
+                    db.cachedStatement(sql: "SELECT change_set FROM change_log WHERE seq = ?"), arguments: [seq])
             else { continue }
             let set = try RecordRows.decode(data, ChangeSet.init(value:))
             let projected = Projection.changeSet(set, for: principal, keys: keys) { key, entry in
                 let kind = try? String.fetchOne(
-                    db, sql: "SELECT kind FROM record_entry WHERE type = ? AND id = ? AND entry_id = ?",
+                    db.cachedStatement(sql: "SELECT kind FROM record_entry WHERE type = ? AND id = ? AND entry_id = ?"),
                     arguments: [key.type.rawValue, key.id.rawValue, entry.rawValue])
                 return kind.map { EntryKind.internalKinds.contains($0) } ?? false
             }
@@ -471,13 +478,14 @@ extension SQLiteServerStore {
                 arguments: [epoch, now - retentionMillis])
             let previous =
                 try Int64.fetchOne(
-                    db, sql: "SELECT CAST(value AS INTEGER) FROM server_meta WHERE key = 'compacted_through'") ?? 0
+                    db.cachedStatement(
+                        sql: "SELECT CAST(value AS INTEGER) FROM server_meta WHERE key = 'compacted_through'")) ?? 0
             // With no device seen within the window, keep the log: there is nobody to measure by.
             guard let horizon = lowest, horizon > previous else { return UInt64(previous) }
-            try db.execute(sql: "DELETE FROM change_log WHERE seq <= ?", arguments: [horizon])
-            try db.execute(sql: "DELETE FROM change_audience WHERE seq <= ?", arguments: [horizon])
-            try db.execute(sql: "DELETE FROM scope_event WHERE seq <= ?", arguments: [horizon])
-            try db.execute(
+            try db.cachedExecute(sql: "DELETE FROM change_log WHERE seq <= ?", arguments: [horizon])
+            try db.cachedExecute(sql: "DELETE FROM change_audience WHERE seq <= ?", arguments: [horizon])
+            try db.cachedExecute(sql: "DELETE FROM scope_event WHERE seq <= ?", arguments: [horizon])
+            try db.cachedExecute(
                 sql: """
                     INSERT INTO server_meta (key, value) VALUES ('compacted_through', ?)
                     ON CONFLICT (key) DO UPDATE SET value = excluded.value
@@ -492,7 +500,8 @@ extension SQLiteServerStore {
         try await read { db in
             Set(
                 try Int64.fetchAll(
-                    db, sql: "SELECT set_seq FROM change_set_outcome WHERE replica_id = ? AND status = 'accepted'",
+                    db.cachedStatement(
+                        sql: "SELECT set_seq FROM change_set_outcome WHERE replica_id = ? AND status = 'accepted'"),
                     arguments: [replica.description]
                 ).map { ChangeSetID(replica: replica, seq: UInt64(bitPattern: $0)) })
         }
@@ -506,12 +515,12 @@ extension SQLiteServerStore {
                 "provider", "principal", "device", "record", "record_field", "record_entry", "change_log",
                 "scope_event",
             ] {
-                result[table] = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table)")!
+                result[table] = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM \(table)"))!
             }
             result["accepted_outcome"] = try Int.fetchOne(
-                db, sql: "SELECT COUNT(*) FROM change_set_outcome WHERE status = 'accepted'")!
+                db.cachedStatement(sql: "SELECT COUNT(*) FROM change_set_outcome WHERE status = 'accepted'"))!
             result["rejected_outcome"] = try Int.fetchOne(
-                db, sql: "SELECT COUNT(*) FROM change_set_outcome WHERE status = 'rejected'")!
+                db.cachedStatement(sql: "SELECT COUNT(*) FROM change_set_outcome WHERE status = 'rejected'"))!
             return result
         }
     }

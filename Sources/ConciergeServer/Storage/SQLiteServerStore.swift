@@ -6,9 +6,10 @@ import Logging
 
 /// The embedded storage engine: one SQLite file in WAL mode, through GRDB.
 ///
-/// Each push batch is one write transaction with a savepoint per change set, so a set is applied
-/// whole or not at all and a crash loses nothing acknowledged: the outcome is only sent after the
-/// commit. SQLite has one writer at a time, so log sequence numbers commit in order and a reader
+/// Each push batch is one write transaction. Every check of a set (outcome, version, stamps,
+/// schema, authorization, merge) runs before its first write, so a refused set writes nothing; a
+/// database error rolls the whole batch back and the client sends it again. A crash loses nothing
+/// acknowledged: outcomes are only sent after the commit. SQLite has one writer at a time, so log sequence numbers commit in order and a reader
 /// following the log never skips one.
 public final class SQLiteServerStore: Sendable {
     let pool: DatabasePool
@@ -23,7 +24,7 @@ public final class SQLiteServerStore: Sendable {
         configuration.prepareDatabase { db in
             // FULL: an acknowledged set survives power loss too, not only a killed process. A push
             // batch is one transaction, so the fsync is paid once per batch.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.cachedExecute(sql: "PRAGMA synchronous = FULL")
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
@@ -33,11 +34,14 @@ public final class SQLiteServerStore: Sendable {
             }
             try migrator.migrate(pool)
             epoch = try pool.write { db in
-                if let epoch = try String.fetchOne(db, sql: "SELECT value FROM server_meta WHERE key = 'epoch'") {
+                if let epoch = try String.fetchOne(
+                    db.cachedStatement(sql: "SELECT value FROM server_meta WHERE key = 'epoch'"))
+                {
                     return epoch
                 }
                 let epoch = ReplicaID.random().description
-                try db.execute(sql: "INSERT INTO server_meta (key, value) VALUES ('epoch', ?)", arguments: [epoch])
+                try db.cachedExecute(
+                    sql: "INSERT INTO server_meta (key, value) VALUES ('epoch', ?)", arguments: [epoch])
                 return epoch
             }
         } catch let error as StoreError {
@@ -63,7 +67,7 @@ public final class SQLiteServerStore: Sendable {
     public static func markRestored(path: String) throws {
         let queue = try DatabaseQueue(path: path)
         try queue.write { db in
-            try db.execute(
+            try db.cachedExecute(
                 sql: "UPDATE server_meta SET value = ? WHERE key = 'epoch'", arguments: [ReplicaID.random().description]
             )
         }
@@ -93,11 +97,12 @@ public final class SQLiteServerStore: Sendable {
         try await write { db in
             guard
                 try !Bool.fetchOne(
-                    db, sql: "SELECT EXISTS(SELECT 1 FROM provider WHERE id = ?)", arguments: [id.rawValue])!
+                    db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM provider WHERE id = ?)"),
+                    arguments: [id.rawValue])!
             else {
                 throw StoreError(.conflict, "provider \(id) exists")
             }
-            try db.execute(
+            try db.cachedExecute(
                 sql: "INSERT INTO provider (id, name, created_at) VALUES (?, ?, ?)",
                 arguments: [id.rawValue, name, Self.nowMillis()])
         }
@@ -107,18 +112,19 @@ public final class SQLiteServerStore: Sendable {
         try await write { db in
             guard
                 try Bool.fetchOne(
-                    db, sql: "SELECT EXISTS(SELECT 1 FROM provider WHERE id = ?)",
+                    db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM provider WHERE id = ?)"),
                     arguments: [principal.provider.rawValue])!
             else {
                 throw StoreError(.notFound, "no provider \(principal.provider)")
             }
             guard
                 try !Bool.fetchOne(
-                    db, sql: "SELECT EXISTS(SELECT 1 FROM principal WHERE id = ?)", arguments: [principal.id.rawValue])!
+                    db.cachedStatement(sql: "SELECT EXISTS(SELECT 1 FROM principal WHERE id = ?)"),
+                    arguments: [principal.id.rawValue])!
             else {
                 throw StoreError(.conflict, "principal \(principal.id) exists")
             }
-            try db.execute(
+            try db.cachedExecute(
                 sql: "INSERT INTO principal (id, provider_id, role, display_name, created_at) VALUES (?, ?, ?, ?, ?)",
                 arguments: [
                     principal.id.rawValue, principal.provider.rawValue, principal.role.rawValue, principal.displayName,
@@ -136,24 +142,24 @@ public final class SQLiteServerStore: Sendable {
             }
             principal.skills = skills
             principal.queues = queues
-            try db.execute(sql: "DELETE FROM principal_tag WHERE principal_id = ?", arguments: [id.rawValue])
+            try db.cachedExecute(sql: "DELETE FROM principal_tag WHERE principal_id = ?", arguments: [id.rawValue])
             try Self.saveTags(principal, in: db)
         }
     }
 
     static func saveTags(_ principal: Principal, in db: Database) throws {
         for tag in principal.tags {
-            try db.execute(
+            try db.cachedExecute(
                 sql: "INSERT INTO principal_tag (principal_id, tag) VALUES (?, ?)",
                 arguments: [principal.id.rawValue, tag])
         }
         for skill in principal.skills {
-            try db.execute(
+            try db.cachedExecute(
                 sql: "INSERT OR IGNORE INTO principal_tag (principal_id, tag) VALUES (?, ?)",
                 arguments: [principal.id.rawValue, "has-skill:\(skill)"])
         }
         for queue in principal.queues {
-            try db.execute(
+            try db.cachedExecute(
                 sql: "INSERT OR IGNORE INTO principal_tag (principal_id, tag) VALUES (?, ?)",
                 arguments: [principal.id.rawValue, "has-queue:\(queue)"])
         }
@@ -166,10 +172,11 @@ public final class SQLiteServerStore: Sendable {
     static func principal(_ id: PrincipalID, in db: Database) throws -> Principal? {
         guard
             let row = try Row.fetchOne(
-                db, sql: "SELECT provider_id, role, display_name FROM principal WHERE id = ?", arguments: [id.rawValue])
+                db.cachedStatement(sql: "SELECT provider_id, role, display_name FROM principal WHERE id = ?"),
+                arguments: [id.rawValue])
         else { return nil }
         let tags = try String.fetchAll(
-            db, sql: "SELECT tag FROM principal_tag WHERE principal_id = ?", arguments: [id.rawValue])
+            db.cachedStatement(sql: "SELECT tag FROM principal_tag WHERE principal_id = ?"), arguments: [id.rawValue])
         return Principal(
             id: id, provider: ProviderID(row["provider_id"]), role: Role(row["role"]), displayName: row["display_name"],
             skills: tags.filter { $0.hasPrefix("has-skill:") }.map { String($0.dropFirst(10)) }.sorted(),
@@ -197,7 +204,7 @@ public final class SQLiteServerStore: Sendable {
             guard try Self.principal(principal, in: db) != nil else {
                 throw StoreError(.notFound, "no principal \(principal)")
             }
-            try db.execute(
+            try db.cachedExecute(
                 sql: "INSERT INTO enrolment_code (code_hash, principal_id, expires_at) VALUES (?, ?, ?)",
                 arguments: [Self.hash(code), principal.rawValue, Self.nowMillis() + lifetime * 1000])
         }
@@ -217,17 +224,18 @@ public final class SQLiteServerStore: Sendable {
         try await write { db in
             guard
                 let row = try Row.fetchOne(
-                    db, sql: "SELECT principal_id, expires_at, used_at FROM enrolment_code WHERE code_hash = ?",
+                    db.cachedStatement(
+                        sql: "SELECT principal_id, expires_at, used_at FROM enrolment_code WHERE code_hash = ?"),
                     arguments: [Self.hash(code.uppercased())]),
                 row["used_at"] as Int64? == nil, (row["expires_at"] as Int64) > Self.nowMillis(),
                 let principal = try Self.principal(PrincipalID(row["principal_id"]), in: db)
             else { throw SyncError(.invalidCode, "the enrolment code is unknown, used or expired") }
-            try db.execute(
+            try db.cachedExecute(
                 sql: "UPDATE enrolment_code SET used_at = ? WHERE code_hash = ?",
                 arguments: [Self.nowMillis(), Self.hash(code.uppercased())])
             let replica = ReplicaID.random()
             let refresh = "\(replica).\(Self.randomToken())"
-            try db.execute(
+            try db.cachedExecute(
                 sql:
                     "INSERT INTO device (replica_id, principal_id, name, created_at, refresh_hash) VALUES (?, ?, ?, ?, ?)",
                 arguments: [
@@ -235,6 +243,25 @@ public final class SQLiteServerStore: Sendable {
                     Self.hash(refresh),
                 ])
             return Enrolment(replica: replica, refreshToken: refresh, principal: principal)
+        }
+    }
+
+    /// Enrols `count` devices for `principal` in one transaction, without codes: for provisioning
+    /// fleets of managed devices and for load tests.
+    public func enrolDevices(for principal: PrincipalID, count: Int, name: String) async throws -> [Enrolment] {
+        try await write { db in
+            guard let owner = try Self.principal(principal, in: db) else {
+                throw StoreError(.notFound, "no principal \(principal)")
+            }
+            return try (0..<count).map { _ in
+                let replica = ReplicaID.random()
+                let refresh = "\(replica).\(Self.randomToken())"
+                try db.cachedExecute(
+                    sql:
+                        "INSERT INTO device (replica_id, principal_id, name, created_at, refresh_hash) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [replica.description, principal.rawValue, name, Self.nowMillis(), Self.hash(refresh)])
+                return Enrolment(replica: replica, refreshToken: refresh, principal: owner)
+            }
         }
     }
 
@@ -250,9 +277,10 @@ public final class SQLiteServerStore: Sendable {
         let outcome: Result<(String, Principal), SyncError> = try await write { db in
             guard
                 let row = try Row.fetchOne(
-                    db,
-                    sql:
-                        "SELECT principal_id, revoked_at, refresh_hash, previous_refresh_hash FROM device WHERE replica_id = ?",
+                    db.cachedStatement(
+                        sql:
+                            "SELECT principal_id, revoked_at, refresh_hash, previous_refresh_hash FROM device WHERE replica_id = ?"
+                    ),
                     arguments: [replica.description])
             else { return .failure(SyncError(.unauthorized, "unknown device")) }
             guard row["revoked_at"] as Int64? == nil else {
@@ -260,7 +288,7 @@ public final class SQLiteServerStore: Sendable {
             }
             let presented = Self.hash(token)
             if presented == row["previous_refresh_hash"] as Data? {
-                try db.execute(
+                try db.cachedExecute(
                     sql: "UPDATE device SET revoked_at = ? WHERE replica_id = ?",
                     arguments: [Self.nowMillis(), replica.description])
                 return .failure(SyncError(.deviceRevoked, "an old refresh token was used again; the device is revoked"))
@@ -272,7 +300,7 @@ public final class SQLiteServerStore: Sendable {
                 return .failure(SyncError(.unauthorized, "the principal no longer exists"))
             }
             let next = "\(replica).\(Self.randomToken())"
-            try db.execute(
+            try db.cachedExecute(
                 sql:
                     "UPDATE device SET previous_refresh_hash = refresh_hash, refresh_hash = ?, last_seen_at = ? WHERE replica_id = ?",
                 arguments: [Self.hash(next), Self.nowMillis(), replica.description])
@@ -294,9 +322,10 @@ public final class SQLiteServerStore: Sendable {
     public func devices(of principal: PrincipalID) async throws -> [Device] {
         try await read { db in
             try Row.fetchAll(
-                db,
-                sql:
-                    "SELECT replica_id, name, created_at, last_seen_at, revoked_at FROM device WHERE principal_id = ? ORDER BY created_at",
+                db.cachedStatement(
+                    sql:
+                        "SELECT replica_id, name, created_at, last_seen_at, revoked_at FROM device WHERE principal_id = ? ORDER BY created_at"
+                ),
                 arguments: [principal.rawValue]
             ).map { row in
                 Device(
@@ -311,10 +340,11 @@ public final class SQLiteServerStore: Sendable {
         try await write { db in
             guard
                 let principal = try String.fetchOne(
-                    db, sql: "SELECT principal_id FROM device WHERE replica_id = ?", arguments: [replica.description]),
+                    db.cachedStatement(sql: "SELECT principal_id FROM device WHERE replica_id = ?"),
+                    arguments: [replica.description]),
                 owner == nil || owner!.rawValue == principal
             else { throw StoreError(.notFound, "no such device") }
-            try db.execute(
+            try db.cachedExecute(
                 sql: "UPDATE device SET revoked_at = COALESCE(revoked_at, ?) WHERE replica_id = ?",
                 arguments: [Self.nowMillis(), replica.description])
         }
@@ -324,9 +354,10 @@ public final class SQLiteServerStore: Sendable {
     public func isActiveDevice(_ replica: ReplicaID, of principal: PrincipalID) async throws -> Bool {
         try await read { db in
             try Bool.fetchOne(
-                db,
-                sql:
-                    "SELECT EXISTS(SELECT 1 FROM device WHERE replica_id = ? AND principal_id = ? AND revoked_at IS NULL)",
+                db.cachedStatement(
+                    sql:
+                        "SELECT EXISTS(SELECT 1 FROM device WHERE replica_id = ? AND principal_id = ? AND revoked_at IS NULL)"
+                ),
                 arguments: [replica.description, principal.rawValue])!
         }
     }

@@ -12,12 +12,16 @@ struct ServerIdentity {
     var seq: UInt64
 
     static func load(in db: Database) throws -> ServerIdentity {
-        let replica = try String.fetchOne(db, sql: "SELECT value FROM server_meta WHERE key = 'server_replica'")
-            .flatMap(ReplicaID.init)
-        let hlc = try String.fetchOne(db, sql: "SELECT value FROM server_meta WHERE key = 'server_hlc'").flatMap(
-            HLC.init)
-        let seq = try String.fetchOne(db, sql: "SELECT value FROM server_meta WHERE key = 'server_seq'").flatMap(
-            UInt64.init)
+        let replica = try String.fetchOne(
+            db.cachedStatement(sql: "SELECT value FROM server_meta WHERE key = 'server_replica'")
+        )
+        .flatMap(ReplicaID.init)
+        let hlc = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM server_meta WHERE key = 'server_hlc'"))
+            .flatMap(
+                HLC.init)
+        let seq = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM server_meta WHERE key = 'server_seq'"))
+            .flatMap(
+                UInt64.init)
         return ServerIdentity(
             replica: replica ?? .random(), clock: HybridLogicalClock(latest: hlc ?? HLC(rawValue: 0)), seq: seq ?? 0)
     }
@@ -36,7 +40,7 @@ struct ServerIdentity {
             ("server_replica", replica.description), ("server_hlc", clock.latest.description),
             ("server_seq", String(seq)),
         ] {
-            try db.execute(
+            try db.cachedExecute(
                 sql:
                     "INSERT INTO server_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 arguments: [key, value])

@@ -1,0 +1,193 @@
+// A load generator, one process of many (`server-bench` starts them). Reads its job as JSON on
+// stdin, prints its figures as JSON on stdout.
+//
+// Jobs:
+//   push  {"server","sessions":[{replica,principal,provider,role,refresh,access}],"cases":[ids],"seconds","inFlight","seed"}
+//   pull  {"server","sessions":[one],"limit"}
+//   live  {"server","sessions":[...],"until": epoch millis}   -> notices received with their times
+//   pusher {"server","sessions":[one],"cases","rate","seconds"} -> seq and send time of each set
+//   idle  {"server","sessions":[...],"holdSeconds"}            -> how many connected
+import ConciergeClient
+import ConciergeCore
+import Foundation
+
+func now() -> Double { Date().timeIntervalSince1970 }
+
+func session(_ value: Value, server: URL) -> Session {
+    Session(
+        server: server, replica: ReplicaID(value["replica"]!.stringValue!)!,
+        principal: PrincipalID(value["principal"]!.stringValue!),
+        provider: ProviderID(value["provider"]!.stringValue!), role: Role(value["role"]!.stringValue!),
+        refreshToken: value["refresh"]!.stringValue!, accessToken: value["access"]!.stringValue!)
+}
+
+/// Change sets of 5 register writes on one case; every tenth also appends a timeline entry.
+struct SetMaker {
+    let session: Session
+    var clock = HybridLogicalClock()
+    var seq: UInt64 = 0
+    var random: SplitMix64
+    static let fields: [(String, Bool, Bool)] = [
+        (CaseFields.priority, true, false), (CaseFields.category, true, false), (CaseFields.summary, true, true),
+        (CaseFields.subject, false, true), (CaseFields.originChannel, false, false), (CaseFields.rating, false, false),
+    ]
+
+    mutating func make(cases: [String]) -> ChangeSet {
+        seq += 1
+        let key = RecordKey(type: .serviceCase, id: RecordID(cases[Int(random.next() % UInt64(cases.count))]))
+        var changes: [RecordChange] = []
+        let wall = UInt64(now() * 1000)
+        for (field, history, personal) in Self.fields.shuffled(using: &random).prefix(5) {
+            let value: Value =
+                field == CaseFields.rating ? .int(Int64(random.next() % 5) + 1) : .string("v\(random.next() % 1000)")
+            changes.append(
+                RecordChange(
+                    key,
+                    .write(
+                        field: field, value: value, base: nil,
+                        stamp: Stamp(hlc: clock.tick(wallMillis: wall), replica: session.replica),
+                        history: history, personal: personal)))
+        }
+        if seq % 10 == 0 {
+            changes.append(
+                RecordChange(
+                    key,
+                    .append(
+                        field: CaseFields.timeline,
+                        entry: NewEntry(
+                            id: EntryID("\(session.replica)-\(seq)"),
+                            stamp: Stamp(hlc: clock.tick(wallMillis: wall), replica: session.replica),
+                            kind: EntryKind.note, personal: ["body": "load test note"]))))
+        }
+        return ChangeSet(
+            id: ChangeSetID(replica: session.replica, seq: seq), author: session.author, schemaVersion: 1,
+            changes: changes)
+    }
+}
+
+let input = try CanonicalJSON.decode(FileHandle.standardInput.readDataToEndOfFile())
+let job = input["job"]!.stringValue!
+let server = URL(string: input["server"]!.stringValue!)!
+let sessions = input["sessions"]!.arrayValue!.map { session($0, server: server) }
+var output: [String: Value] = [:]
+
+switch job {
+case "push":
+    let cases = input["cases"]!.arrayValue!.compactMap(\.stringValue)
+    let seconds = Double(input["seconds"]!.intValue!)
+    let inFlight = Int(input["inFlight"]!.intValue!)
+    let seed = UInt64(input["seed"]!.intValue!)
+    let deadline = now() + seconds
+    let results = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
+        for (index, session) in sessions.prefix(inFlight).enumerated() {
+            group.addTask {
+                let transport = HTTPSyncTransport(session: session)
+                var maker = SetMaker(session: session, random: SplitMix64(seed: seed &+ UInt64(index)))
+                var writes = 0
+                var rejected = 0
+                while now() < deadline {
+                    let batch = (0..<100).map { _ in maker.make(cases: cases) }
+                    let response = try await transport.push(PushRequest(changeSets: batch))
+                    for (set, outcome) in zip(batch, response.outcomes) {
+                        if outcome.status == .rejected {
+                            rejected += 1
+                        } else {
+                            writes += set.changes.filter { if case .write = $0.change { true } else { false } }.count
+                        }
+                    }
+                }
+                return (writes, rejected)
+            }
+        }
+        var total = (0, 0)
+        for try await (writes, rejected) in group {
+            total.0 += writes
+            total.1 += rejected
+        }
+        return total
+    }
+    output = ["writes": .int(Int64(results.0)), "rejected": .int(Int64(results.1))]
+
+case "pull":
+    let transport = HTTPSyncTransport(session: sessions[0])
+    let limit = Int(input["limit"]!.intValue!)
+    var cursor = input["cursor"]?.stringValue.flatMap(Cursor.init)
+    var sets = 0
+    var bytes = 0
+    let start = now()
+    while true {
+        let response = try await transport.pull(PullRequest(cursor: cursor, limit: limit))
+        bytes += CanonicalJSON.encode(response.value).count
+        switch response {
+        case .page(let page):
+            sets += page.events.count
+            cursor = page.cursor
+            if !page.hasMore { break }
+            continue
+        case .reset(let snapshot):
+            sets += snapshot.records.count
+            cursor = snapshot.cursor
+            continue
+        }
+        break
+    }
+    output = ["events": .int(Int64(sets)), "seconds": .string(String(now() - start)), "bytes": .int(Int64(bytes))]
+
+case "live", "idle":
+    let until = Double(input["until"]!.intValue!) / 1000
+    let received = try await withThrowingTaskGroup(of: [Value].self) { group in
+        for session in sessions {
+            group.addTask {
+                var seen: [Value] = []
+                let transport = HTTPSyncTransport(session: session)
+                let stream = LiveConnection.notices(transport)
+                let watchdog = Task { try await Task.sleep(for: .seconds(max(0, until - now()))) }
+                let reader = Task {
+                    var local: [Value] = []
+                    for try await notice in stream {
+                        if case .changed(let seq) = notice {
+                            local.append(.array([.int(Int64(seq)), .string(String(now()))]))
+                        }
+                        if case .hello = notice { local.append("connected") }
+                    }
+                    return local
+                }
+                _ = try? await watchdog.value
+                reader.cancel()
+                seen = (try? await reader.value) ?? []
+                return seen
+            }
+        }
+        var all: [Value] = []
+        for try await seen in group { all.append(.array(seen)) }
+        return all
+    }
+    output = ["receivers": .array(received)]
+
+case "pusher":
+    let cases = input["cases"]!.arrayValue!.compactMap(\.stringValue)
+    let rate = Double(input["rate"]!.intValue!)
+    let seconds = Double(input["seconds"]!.intValue!)
+    let transport = HTTPSyncTransport(session: sessions[0])
+    var maker = SetMaker(session: sessions[0], random: SplitMix64(seed: 7))
+    var sent: [Value] = []
+    let start = now()
+    var next = start
+    while now() < start + seconds {
+        let set = maker.make(cases: cases)
+        let sentAt = now()
+        let response = try await transport.push(PushRequest(changeSets: [set]))
+        if let seq = response.outcomes.first?.position?.seq {
+            sent.append(.array([.int(Int64(seq)), .string(String(sentAt))]))
+        }
+        next += 1 / rate
+        let wait = next - now()
+        if wait > 0 { try await Task.sleep(for: .milliseconds(Int(wait * 1000))) }  // pacing the load, not synchronisation
+    }
+    output = ["sent": .array(sent)]
+
+default:
+    FileHandle.standardError.write(Data("unknown job \(job)\n".utf8))
+    exit(2)
+}
+print(CanonicalJSON.string(.object(output)))
