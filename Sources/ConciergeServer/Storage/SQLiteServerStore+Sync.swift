@@ -50,10 +50,15 @@ extension SQLiteServerStore {
         async throws -> (outcomes: [PushOutcome], counts: PushCounts)
     {
         let epoch = self.epoch
+        // Encoding and hashing are pure work: done here, on the caller's core, not on the one writer.
+        let encoded = sets.map { set in
+            let bytes = set.canonicalJSON
+            return EncodedSet(set: set, bytes: bytes, hash: Data(SHA256.hash(data: bytes)))
+        }
         return try await write { db in
             var outcomes: [PushOutcome] = []
             var counts = PushCounts()
-            for set in sets {
+            for set in encoded {
                 let outcome = try Self.push(
                     set, from: caller, serverMillis: serverMillis, policy: policy, epoch: epoch, counts: &counts, in: db
                 )
@@ -71,15 +76,23 @@ extension SQLiteServerStore {
         }
     }
 
+    /// A change set with its canonical bytes and their SHA-256 (the content hash).
+    struct EncodedSet: Sendable {
+        var set: ChangeSet
+        var bytes: [UInt8]
+        var hash: Data
+    }
+
     static func push(
-        _ set: ChangeSet, from caller: Caller, serverMillis: UInt64, policy: PushPolicy, epoch: String,
+        _ encoded: EncodedSet, from caller: Caller, serverMillis: UInt64, policy: PushPolicy, epoch: String,
         counts: inout PushCounts, in db: Database
     ) throws -> PushOutcome {
+        let set = encoded.set
         // A set for another device is refused and never stored: its id belongs to that device.
         guard set.id.replica == caller.replica else {
             return .rejected(set.id, SyncError(.outOfScope, "change sets carry the sending device's replica id"))
         }
-        let contentHash = Data(SHA256.hash(data: set.canonicalJSON))
+        let contentHash = encoded.hash
         if let stored = try Row.fetchOne(
             db.cachedStatement(
                 sql:
@@ -144,7 +157,9 @@ extension SQLiteServerStore {
         } catch {
             return try reject(error)
         }
-        let seq = try commit(upgraded, before: before, after: after, owners: owners, counts: &counts, in: db)
+        let seq = try commit(
+            upgraded, bytes: upgraded == set ? encoded.bytes : upgraded.canonicalJSON, before: before, after: after,
+            owners: owners, counts: &counts, in: db)
         try db.cachedExecute(
             sql:
                 "INSERT INTO change_set_outcome (replica_id, set_seq, content_hash, status, log_seq) VALUES (?, ?, ?, 'accepted', ?)",
@@ -157,13 +172,14 @@ extension SQLiteServerStore {
     /// and the enter and leave events of principals whose scope it moved.
     /// - Returns: the set's log position.
     static func commit(
-        _ set: ChangeSet, before: [RecordKey: ConciergeCore.Record], after: [RecordKey: ConciergeCore.Record],
+        _ set: ChangeSet, bytes: [UInt8], before: [RecordKey: ConciergeCore.Record],
+        after: [RecordKey: ConciergeCore.Record],
         owners: [RecordKey: Principal], counts: inout PushCounts, in db: Database
     ) throws -> Int64 {
         try db.cachedExecute(
             sql: "INSERT INTO change_log (replica_id, set_seq, change_set, committed_at) VALUES (?, ?, ?, ?)",
             arguments: [
-                set.id.replica.description, Int64(bitPattern: set.id.seq), Data(set.canonicalJSON), nowMillis(),
+                set.id.replica.description, Int64(bitPattern: set.id.seq), Data(bytes), nowMillis(),
             ])
         let seq = db.lastInsertedRowID
         for key in set.keys {
@@ -255,7 +271,9 @@ extension SQLiteServerStore {
             var newRecords: [RecordKey: ConciergeCore.Record] = [key: whole]
             try followUpSet.apply(to: &newRecords)
             try server.save(in: db)
-            _ = try commit(followUpSet, before: [key: whole], after: newRecords, owners: [:], counts: &counts, in: db)
+            _ = try commit(
+                followUpSet, bytes: followUpSet.canonicalJSON, before: [key: whole], after: newRecords, owners: [:],
+                counts: &counts, in: db)
         }
     }
 
