@@ -16,13 +16,10 @@ import Testing
     static let entriesPerSet = 5
 
     static var binary: URL {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" {
-            url.deleteLastPathComponent()
-            let candidate = url.appendingPathComponent(".build/debug/concierge-server")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        }
-        fatalError("build concierge-server first (make test does)")
+        let binary = Repository.path(".build/debug/concierge-server")
+        precondition(
+            FileManager.default.isExecutableFile(atPath: binary.path), "build concierge-server first (make test does)")
+        return binary
     }
 
     static func run(_ arguments: [String]) throws -> String {

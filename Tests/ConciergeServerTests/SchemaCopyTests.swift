@@ -5,15 +5,7 @@ import Testing
 
 /// Files under schema/ are the source of truth; the binary embeds copies.
 @Suite struct SchemaCopyTests {
-    static let schemaFolder: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" {
-            url.deleteLastPathComponent()
-            let candidate = url.appendingPathComponent("schema")
-            if FileManager.default.fileExists(atPath: candidate.path) { return candidate }
-        }
-        fatalError("no schema/ folder above \(#filePath)")
-    }()
+    static let schemaFolder = Repository.path("schema")
 
     @Test func embeddedSQLiteMigrationsEqualTheSchemaFiles() throws {
         let folder = Self.schemaFolder.appendingPathComponent("sqlite")
