@@ -24,13 +24,15 @@ public func makeServerParts(configuration: ServerConfiguration, logger: Logger) 
 }
 
 /// The router of the HTTP API, WebSocket route included (`schema/openapi.yaml` describes it).
-public func buildRouter(configuration: ServerConfiguration, parts: ServerParts) -> Router<BasicWebSocketRequestContext>
-{
+public func buildRouter(
+    configuration: ServerConfiguration, parts: ServerParts, logger: Logger = Logger(label: "concierge-server")
+) -> Router<BasicWebSocketRequestContext> {
     let router = Router(context: BasicWebSocketRequestContext.self)
     router.middlewares.add(APIMiddleware(metrics: parts.metrics))
     let routes = SyncRoutes(
-        store: parts.store, tokens: parts.tokens, configuration: configuration, metrics: parts.metrics, live: parts.live
-    )
+        store: parts.store, tokens: parts.tokens, configuration: configuration, metrics: parts.metrics,
+        live: parts.live,
+        logger: logger)
     routes.add(to: router)
     return router
 }
@@ -41,7 +43,7 @@ public func buildApplication(
     configuration: ServerConfiguration, parts: ServerParts, logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    let router = buildRouter(configuration: configuration, parts: parts)
+    let router = buildRouter(configuration: configuration, parts: parts, logger: logger)
     let compaction = CompactionService(
         store: parts.store, intervalSeconds: configuration.compactIntervalSeconds,
         retentionMillis: configuration.retentionMillis, logger: logger)

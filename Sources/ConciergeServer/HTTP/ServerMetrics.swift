@@ -19,6 +19,8 @@ public final class ServerMetrics: Sendable {
     let resets: Mutex<[String: Counter]> = Mutex([:])
     let rejected: Mutex<[String: Counter]> = Mutex([:])
     let liveClients: Gauge
+    /// How many log positions behind the head each pull starts: the replicas' lag.
+    let pullLag: ValueHistogram
 
     public init() {
         let buckets: [Duration] = [
@@ -38,6 +40,9 @@ public final class ServerMetrics: Sendable {
         enters = registry.makeCounter(name: "concierge_scope_enter_total", help: "records entering a principal's scope")
         leaves = registry.makeCounter(name: "concierge_scope_leave_total", help: "records leaving a principal's scope")
         liveClients = registry.makeGauge(name: "concierge_live_clients", help: "connected live clients")
+        pullLag = registry.makeValueHistogram(
+            name: "concierge_pull_lag_positions", buckets: [0, 1, 10, 100, 1_000, 10_000, 100_000],
+            help: "log positions between a pull's cursor and the head: how far behind replicas are")
     }
 
     func record(_ counts: SQLiteServerStore.PushCounts) {

@@ -11,6 +11,7 @@ struct SyncRoutes: Sendable {
     let configuration: ServerConfiguration
     let metrics: ServerMetrics
     let live: LiveHub
+    let logger: Logger
 
     func add<Context: WebSocketRequestContext & RequestContext>(to router: Router<Context>) {
         router.get("healthz") { _, _ in JSONBody.response(["status": "ok"]) }
@@ -61,6 +62,12 @@ struct SyncRoutes: Sendable {
         guard try await store.isActiveDevice(claims.device, of: claims.principal),
             let principal = try await store.principal(claims.principal)
         else { throw APIError(.deviceRevoked, "this device was revoked") }
+        logger.debug(
+            "authenticated",
+            metadata: [
+                LogKey.principal: "\(principal.id)", LogKey.path: "\(request.uri.path)",
+                "concierge.device": "\(claims.device)",
+            ])
         return SQLiteServerStore.Caller(principal: principal, replica: claims.device)
     }
 
@@ -135,6 +142,10 @@ struct SyncRoutes: Sendable {
         }
         let response = try await store.pull(for: caller, cursor: cursor, limit: limit)
         metrics.pulls.increment()
+        if case .page(let page) = response, let cursor, !page.hasMore {
+            // The page's cursor is the head when nothing more is left.
+            metrics.pullLag.record(Double(page.cursor.seq - min(cursor.seq, page.cursor.seq)))
+        }
         if case .reset(let snapshot) = response { metrics.recordReset(reason: snapshot.reason) }
         metrics.pullDuration.record(ContinuousClock.now - start)
         return JSONBody.response(response.value)
