@@ -1,7 +1,6 @@
 import ConciergeCore
 import Foundation
 import Prometheus
-import Synchronization
 
 /// The server's metrics, in a Prometheus registry of its own (so that several servers can run in
 /// one process, as tests do), served at `/metrics`.
@@ -16,8 +15,6 @@ public final class ServerMetrics: Sendable {
     let duplicates: Counter
     let enters: Counter
     let leaves: Counter
-    let resets: Mutex<[String: Counter]> = Mutex([:])
-    let rejected: Mutex<[String: Counter]> = Mutex([:])
     let liveClients: Gauge
     /// How many log positions behind the head each pull starts: the replicas' lag.
     let pullLag: ValueHistogram
@@ -51,27 +48,18 @@ public final class ServerMetrics: Sendable {
         enters.increment(by: Int64(counts.enters))
         leaves.increment(by: Int64(counts.leaves))
         for (code, count) in counts.rejected {
-            let counter = rejected.withLock { counters in
-                if let counter = counters[code.rawValue] { return counter }
-                let counter = registry.makeCounter(
-                    name: "concierge_change_sets_rejected_total", labels: [("code", code.rawValue)],
-                    help: "change sets rejected, by code")
-                counters[code.rawValue] = counter
-                return counter
-            }
-            counter.increment(by: Int64(count))
+            // The registry returns the counter already made for the same name and labels.
+            registry.makeCounter(
+                name: "concierge_change_sets_rejected_total", labels: [("code", code.rawValue)],
+                help: "change sets rejected, by code"
+            ).increment(by: Int64(count))
         }
     }
 
     func recordReset(reason: String) {
-        let counter = resets.withLock { counters in
-            if let counter = counters[reason] { return counter }
-            let counter = registry.makeCounter(
-                name: "concierge_resets_total", labels: [("reason", reason)], help: "reset snapshots sent, by cause")
-            counters[reason] = counter
-            return counter
-        }
-        counter.increment()
+        registry.makeCounter(
+            name: "concierge_resets_total", labels: [("reason", reason)], help: "reset snapshots sent, by cause"
+        ).increment()
     }
 
     /// The Prometheus text exposition.

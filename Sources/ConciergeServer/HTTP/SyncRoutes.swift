@@ -59,9 +59,9 @@ struct SyncRoutes: Sendable {
             throw APIError(.unauthorized, "send an access token: Authorization: Bearer <token>")
         }
         let claims = try await tokens.verify(String(header.dropFirst(7)))
-        guard try await store.isActiveDevice(claims.device, of: claims.principal),
-            let principal = try await store.principal(claims.principal)
-        else { throw APIError(.deviceRevoked, "this device was revoked") }
+        guard let principal = try await store.activePrincipal(claims.principal, device: claims.device) else {
+            throw APIError(.deviceRevoked, "this device was revoked")
+        }
         logger.debug(
             "authenticated",
             metadata: [

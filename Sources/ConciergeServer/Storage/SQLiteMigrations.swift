@@ -49,7 +49,8 @@ public enum SQLiteMigrations {
         );
 
         -- Enrolled devices; the replica id is minted here and never reused. Refresh tokens are stored as
-        -- SHA-256 hashes; the previous one is kept to detect reuse (which revokes the device).
+        -- SHA-256 hashes; the previous one is kept to detect reuse (which revokes the device), except
+        -- within a short grace period after a rotation (a retry after a lost answer).
         CREATE TABLE device (
             replica_id TEXT PRIMARY KEY,
             principal_id TEXT NOT NULL REFERENCES principal(id),
@@ -58,6 +59,7 @@ public enum SQLiteMigrations {
             revoked_at INTEGER,
             refresh_hash BLOB NOT NULL,
             previous_refresh_hash BLOB,
+            rotated_at INTEGER,
             last_seen_at INTEGER,
             acked_epoch TEXT,
             acked_seq INTEGER NOT NULL DEFAULT 0

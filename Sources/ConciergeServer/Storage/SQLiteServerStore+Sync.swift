@@ -313,16 +313,20 @@ extension SQLiteServerStore {
     public func pull(for caller: Caller, cursor: ConciergeCore.Cursor?, limit: Int) async throws -> PullResponse {
         let epoch = self.epoch
         let principal = caller.principal
-        let response: PullResponse = try await read { db in
+        let replica = caller.replica.description
+        let stale = Self.nowMillis() - 3_600_000
+        let (response, acknowledges): (PullResponse, Bool) = try await read { db in
             let head = try Self.head(in: db)
             guard let cursor, cursor.epoch == epoch else {
                 if cursor == nil && head == 0 {
-                    return .page(PullPage(events: [], cursor: Cursor(epoch: epoch, seq: 0), hasMore: false))
+                    return (.page(PullPage(events: [], cursor: Cursor(epoch: epoch, seq: 0), hasMore: false)), false)
                 }
-                return .reset(
-                    try Self.snapshot(
-                        for: principal, at: Cursor(epoch: epoch, seq: head),
-                        reason: cursor == nil ? "initial" : "epochChanged", in: db))
+                let reason = cursor == nil ? "initial" : "epochChanged"
+                return (
+                    .reset(
+                        try Self.snapshot(for: principal, at: Cursor(epoch: epoch, seq: head), reason: reason, in: db)),
+                    false
+                )
             }
             guard cursor.seq <= head else {
                 throw SyncError(.invalidCursor, "the cursor is ahead of this server's log")
@@ -331,18 +335,30 @@ extension SQLiteServerStore {
                 try Int64.fetchOne(
                     db.cachedStatement(
                         sql: "SELECT CAST(value AS INTEGER) FROM server_meta WHERE key = 'compacted_through'")) ?? 0
+            // The cursor the caller sends is what it holds: compaction's measure. Record it only
+            // when it moved, or when the last contact is an hour old (the retention window counts
+            // in days): a pull that changes nothing costs no write transaction.
+            let acknowledges =
+                try Bool.fetchOne(
+                    db.cachedStatement(
+                        sql: """
+                            SELECT acked_epoch IS NOT ? OR acked_seq != ? OR COALESCE(last_seen_at, 0) < ?
+                            FROM device WHERE replica_id = ?
+                            """),
+                    arguments: [cursor.epoch, Int64(cursor.seq), stale, replica]) ?? false
             if cursor.seq < UInt64(compacted) {
-                return .reset(
-                    try Self.snapshot(for: principal, at: Cursor(epoch: epoch, seq: head), reason: "compacted", in: db))
+                let snapshot = try Self.snapshot(
+                    for: principal, at: Cursor(epoch: epoch, seq: head), reason: "compacted", in: db)
+                return (.reset(snapshot), acknowledges)
             }
-            return .page(
-                try Self.page(for: principal, after: cursor.seq, head: head, limit: limit, epoch: epoch, in: db))
+            let page = try Self.page(for: principal, after: cursor.seq, head: head, limit: limit, epoch: epoch, in: db)
+            return (.page(page), acknowledges)
         }
-        if let cursor, cursor.epoch == epoch {
+        if acknowledges, let cursor {
             try await write { db in
                 try db.cachedExecute(
                     sql: "UPDATE device SET acked_epoch = ?, acked_seq = ?, last_seen_at = ? WHERE replica_id = ?",
-                    arguments: [cursor.epoch, Int64(cursor.seq), Self.nowMillis(), caller.replica.description])
+                    arguments: [cursor.epoch, Int64(cursor.seq), Self.nowMillis(), replica])
             }
         }
         return response

@@ -265,8 +265,13 @@ public final class SQLiteServerStore: Sendable {
         }
     }
 
-    /// Rotates a refresh token. Presenting the previous token again (a stolen copy in use)
-    /// revokes the device.
+    /// How long after a rotation the previous refresh token may rotate again: a client whose
+    /// answer was lost retries with it. Later, presenting it again means a stolen copy is in use.
+    public static let refreshGraceMillis: Int64 = 60_000
+
+    /// Rotates a refresh token. Presenting the previous token again revokes the device (a stolen
+    /// copy in use), unless it comes within ``refreshGraceMillis`` of the rotation: then it is a
+    /// retry after a lost answer, and gets a new token (the one whose answer was lost stops working).
     /// - Returns: the new refresh token and the device's principal.
     public func rotateRefreshToken(_ token: String) async throws -> (
         refreshToken: String, replica: ReplicaID, principal: Principal
@@ -279,7 +284,7 @@ public final class SQLiteServerStore: Sendable {
                 let row = try Row.fetchOne(
                     db.cachedStatement(
                         sql:
-                            "SELECT principal_id, revoked_at, refresh_hash, previous_refresh_hash FROM device WHERE replica_id = ?"
+                            "SELECT principal_id, revoked_at, refresh_hash, previous_refresh_hash, rotated_at FROM device WHERE replica_id = ?"
                     ),
                     arguments: [replica.description])
             else { return .failure(SyncError(.unauthorized, "unknown device")) }
@@ -287,23 +292,34 @@ public final class SQLiteServerStore: Sendable {
                 return .failure(SyncError(.deviceRevoked, "the device was revoked"))
             }
             let presented = Self.hash(token)
-            if presented == row["previous_refresh_hash"] as Data? {
+            let now = Self.nowMillis()
+            let isPrevious = presented == row["previous_refresh_hash"] as Data?
+            if isPrevious, now - (row["rotated_at"] as Int64? ?? 0) > Self.refreshGraceMillis {
                 try db.cachedExecute(
                     sql: "UPDATE device SET revoked_at = ? WHERE replica_id = ?",
                     arguments: [Self.nowMillis(), replica.description])
                 return .failure(SyncError(.deviceRevoked, "an old refresh token was used again; the device is revoked"))
             }
-            guard presented == row["refresh_hash"] as Data else {
+            guard isPrevious || presented == row["refresh_hash"] as Data else {
                 return .failure(SyncError(.unauthorized, "the refresh token is not valid"))
             }
             guard let principal = try Self.principal(PrincipalID(row["principal_id"]), in: db) else {
                 return .failure(SyncError(.unauthorized, "the principal no longer exists"))
             }
             let next = "\(replica).\(Self.randomToken())"
-            try db.cachedExecute(
-                sql:
-                    "UPDATE device SET previous_refresh_hash = refresh_hash, refresh_hash = ?, last_seen_at = ? WHERE replica_id = ?",
-                arguments: [Self.hash(next), Self.nowMillis(), replica.description])
+            if isPrevious {
+                // A retry within the grace period: the previous token stays the previous one.
+                try db.cachedExecute(
+                    sql: "UPDATE device SET refresh_hash = ?, rotated_at = ?, last_seen_at = ? WHERE replica_id = ?",
+                    arguments: [Self.hash(next), now, now, replica.description])
+            } else {
+                try db.cachedExecute(
+                    sql: """
+                        UPDATE device SET previous_refresh_hash = refresh_hash, refresh_hash = ?, rotated_at = ?,
+                            last_seen_at = ? WHERE replica_id = ?
+                        """,
+                    arguments: [Self.hash(next), now, now, replica.description])
+            }
             return .success((next, principal))
         }
         let (next, principal) = try outcome.get()
@@ -350,15 +366,19 @@ public final class SQLiteServerStore: Sendable {
         }
     }
 
-    /// Whether the device may sync: it exists, is not revoked, and belongs to `principal`.
-    public func isActiveDevice(_ replica: ReplicaID, of principal: PrincipalID) async throws -> Bool {
+    /// The principal behind an access token, in one read: `nil` unless the device exists, is not
+    /// revoked, and belongs to `principal`.
+    public func activePrincipal(_ principal: PrincipalID, device replica: ReplicaID) async throws -> Principal? {
         try await read { db in
-            try Bool.fetchOne(
-                db.cachedStatement(
-                    sql:
-                        "SELECT EXISTS(SELECT 1 FROM device WHERE replica_id = ? AND principal_id = ? AND revoked_at IS NULL)"
-                ),
-                arguments: [replica.description, principal.rawValue])!
+            guard
+                try Bool.fetchOne(
+                    db.cachedStatement(
+                        sql:
+                            "SELECT EXISTS(SELECT 1 FROM device WHERE replica_id = ? AND principal_id = ? AND revoked_at IS NULL)"
+                    ),
+                    arguments: [replica.description, principal.rawValue])!
+            else { return nil }
+            return try Self.principal(principal, in: db)
         }
     }
 }

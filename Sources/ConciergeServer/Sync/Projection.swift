@@ -13,7 +13,7 @@ public enum Projection {
             let log = record.log(CaseFields.timeline)
         else { return record }
         let hidden = Set(log.entries.values.filter { EntryKind.internalKinds.contains($0.kind) }.map(\.id))
-        guard !hidden.isEmpty || log.redactions.keys.contains(where: { hidden.contains($0) }) else { return record }
+        guard !hidden.isEmpty else { return record }
         var fields = record.fields
         fields[CaseFields.timeline] = Field(
             state: .log(
