@@ -16,10 +16,12 @@ deps:
 build: deps
 	$(SWIFT) build
 
-# Until the sync server and CLI land, the demo runs the core end to end in one process:
-# two offline replicas edit one case, exchange change sets, and print the merged timeline.
+# A real server on a free loopback port with demo data, and the real CLI as a customer's phone, an
+# agent's desk, a supervisor's tablet and a technician's: offline edits, sync, both timelines.
 demo: deps
-	$(SWIFT) run --quiet concierge-core-demo
+	$(SWIFT) build --product concierge-server
+	$(SWIFT) build --product concierge
+	tools/scripts/demo.sh .build/debug
 
 # The crash tests run the real concierge-server binary: build it first (the tests reuse the build).
 test: deps

@@ -12,7 +12,9 @@ let package = Package(
         .library(name: "ConciergeCore", targets: ["ConciergeCore"]),
         .library(name: "ConciergeServer", targets: ["ConciergeServer"]),
         .library(name: "ConciergeClient", targets: ["ConciergeClient"]),
+        .library(name: "ConciergeStore", targets: ["ConciergeStore"]),
         .executable(name: "concierge-server", targets: ["concierge-server"]),
+        .executable(name: "concierge", targets: ["concierge"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
@@ -59,6 +61,31 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "ConciergeStore",
+            dependencies: [
+                "ConciergeCore",
+                "ConciergeClient",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "concierge",
+            dependencies: [
+                "ConciergeCore",
+                "ConciergeClient",
+                "ConciergeStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The replica-store contract, run by the tests of every store.
+        .target(
+            name: "ConciergeTestSupport",
+            dependencies: ["ConciergeCore"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "concierge-server",
             dependencies: [
@@ -74,7 +101,12 @@ let package = Package(
         ),
         .testTarget(
             name: "ConciergeCoreTests",
-            dependencies: ["ConciergeCore"],
+            dependencies: ["ConciergeCore", "ConciergeTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConciergeStoreTests",
+            dependencies: ["ConciergeStore", "ConciergeTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -82,6 +114,8 @@ let package = Package(
             dependencies: [
                 "ConciergeServer",
                 "ConciergeClient",
+                "ConciergeStore",
+                "ConciergeTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),

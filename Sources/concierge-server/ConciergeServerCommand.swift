@@ -52,6 +52,7 @@ struct Serve: AsyncParsableCommand {
             for (principal, code) in try await DemoSeed.seed(into: parts.store) {
                 print("demo \(principal.role) \(principal.id): enrolment code \(code)")
             }
+            fflush(nil)  // scripts read the codes while the server runs
         }
         let portFile = self.portFile
         let app = buildApplication(configuration: configuration, parts: parts, logger: logger) { port in

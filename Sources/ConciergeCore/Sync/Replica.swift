@@ -265,6 +265,7 @@ public struct Replica<Store: ReplicaStore>: Sendable {
                 largest = snapshot.records.compactMap(\.largestStamp).max()
                 metadata.cursor = snapshot.cursor
                 summary.reset = snapshot.reason
+                summary.snapshotRecords = snapshot.records.count
             }
             if let cursor = metadata.cursor {
                 let horizon = wallClock.nowMillis() &- retentionMillis
@@ -307,6 +308,8 @@ public struct PullSummary: Hashable, Sendable {
     public var rejected: [RejectedChangeSet] = []
     /// The reason of a reset, if the server sent one.
     public var reset: String?
+    /// Records a reset's snapshot delivered whole.
+    public var snapshotRecords = 0
     public var hasMore = false
     public init() {}
 }

@@ -18,8 +18,11 @@ public struct SyncEngine<Store: ReplicaStore>: Sendable {
     }
 
     /// Pushes the outbox, then pulls until the server has nothing more.
+    /// - Parameter progress: called with the report so far after every push and pull that went
+    ///   through (each is committed by then): a progress bar, or a screen that refreshes while a
+    ///   long first sync streams in.
     /// - Throws: ``SyncError`` when the transport fails for good; what was done so far is kept.
-    public func sync(seed: UInt64 = 0x5EED) async throws -> SyncReport {
+    public func sync(seed: UInt64 = 0x5EED, progress: (SyncReport) -> Void = { _ in }) async throws -> SyncReport {
         var machine = SyncMachine(configuration: configuration, seed: seed)
         var report = SyncReport()
         var attempted = Set<ChangeSetID>()
@@ -36,6 +39,7 @@ public struct SyncEngine<Store: ReplicaStore>: Sendable {
                     let response = try await transport.push(PushRequest(changeSets: batch))
                     attempted.formUnion(batch.map(\.id))
                     report.push(try replica.applyPushResponse(response))
+                    progress(report)
                     action = machine.pushed(sent: batch.count)
                 } catch {
                     action = machine.failed(Self.syncError(error))
@@ -46,6 +50,7 @@ public struct SyncEngine<Store: ReplicaStore>: Sendable {
                     let response = try await transport.pull(PullRequest(cursor: cursor, limit: limit))
                     let summary = try replica.applyPullResponse(response)
                     report.pull(summary)
+                    progress(report)
                     action = machine.pulled(hasMore: summary.hasMore)
                 } catch {
                     action = machine.failed(Self.syncError(error))
@@ -77,6 +82,8 @@ public struct SyncReport: Hashable, Sendable {
     public var entered = 0
     public var left = 0
     public var resets: [String] = []
+    /// Records received whole, in reset snapshots.
+    public var snapshotRecords = 0
     public init() {}
 
     mutating func push(_ summary: PushSummary) {
@@ -91,5 +98,6 @@ public struct SyncReport: Hashable, Sendable {
         left += summary.left.count
         rejected += summary.rejected
         if let reset = summary.reset { resets.append(reset) }
+        snapshotRecords += summary.snapshotRecords
     }
 }

@@ -1,4 +1,5 @@
 import ConciergeCore
+import ConciergeTestSupport
 import Foundation
 
 /// How many generated cases each property runs: `CONCIERGE_PROPERTY_CASES` (make test: a few
@@ -15,11 +16,6 @@ final class ManualWallClock: WallClock, @unchecked Sendable {
     func nowMillis() -> UInt64 { lock.withLock { millis } }
     func set(_ value: UInt64) { lock.withLock { millis = value } }
     func advance(_ delta: UInt64) { lock.withLock { millis += delta } }
-}
-
-struct FixedWallClock: WallClock {
-    var millis: UInt64
-    func nowMillis() -> UInt64 { millis }
 }
 
 /// Applies a change set to a set of records: the real one, or a broken one a test proves is caught.

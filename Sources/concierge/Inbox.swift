@@ -1,0 +1,97 @@
+import ArgumentParser
+import ConciergeCore
+import ConciergeStore
+import Foundation
+
+/// The JSON shape of a case for `--json`.
+enum CaseJSON {
+    static func value(_ serviceCase: ServiceCase, account: Account, pending: Set<EntryID>) -> Value {
+        let conflicts: [Value] = serviceCase.conflicts.sorted(by: { $0.key < $1.key }).flatMap { field, groups in
+            groups.map { group in
+                Value.object([
+                    "field": .string(field), "values": .array(group.writes.map(\.value)), "kept": group.kept.value,
+                ])
+            }
+        }
+        return .object([
+            "id": .string(serviceCase.id.rawValue), "account": .string(account.label),
+            "provider": .string(serviceCase.provider?.rawValue ?? ""),
+            "subject": serviceCase.subject.map(Value.string) ?? .null,
+            "status": .string(serviceCase.status.rawValue), "priority": serviceCase.priority.map(Value.string) ?? .null,
+            "customer": serviceCase.customer.map { .string($0.rawValue) } ?? .null,
+            "assignee": serviceCase.assignee.map { .string($0.rawValue) } ?? .null,
+            "summary": serviceCase.summary.map(Value.string) ?? .null,
+            "tags": .array(serviceCase.tags.map(Value.string)),
+            "rating": serviceCase.rating.map(Value.int) ?? .null,
+            "timeline": .array(
+                serviceCase.timeline.map { entry in
+                    .object([
+                        "id": .string(entry.id.rawValue), "kind": .string(entry.kind),
+                        "author": .string(entry.author.principal.rawValue), "role": .string(entry.author.role.rawValue),
+                        "at": .int(Int64(entry.stamp.hlc.millis)), "channel": entry.payload["channel"] ?? .null,
+                        "verified": .bool(serviceCase.isVerified(entry)), "text": .string(describe(entry)),
+                        "pending": .bool(pending.contains(entry.id)),
+                    ])
+                }),
+            "conflicts": .array(conflicts),
+        ])
+    }
+}
+
+struct Inbox: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "All your cases at every provider, newest activity first, unread ones marked.")
+    @OptionGroup var home: HomeOptions
+    @OptionGroup var output: JSONOption
+    @Flag(help: "Leave out closed cases.") var open = false
+
+    struct Row {
+        let account: Account
+        let serviceCase: ServiceCase
+        let lastActivity: UInt64
+        let unread: Bool
+    }
+
+    func run() async throws {
+        var rows: [Row] = []
+        for account in try home.home().accounts(home.account) {
+            let marks = try account.file.readMarks()
+            for record in try account.replica.visibleRecords(of: .serviceCase) {
+                guard let serviceCase = ServiceCase(record), !(open && serviceCase.status == .closed) else { continue }
+                let timeline = serviceCase.timeline
+                let last = timeline.last
+                let fromOthers = timeline.last { $0.author.principal != account.author.principal }
+                let seen = marks[serviceCase.id].flatMap(UInt64.init) ?? 0
+                let unread = fromOthers.map { $0.stamp.hlc.rawValue > seen } ?? false
+                rows.append(
+                    Row(
+                        account: account, serviceCase: serviceCase, lastActivity: last?.stamp.hlc.millis ?? 0,
+                        unread: unread))
+            }
+        }
+        rows.sort { ($0.lastActivity, $0.serviceCase.id.rawValue) > ($1.lastActivity, $1.serviceCase.id.rawValue) }
+        if output.json {
+            return Output.json(
+                .array(
+                    rows.map { row in
+                        .object([
+                            "id": .string(row.serviceCase.id.rawValue), "account": .string(row.account.label),
+                            "provider": .string(row.serviceCase.provider?.rawValue ?? ""),
+                            "status": .string(row.serviceCase.status.rawValue),
+                            "subject": row.serviceCase.subject.map(Value.string) ?? .null,
+                            "lastActivity": .int(Int64(row.lastActivity)), "unread": .bool(row.unread),
+                        ])
+                    }))
+        }
+        if rows.isEmpty { return print("no cases yet") }
+        Output.table(
+            ["", "CASE", "PROVIDER", "STATUS", "LAST ACTIVITY", "SUBJECT"],
+            rows.map { row in
+                [
+                    row.unread ? Output.styled("●", .cyan) : " ", String(row.serviceCase.id.rawValue.prefix(8)),
+                    row.serviceCase.provider?.rawValue ?? "-", row.serviceCase.status.rawValue,
+                    row.lastActivity == 0 ? "-" : Output.time(millis: row.lastActivity), row.serviceCase.subject ?? "-",
+                ]
+            })
+    }
+}
