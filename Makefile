@@ -31,7 +31,10 @@ test: deps
 # The full counts the issues ask for.
 soak: deps
 	$(SWIFT) build
-	CONCIERGE_PROPERTY_CASES=$(SOAK_PROPERTY_CASES) CONCIERGE_KILL_ROUNDS=$(SOAK_KILL_ROUNDS) $(SWIFT) test --parallel
+	CONCIERGE_PROPERTY_CASES=$(SOAK_PROPERTY_CASES) CONCIERGE_KILL_ROUNDS=$(SOAK_KILL_ROUNDS) \
+		CONCIERGE_HARNESS_REPLICAS=20 CONCIERGE_HARNESS_EDITS=2000 CONCIERGE_HARNESS_SEEDS=20 \
+		$(SWIFT) test --parallel > .build/soak.log 2>&1; status=$$?; \
+		grep -E '^harness seed|Test run with' .build/soak.log; exit $$status
 
 # Core benchmarks in release mode; the last line sums up.
 bench-core: deps

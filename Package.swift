@@ -80,6 +80,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The integration harness (tools/harness): a real server, many replicas, cut connections,
+        // an independent oracle. Driven by the tests.
+        .target(
+            name: "ConciergeHarness",
+            dependencies: ["ConciergeCore", "ConciergeClient", "ConciergeServer", "ConciergeStore"],
+            path: "tools/harness/Sources/ConciergeHarness",
+            swiftSettings: swiftSettings
+        ),
         // The replica-store contract, run by the tests of every store.
         .target(
             name: "ConciergeTestSupport",
@@ -116,6 +124,7 @@ let package = Package(
                 "ConciergeClient",
                 "ConciergeStore",
                 "ConciergeTestSupport",
+                "ConciergeHarness",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),
