@@ -19,8 +19,18 @@ public final class HTTPSyncTransport: SyncTransport, Sendable {
     let onSessionChange: @Sendable (Session) -> Void
     let timeout: TimeAmount
 
+    /// The client every transport uses unless given another: it fails a request at once when the
+    /// server cannot be reached (connection refused) instead of retrying until the request's
+    /// deadline, because the sync machine retries with its own backoff and says "pending".
+    public static let defaultClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(10)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
     public init(
-        session: Session, client: HTTPClient = .shared, timeout: TimeAmount = .seconds(30),
+        session: Session, client: HTTPClient = HTTPSyncTransport.defaultClient, timeout: TimeAmount = .seconds(30),
         onSessionChange: @escaping @Sendable (Session) -> Void = { _ in }
     ) {
         self.client = client
@@ -33,7 +43,9 @@ public final class HTTPSyncTransport: SyncTransport, Sendable {
     public var currentSession: Session { session.withLock { $0 } }
 
     /// Enrols this device with a one-time code.
-    public static func enrol(server: URL, code: String, deviceName: String, client: HTTPClient = .shared) async throws
+    public static func enrol(
+        server: URL, code: String, deviceName: String, client: HTTPClient = HTTPSyncTransport.defaultClient
+    ) async throws
         -> Session
     {
         let answer = try await send(

@@ -97,8 +97,8 @@ public struct Harness {
                 if random.next() % 4 == 0 { await engine.trySync() }
             } else {
                 let cli = clis[pick - engines.count]
-                try cli.randomEdit(&random)
-                if random.next() % 4 == 0 { _ = try cli.sync() }
+                try await cli.randomEdit(&random)
+                if random.next() % 4 == 0 { _ = try await cli.sync() }
             }
             result.edits += 1
         }
@@ -121,7 +121,7 @@ public struct Harness {
                     quiet = false
                 }
             }
-            for cli in clis where try cli.sync() { quiet = false }
+            for cli in clis where try await cli.sync() { quiet = false }
         }
 
         // The oracle.

@@ -144,27 +144,19 @@ struct CLIReplica {
         -> CLIReplica
     {
         let cli = CLIReplica(name: "cli \(principal.id)", principal: principal, binary: binary, home: home)
-        _ = try cli.run(["account", "add", server.absoluteString, "--code", code, "--name", "harness", "--no-sync"])
+        _ = try await cli.run([
+            "account", "add", server.absoluteString, "--code", code, "--name", "harness", "--no-sync",
+        ])
         return cli
     }
 
     @discardableResult
-    func run(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(["CONCIERGE_HOME": home.path]) { $1 }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 || (arguments.first == "sync" && process.terminationStatus == 2) else {
-            throw SyncError(.internalError, "concierge \(arguments.joined(separator: " ")) failed: \(text)")
+    func run(_ arguments: [String]) async throws -> String {
+        let output = try await ProcessRunner.run(binary, arguments, environment: ["CONCIERGE_HOME": home.path])
+        guard output.status == 0 || (arguments.first == "sync" && output.status == 2) else {
+            throw SyncError(.internalError, "concierge \(arguments.joined(separator: " ")) failed: \(output.text)")
         }
-        return text
+        return output.text
     }
 
     func openReplica() throws -> Replica<ReplicaFile> {
@@ -173,26 +165,26 @@ struct CLIReplica {
         return Replica(store: try ReplicaFile.open(path: folder.appendingPathComponent(name).path))
     }
 
-    func randomEdit(_ random: inout SplitMix64) throws {
+    func randomEdit(_ random: inout SplitMix64) async throws {
         let replica = try openReplica()
         let cases = try replica.visibleRecords(of: .serviceCase).compactMap(ServiceCase.init)
         try replica.store.close()
         let roll = random.next() % 10
         guard let target = RandomEdit.pick(cases, &random), roll >= 2 else {
-            try run(["case", "new", "--subject", "cli case \(random.next() % 1000)", "--message", "from the CLI"])
+            try await run(["case", "new", "--subject", "cli case \(random.next() % 1000)", "--message", "from the CLI"])
             return
         }
         let id = String(target.id.rawValue.prefix(13))
         switch roll {
-        case 2: try run(["case", "rate", id, String(1 + random.next() % 5)])
-        case 3: try run(["case", "set", id, "subject", "cli subject \(roll)"])
-        default: try run(["case", "reply", id, "cli message \(random.next() % 1000)"])
+        case 2: try await run(["case", "rate", id, String(1 + random.next() % 5)])
+        case 3: try await run(["case", "set", id, "subject", "cli subject \(roll)"])
+        default: try await run(["case", "reply", id, "cli message \(random.next() % 1000)"])
         }
     }
 
     /// Runs `concierge sync --json`; returns whether anything moved.
-    func sync() throws -> Bool {
-        let text = try run(["sync", "--json"])
+    func sync() async throws -> Bool {
+        let text = try await run(["sync", "--json"])
         guard let value = try? CanonicalJSON.decode(text), let account = value.arrayValue?.first else { return true }
         let moved = ["pushed", "pulled", "snapshotRecords"].contains { (account[$0]?.intValue ?? 0) > 0 }
         return moved || account["ok"]?.boolValue != true

@@ -1,0 +1,206 @@
+import ConciergeClient
+import ConciergeCore
+import ConciergeHarness
+import ConciergeServer
+import ConciergeStore
+import Foundation
+import GRDB
+import Hummingbird
+import ServiceLifecycle
+import Testing
+
+/// The `concierge` binary against the real server, and against a server that has gone wrong.
+@Suite struct CLITests {
+    struct Run {
+        let status: Int32
+        let output: String
+        var json: Value? { try? CanonicalJSON.decode(output) }
+    }
+
+    /// One person's CLI on a data folder of its own.
+    struct CLI {
+        let home: URL
+
+        init() {
+            home = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString)")
+        }
+
+        @discardableResult
+        func run(_ arguments: String...) async throws -> Run {
+            let output = try await ProcessRunner.run(
+                Repository.path(".build/debug/concierge"), arguments, environment: ["CONCIERGE_HOME": home.path])
+            return Run(status: output.status, output: output.text)
+        }
+
+        var replicaPath: String {
+            let folder = home.appendingPathComponent("accounts")
+            let name = (try? FileManager.default.contentsOfDirectory(atPath: folder.path))?.first {
+                $0.hasSuffix(".sqlite")
+            }
+            return folder.appendingPathComponent(name ?? "missing").path
+        }
+
+        /// Changes the stored account behind the CLI's back (what a broken server or a stale token
+        /// looks like from the device).
+        func tamper(_ sql: String, _ arguments: StatementArguments) throws {
+            let queue = try DatabaseQueue(path: replicaPath)
+            try queue.write { try $0.execute(sql: sql, arguments: arguments) }
+            try queue.close()
+        }
+
+        func pending() async throws -> Int64? {
+            try await run("status", "--json").json?.arrayValue?.first?["pending"]?.intValue
+        }
+    }
+
+    static func enrolled(_ principal: PrincipalID, on server: TestServer) async throws -> CLI {
+        let cli = CLI()
+        let code = try await server.store.issueEnrolmentCode(for: principal)
+        let added = try await cli.run(
+            "account", "add", server.url.absoluteString, "--code", code, "--name", "\(principal)")
+        #expect(added.status == 0, "\(added.output)")
+        return cli
+    }
+
+    @Test func offlineWorkWaitsWhileTheServerIsDownAndIsKept() async throws {
+        let server = try await TestServer.start()
+        try await server.seed()
+        let anna = try await Self.enrolled("anna", on: server)
+        await server.stop()
+        let opened = try await anna.run("case", "new", "--subject", "No signal", "--message", "since noon")
+        #expect(
+            opened.status == 0 && opened.output.contains("saved offline; 1 change set(s) pending"), "\(opened.output)")
+        let sync = try await anna.run("sync")
+        #expect(sync.status == 2)
+        #expect(sync.output.contains("not synced: the server cannot be reached"), "\(sync.output)")
+        #expect(sync.output.contains("1 change set(s) pending"))
+        #expect(try await anna.pending() == 1)
+        #expect(try await anna.run("inbox", "--json").json?.arrayValue?.count == 1)
+    }
+
+    @Test func aServerAnsweringGarbageLeavesTheOutboxIntact() async throws {
+        let server = try await TestServer.start()
+        try await server.seed()
+        let anna = try await Self.enrolled("anna", on: server)
+        try await anna.run("case", "new", "--subject", "Bill too high")
+        // Point the account at a server that answers 500 with an HTML page to everything.
+        let router = Router()
+        router.get("**") { _, _ in
+            Response(status: .internalServerError, body: .init(byteBuffer: .init(string: "<html>oops</html>")))
+        }
+        router.post("**") { _, _ in
+            Response(status: .internalServerError, body: .init(byteBuffer: .init(string: "<html>oops</html>")))
+        }
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let broken = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { continuation.yield($0.localAddress?.port ?? 0) })
+        let group = ServiceGroup(
+            configuration: .init(services: [broken], gracefulShutdownSignals: [], logger: .init(label: "broken")))
+        let task = Task { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        let port = await iterator.next()!
+        try anna.tamper("UPDATE account SET server = ?", ["http://127.0.0.1:\(port)/"])
+        let sync = try await anna.run("sync")
+        #expect(sync.status == 2)
+        #expect(sync.output.contains("answered 500 without a protocol body"), "\(sync.output)")
+        #expect(try await anna.pending() == 1)
+        await group.triggerGracefulShutdown()
+        _ = await task.result
+        // Back on the real server, the same set goes through.
+        try anna.tamper("UPDATE account SET server = ?", [server.url.absoluteString])
+        let retried = try await anna.run("sync")
+        #expect(retried.status == 0 && retried.output.contains("pushed 1"), "\(retried.output)")
+        #expect(try await anna.pending() == 0)
+        await server.stop()
+    }
+
+    @Test func aRejectedAccessTokenIsRefreshedSilentlyAndTheNewTokensKept() async throws {
+        let server = try await TestServer.start()
+        try await server.seed()
+        let anna = try await Self.enrolled("anna", on: server)
+        let before = try ReplicaFile.open(path: anna.replicaPath).account().session
+        try anna.tamper("UPDATE account SET access_token = ?", ["expired.or.forged"])
+        try await anna.run("case", "new", "--subject", "Router")
+        let sync = try await anna.run("sync")
+        #expect(sync.status == 0 && sync.output.contains("pushed 1"), "\(sync.output)")
+        let after = try ReplicaFile.open(path: anna.replicaPath).account().session
+        #expect(after.refreshToken != before.refreshToken && after.accessToken != "expired.or.forged")
+        await server.stop()
+    }
+
+    @Test func aRevokedDeviceKeepsItsDataAndSaysWhatWasNotSent() async throws {
+        let server = try await TestServer.start()
+        try await server.seed()
+        let anna = try await Self.enrolled("anna", on: server)
+        let id = try #require(
+            try await anna.run("case", "new", "--subject", "Lost phone", "--sync").output.split(separator: "\n").first)
+        try await anna.run("case", "reply", String(id), "still there?")
+        try await server.store.revokeDevice(ReplicaFile.open(path: anna.replicaPath).account().session.replica)
+        let sync = try await anna.run("sync")
+        #expect(sync.status == 2)
+        #expect(
+            sync.output.contains("this device was revoked; local data is kept, 1 change set(s) could not be sent"),
+            "\(sync.output)")
+        let shown = try await anna.run("case", "show", String(id), "--json")
+        #expect(shown.json?["timeline"]?.arrayValue?.count == 1, "\(shown.output)")  // the reply is pending, not lost
+        #expect(try await anna.pending() == 1)
+        await server.stop()
+    }
+
+    @Test func aFinalRejectionIsShownAndTheVisibleStateCorrected() async throws {
+        let server = try await TestServer.start()
+        try await server.seed()
+        let anna = try await Self.enrolled("anna", on: server)
+        let id = String(
+            try #require(
+                try await anna.run("case", "new", "--subject", "Slow", "--sync").output.split(separator: "\n").first))
+        try await anna.run("case", "set", id, "priority", "urgent")
+        #expect(try await anna.run("case", "show", id, "--json").json?["priority"] == "urgent")
+        let sync = try await anna.run("sync")
+        #expect(
+            sync.output.contains("REJECTED set(s) 2 (forbiddenField: a customer may not write priority)"),
+            "\(sync.output)")
+        #expect(try await anna.run("case", "show", id, "--json").json?["priority"] == .null)
+        let status = try await anna.run("status")
+        #expect(status.output.contains("rejected anna set 2: forbiddenField"), "\(status.output)")
+        await server.stop()
+    }
+
+    @Test func aForeignFileInTheDataFolderIsReportedAndLeftAlone() async throws {
+        let cli = CLI()
+        let folder = cli.home.appendingPathComponent("accounts")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let path = folder.appendingPathComponent("notes.sqlite")
+        try Data("my notes".utf8).write(to: path)
+        let inbox = try await cli.run("inbox")
+        #expect(inbox.status != 0)
+        #expect(inbox.output.contains("is not a Concierge replica file; it was left untouched"), "\(inbox.output)")
+        #expect(try Data(contentsOf: path) == Data("my notes".utf8))
+    }
+
+    @Test func aCrashBetweenPushAndAcknowledgementSendsAgainAndGetsTheStoredOutcome() async throws {
+        let server = try await TestServer.start()
+        try await server.seed()
+        let anna = try await Self.enrolled("anna", on: server)
+        try await anna.run("case", "new", "--subject", "Crash", "--message", "once")
+        // The push reaches the server, then the device dies before it records the answer.
+        let file = try ReplicaFile.open(path: anna.replicaPath)
+        let replica = Replica(store: file)
+        let batch = try replica.nextPushBatch(limit: 10)
+        let transport = HTTPSyncTransport(session: try file.account().session) { try? file.saveSession($0) }
+        let lost = try await transport.push(PushRequest(changeSets: batch))
+        #expect(lost.outcomes.map(\.status) == [.accepted])
+        try file.close()
+        // After the restart, the CLI pushes the set again; the server answers with the stored outcome.
+        let sync = try await anna.run("sync", "--json")
+        #expect(sync.json?.arrayValue?.first?["pushed"] == 1, "\(sync.output)")
+        #expect(try await anna.pending() == 0)
+        let ben = try await Self.enrolled("ben", on: server)
+        let cases = try #require(await ben.run("inbox", "--json").json?.arrayValue)
+        #expect(cases.count == 1)
+        let shown = try await ben.run("case", "show", String(cases[0]["id"]!.stringValue!.prefix(8)), "--json")
+        #expect(shown.json?["timeline"]?.arrayValue?.count == 1)  // once, not twice
+        await server.stop()
+    }
+}
