@@ -5,7 +5,7 @@ SOAK_PROPERTY_CASES ?= 10000
 KILL_ROUNDS ?= 20
 SOAK_KILL_ROUNDS ?= 100
 
-.PHONY: all build demo test soak bench-core bench-server format-check deps clean
+.PHONY: all build demo test soak bench-core bench-server bench-sync format-check deps clean
 
 all: build
 
@@ -48,6 +48,12 @@ bench-server: deps
 	$(SWIFT) build -c release --product concierge-server
 	cd tools/benchmarks && $(SWIFT) build -c release --product load-gen && $(SWIFT) build -c release --product server-bench && \
 		CONCIERGE_SERVER_BINARY=$(CURDIR)/.build/release/concierge-server .build/release/server-bench
+
+# First sync of 100,000 cases into a fresh replica file, end to end; the last line sums up.
+bench-sync: deps
+	$(SWIFT) build -c release --product concierge-server
+	cd tools/benchmarks && $(SWIFT) build -c release --product sync-bench && \
+		CONCIERGE_SERVER_BINARY=$(CURDIR)/.build/release/concierge-server .build/release/sync-bench
 
 clean:
 	rm -rf .build tools/benchmarks/.build

@@ -102,11 +102,6 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(
-            name: "concierge-core-demo",
-            dependencies: ["ConciergeCore"],
-            swiftSettings: swiftSettings
-        ),
         .testTarget(
             name: "ConciergeCoreTests",
             dependencies: ["ConciergeCore", "ConciergeTestSupport"],

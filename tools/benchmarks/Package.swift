@@ -24,6 +24,15 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "sync-bench",
+            dependencies: [
+                .product(name: "ConciergeCore", package: "main"),
+                .product(name: "ConciergeServer", package: "main"),
+                .product(name: "ConciergeClient", package: "main"),
+                .product(name: "ConciergeStore", package: "main"),
+            ]
+        ),
+        .executableTarget(
             name: "load-gen",
             dependencies: [
                 .product(name: "ConciergeCore", package: "main"),
