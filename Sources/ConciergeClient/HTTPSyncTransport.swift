@@ -67,6 +67,9 @@ public final class HTTPSyncTransport: SyncTransport, Sendable {
         if let cursor = request.cursor {
             components.queryItems!.append(URLQueryItem(name: "cursor", value: cursor.description))
         }
+        if let snapshot = request.snapshot {
+            components.queryItems!.append(URLQueryItem(name: "snapshot", value: snapshot))
+        }
         let answer = try await authorized(.GET, "v1/pull?\(components.percentEncodedQuery ?? "")", body: nil)
         do { return try PullResponse(value: answer) } catch {
             throw SyncError(.unavailable, "the server's pull answer does not decode: \(error.message)")

@@ -38,6 +38,8 @@ public enum ClientMigrations {
             role TEXT NOT NULL,
             -- epoch:seq of the last pull, NULL before the first.
             cursor TEXT,
+            -- While a paged reset snapshot is under way: the token of its next page.
+            snapshot TEXT,
             -- The hybrid logical clock's latest value (48-bit milliseconds, 16-bit counter).
             clock INTEGER NOT NULL,
             next_seq INTEGER NOT NULL

@@ -15,7 +15,9 @@ extension ReplicaFile {
             guard
                 let row = try Row.fetchOne(
                     db.cachedStatement(
-                        sql: "SELECT replica, principal, role, cursor, clock, next_seq FROM replica_meta WHERE id = 1"))
+                        sql:
+                            "SELECT replica, principal, role, cursor, snapshot, clock, next_seq FROM replica_meta WHERE id = 1"
+                    ))
             else { throw corrupt("replica (no metadata)") }
             guard let replica = ReplicaID(row["replica"] as String) else { throw corrupt("replica id") }
             var cursor: Cursor?
@@ -28,7 +30,7 @@ extension ReplicaFile {
                 author: Author(principal: PrincipalID(row["principal"] as String), role: Role(row["role"] as String)),
                 cursor: cursor,
                 clock: HybridLogicalClock(latest: HLC(rawValue: UInt64(bitPattern: row["clock"] as Int64))),
-                nextSeq: UInt64(row["next_seq"] as Int64))
+                nextSeq: UInt64(row["next_seq"] as Int64), snapshot: row["snapshot"])
         }
 
         func confirmedRecord(_ key: RecordKey) throws -> Record? {
@@ -94,12 +96,13 @@ extension ReplicaFile {
         func setMetadata(_ metadata: ReplicaMetadata) throws {
             try db.cachedStatement(
                 sql: """
-                    UPDATE replica_meta SET replica = ?, principal = ?, role = ?, cursor = ?, clock = ?, next_seq = ?
+                    UPDATE replica_meta SET replica = ?, principal = ?, role = ?, cursor = ?, snapshot = ?, clock = ?,
+                        next_seq = ?
                     WHERE id = 1
                     """
             ).execute(arguments: [
                 metadata.replica.description, metadata.author.principal.rawValue, metadata.author.role.rawValue,
-                metadata.cursor?.description, Int64(bitPattern: metadata.clock.latest.rawValue),
+                metadata.cursor?.description, metadata.snapshot, Int64(bitPattern: metadata.clock.latest.rawValue),
                 Int64(metadata.nextSeq),
             ])
         }

@@ -71,12 +71,14 @@ public enum ReplicaStoreContract {
             metadata.cursor = Cursor(epoch: "epoch-1", seq: 41)
             metadata.clock = HybridLogicalClock(latest: HLC(millis: 1_795_000_000_000, counter: 7))
             metadata.nextSeq = 3
+            metadata.snapshot = "next-page"
             try writer.setMetadata(metadata)
         }
         let metadata = try store.read { try $0.metadata() }
         try expect(metadata.cursor, Cursor(epoch: "epoch-1", seq: 41), "cursor round trip")
         try expect(metadata.clock.latest, HLC(millis: 1_795_000_000_000, counter: 7), "clock round trip")
         try expect(metadata.nextSeq, 3, "next seq round trip")
+        try expect(metadata.snapshot, "next-page", "snapshot token round trip")
 
         // A write that throws leaves everything as it was.
         let before = try fingerprint(store)

@@ -1,5 +1,6 @@
 import ConciergeClient
 import ConciergeServer
+import ConciergeStore
 import Foundation
 import Testing
 
@@ -13,6 +14,17 @@ import Testing
             .sorted()
         #expect(files == SQLiteMigrations.all.map { "\($0.name).sql" })
         for migration in SQLiteMigrations.all {
+            let text = try String(contentsOf: folder.appendingPathComponent("\(migration.name).sql"), encoding: .utf8)
+            #expect(text == migration.sql, "\(migration.name) differs from its embedded copy")
+        }
+    }
+
+    @Test func embeddedClientMigrationsEqualTheSchemaFiles() throws {
+        let folder = Self.schemaFolder.appendingPathComponent("client")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".sql") }
+            .sorted()
+        #expect(files == ClientMigrations.all.map { "\($0.name).sql" })
+        for migration in ClientMigrations.all {
             let text = try String(contentsOf: folder.appendingPathComponent("\(migration.name).sql"), encoding: .utf8)
             #expect(text == migration.sql, "\(migration.name) differs from its embedded copy")
         }

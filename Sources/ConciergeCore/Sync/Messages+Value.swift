@@ -110,7 +110,7 @@ extension PullEvent {
 
 extension PullResponse {
     /// `{"kind":"page","events":[...],"cursor":"e:n","hasMore":bool}` or
-    /// `{"kind":"reset","records":[...],"cursor":"e:n","reason":"..."}`
+    /// `{"kind":"reset","records":[...],"cursor":"e:n","reason":"...","continues":bool,"more":"token"|null}`
     public var value: Value {
         switch self {
         case .page(let page):
@@ -121,7 +121,8 @@ extension PullResponse {
         case .reset(let snapshot):
             .object([
                 "kind": "reset", "records": .array(snapshot.records.map(\.value)), "cursor": snapshot.cursor.value,
-                "reason": .string(snapshot.reason),
+                "reason": .string(snapshot.reason), "continues": .bool(snapshot.continues),
+                "more": snapshot.more.map(Value.string) ?? .null,
             ])
         }
     }
@@ -140,7 +141,12 @@ extension PullResponse {
         case "reset":
             var records: [Record] = []
             for record in try reader.array("records") { records.append(try Record(value: record)) }
-            self = .reset(ResetSnapshot(records: records, cursor: cursor, reason: try reader.string("reason")))
+            let more = try reader.optional("more")
+            guard more == nil || more?.stringValue != nil else { throw reader.invalid("more", "a token or null") }
+            self = .reset(
+                ResetSnapshot(
+                    records: records, cursor: cursor, reason: try reader.string("reason"),
+                    continues: try reader.optional("continues")?.boolValue ?? false, more: more?.stringValue))
         default:
             throw reader.invalid("kind", "page or reset")
         }

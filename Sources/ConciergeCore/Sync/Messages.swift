@@ -74,14 +74,18 @@ public struct PushResponse: Hashable, Sendable {
     }
 }
 
-/// `pull`: the changes since `cursor` (from the start when `nil`), at most `limit` events.
+/// `pull`: the changes since `cursor` (from the start when `nil`), at most `limit` events; or,
+/// while a paged reset snapshot is under way, its next page (`snapshot`, the token the previous
+/// page named).
 public struct PullRequest: Hashable, Sendable {
     public var cursor: Cursor?
     public var limit: Int
+    public var snapshot: String?
 
-    public init(cursor: Cursor?, limit: Int) {
+    public init(cursor: Cursor?, limit: Int, snapshot: String? = nil) {
         self.cursor = cursor
         self.limit = limit
+        self.snapshot = snapshot
     }
 }
 
@@ -118,18 +122,30 @@ public struct PullPage: Hashable, Sendable {
     }
 }
 
-/// Everything in the caller's scope at `cursor`: sent instead of a page when the caller's cursor
-/// is older than the compaction horizon or from another server epoch.
+/// Everything in the caller's scope at `cursor`: sent instead of a page on the first sync, and when
+/// the caller's cursor is older than the compaction horizon or from another server epoch.
+///
+/// A snapshot comes in pages, newest activity first, so that a first sync is usable after its
+/// first page: the first page (`continues == false`) replaces the replica's confirmed state; each
+/// later page (asked for with the token `more`) merges into it. A record may come twice (when it
+/// changed while the snapshot was paged); merging makes that harmless. Once `more` is `nil`, the
+/// replica pulls the log from `cursor`, which replays what changed meanwhile.
 public struct ResetSnapshot: Hashable, Sendable {
     public var records: [Record]
     public var cursor: Cursor
-    /// Why: `compacted` or `epochChanged`.
+    /// Why: `initial`, `compacted` or `epochChanged`.
     public var reason: String
+    /// Whether this page continues a snapshot (otherwise it starts one).
+    public var continues: Bool
+    /// The token for the next page, `nil` on the last.
+    public var more: String?
 
-    public init(records: [Record], cursor: Cursor, reason: String) {
+    public init(records: [Record], cursor: Cursor, reason: String, continues: Bool = false, more: String? = nil) {
         self.records = records
         self.cursor = cursor
         self.reason = reason
+        self.continues = continues
+        self.more = more
     }
 }
 

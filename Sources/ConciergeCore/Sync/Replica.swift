@@ -250,7 +250,18 @@ public struct Replica<Store: ReplicaStore>: Sendable {
                 }
                 largest = page.events.compactMap(\.largestStamp).max()
                 metadata.cursor = page.cursor
+                metadata.snapshot = nil
                 summary.hasMore = page.hasMore
+            case .reset(let snapshot) where snapshot.continues:
+                // A later page of a paged snapshot: merge (a record changed meanwhile comes again).
+                for record in snapshot.records {
+                    try writer.saveConfirmed(try writer.confirmedRecord(record.key)?.merging(record) ?? record)
+                }
+                largest = snapshot.records.compactMap(\.largestStamp).max()
+                metadata.cursor = snapshot.cursor
+                metadata.snapshot = snapshot.more
+                summary.snapshotRecords = snapshot.records.count
+                summary.hasMore = snapshot.more != nil
             case .reset(let snapshot):
                 try writer.removeAllConfirmed()
                 for record in snapshot.records { try writer.saveConfirmed(record) }
@@ -264,8 +275,10 @@ public struct Replica<Store: ReplicaStore>: Sendable {
                 }
                 largest = snapshot.records.compactMap(\.largestStamp).max()
                 metadata.cursor = snapshot.cursor
+                metadata.snapshot = snapshot.more
                 summary.reset = snapshot.reason
                 summary.snapshotRecords = snapshot.records.count
+                summary.hasMore = snapshot.more != nil
             }
             if let cursor = metadata.cursor {
                 let horizon = wallClock.nowMillis() &- retentionMillis

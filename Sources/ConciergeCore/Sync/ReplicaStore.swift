@@ -8,16 +8,19 @@ public struct ReplicaMetadata: Hashable, Sendable {
     public var clock: HybridLogicalClock
     /// The sequence number the next change set gets.
     public var nextSeq: UInt64
+    /// The token of a paged reset snapshot's next page, while one is under way.
+    public var snapshot: String?
 
     public init(
         replica: ReplicaID, author: Author, cursor: Cursor? = nil, clock: HybridLogicalClock = .init(),
-        nextSeq: UInt64 = 1
+        nextSeq: UInt64 = 1, snapshot: String? = nil
     ) {
         self.replica = replica
         self.author = author
         self.cursor = cursor
         self.clock = clock
         self.nextSeq = nextSeq
+        self.snapshot = snapshot
     }
 }
 

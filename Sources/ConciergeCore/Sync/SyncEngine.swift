@@ -46,8 +46,9 @@ public struct SyncEngine<Store: ReplicaStore>: Sendable {
                 }
             case .pull(let limit):
                 do {
-                    let cursor = try replica.metadata().cursor
-                    let response = try await transport.pull(PullRequest(cursor: cursor, limit: limit))
+                    let metadata = try replica.metadata()
+                    let response = try await transport.pull(
+                        PullRequest(cursor: metadata.cursor, limit: limit, snapshot: metadata.snapshot))
                     let summary = try replica.applyPullResponse(response)
                     report.pull(summary)
                     progress(report)

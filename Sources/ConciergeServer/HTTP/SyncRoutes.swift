@@ -140,13 +140,14 @@ struct SyncRoutes: Sendable {
             }
             limit = min(value, configuration.maxPullLimit)
         }
-        let response = try await store.pull(for: caller, cursor: cursor, limit: limit)
+        let snapshot = request.uri.queryParameters["snapshot"].map(String.init)
+        let response = try await store.pull(for: caller, cursor: cursor, limit: limit, snapshot: snapshot)
         metrics.pulls.increment()
         if case .page(let page) = response, let cursor, !page.hasMore {
             // The page's cursor is the head when nothing more is left.
             metrics.pullLag.record(Double(page.cursor.seq - min(cursor.seq, page.cursor.seq)))
         }
-        if case .reset(let snapshot) = response { metrics.recordReset(reason: snapshot.reason) }
+        if case .reset(let snapshot) = response, !snapshot.continues { metrics.recordReset(reason: snapshot.reason) }
         metrics.pullDuration.record(ContinuousClock.now - start)
         return JSONBody.response(response.value)
     }

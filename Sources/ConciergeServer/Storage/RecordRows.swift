@@ -127,19 +127,22 @@ enum RecordRows {
         stamp.map { CanonicalJSON.string($0.value) }
     }
 
-    /// Writes the rows of `record` that `changes` touched (all of them after an erasure).
-    static func save(_ record: Record, touched changes: [Change], audience: Set<String>, in db: Database) throws {
+    /// Writes the rows of `record` that `changes` touched (all of them after an erasure), at log
+    /// position `seq`.
+    static func save(
+        _ record: Record, touched changes: [Change], audience: Set<String>, seq: Int64, in db: Database
+    ) throws {
         let type = record.type.rawValue
         let id = record.id.rawValue
         try db.cachedExecute(
             sql: """
-                INSERT INTO record (type, id, deleted, redacted, audience) VALUES (?, ?, ?, ?, ?)
+                INSERT INTO record (type, id, deleted, redacted, audience, last_seq) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (type, id) DO UPDATE SET deleted = excluded.deleted, redacted = excluded.redacted,
-                    audience = excluded.audience
+                    audience = excluded.audience, last_seq = excluded.last_seq
                 """,
             arguments: [
                 type, id, text(record.deleted), text(record.redacted),
-                CanonicalJSON.string(.array(audience.sorted().map(Value.string))),
+                CanonicalJSON.string(.array(audience.sorted().map(Value.string))), seq,
             ])
         let everything = changes.contains { if case .redact = $0 { true } else { false } }
         var fields = Set(changes.compactMap(\.field))

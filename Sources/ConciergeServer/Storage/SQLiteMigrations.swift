@@ -4,8 +4,16 @@
 public enum SQLiteMigrations {
     /// Numbered migrations, applied in order, each in its own transaction.
     public static let all: [(name: String, sql: String)] = [
-        ("001_initial", initial)
+        ("001_initial", initial),
+        ("002_snapshot_order", snapshotOrder),
     ]
+
+    static let snapshotOrder = #"""
+        -- Paged reset snapshots, newest activity first: each record's last log position.
+        ALTER TABLE record ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX record_last_seq ON record (last_seq);
+
+        """#
 
     static let initial = #"""
         -- Concierge server, SQLite engine: the first schema.

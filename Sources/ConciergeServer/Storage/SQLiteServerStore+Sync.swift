@@ -186,7 +186,7 @@ extension SQLiteServerStore {
             let changes = set.changes.filter { $0.key == key }.map(\.change)
             let oldAudience = before[key].map { Audience.of($0, owner: owners[key]) }
             let audience = Audience.of(after[key]!, owner: owners[key])
-            try RecordRows.save(after[key]!, touched: changes, audience: audience, in: db)
+            try RecordRows.save(after[key]!, touched: changes, audience: audience, seq: seq, in: db)
             counts.touched.tags.formUnion(audience)
             counts.touched.head = UInt64(seq)
             for tag in audience {
@@ -307,25 +307,38 @@ extension SQLiteServerStore {
     // MARK: Pull
 
     /// The caller's projection of the log after `cursor`: at most `limit` change sets (pages end
-    /// on set boundaries), with `enter` and `leave` events in order; or a reset snapshot when the
-    /// cursor is from another epoch.
-    /// - Throws: ``SyncError`` `invalidCursor` for a cursor ahead of the log.
-    public func pull(for caller: Caller, cursor: ConciergeCore.Cursor?, limit: Int) async throws -> PullResponse {
+    /// on set boundaries), with `enter` and `leave` events in order; or a reset snapshot, in pages
+    /// of at most `limit` records (newest activity first), for a first sync, a cursor from another
+    /// epoch or one older than compaction. `snapshot` asks for a snapshot's next page.
+    /// - Throws: ``SyncError`` `invalidCursor` for a cursor ahead of the log or a malformed token.
+    public func pull(
+        for caller: Caller, cursor: ConciergeCore.Cursor?, limit: Int, snapshot token: String? = nil
+    ) async throws -> PullResponse {
         let epoch = self.epoch
         let principal = caller.principal
         let replica = caller.replica.description
         let stale = Self.nowMillis() - 3_600_000
         let (response, acknowledges): (PullResponse, Bool) = try await read { db in
             let head = try Self.head(in: db)
+            if let token {
+                guard let position = SnapshotPosition(token: token) else {
+                    throw SyncError(.invalidCursor, "the snapshot token is malformed")
+                }
+                if position.epoch == epoch {
+                    return (
+                        .reset(try Self.snapshotPage(for: principal, from: position, head: head, limit: limit, in: db)),
+                        false
+                    )
+                }
+            }
             guard let cursor, cursor.epoch == epoch else {
                 if cursor == nil && head == 0 {
                     return (.page(PullPage(events: [], cursor: Cursor(epoch: epoch, seq: 0), hasMore: false)), false)
                 }
                 let reason = cursor == nil ? "initial" : "epochChanged"
+                let start = SnapshotPosition(epoch: epoch, reason: reason, start: head, seen: head)
                 return (
-                    .reset(
-                        try Self.snapshot(for: principal, at: Cursor(epoch: epoch, seq: head), reason: reason, in: db)),
-                    false
+                    .reset(try Self.snapshotPage(for: principal, from: start, head: head, limit: limit, in: db)), false
                 )
             }
             guard cursor.seq <= head else {
@@ -347,9 +360,11 @@ extension SQLiteServerStore {
                             """),
                     arguments: [cursor.epoch, Int64(cursor.seq), stale, replica]) ?? false
             if cursor.seq < UInt64(compacted) {
-                let snapshot = try Self.snapshot(
-                    for: principal, at: Cursor(epoch: epoch, seq: head), reason: "compacted", in: db)
-                return (.reset(snapshot), acknowledges)
+                let start = SnapshotPosition(epoch: epoch, reason: "compacted", start: head, seen: head)
+                return (
+                    .reset(try Self.snapshotPage(for: principal, from: start, head: head, limit: limit, in: db)),
+                    acknowledges
+                )
             }
             let page = try Self.page(for: principal, after: cursor.seq, head: head, limit: limit, epoch: epoch, in: db)
             return (.page(page), acknowledges)
@@ -441,6 +456,57 @@ extension SQLiteServerStore {
     static func owner(of key: RecordKey, in db: Database) throws -> Principal? {
         guard key.type == .profile || key.type == .preferences else { return nil }
         return try principal(PrincipalID(key.id.rawValue), in: db)
+    }
+
+    /// One page of a paged reset snapshot: first the records in scope that changed since the
+    /// previous page was taken (whole, so none is left half-delivered), then the next `limit`
+    /// records that last changed at or before the snapshot's start, newest first.
+    static func snapshotPage(
+        for principal: Principal, from position: SnapshotPosition, head: UInt64, limit: Int, in db: Database
+    ) throws -> ResetSnapshot {
+        let tags = Array(principal.tags)
+        let inScope =
+            "EXISTS (SELECT 1 FROM json_each(record.audience) AS tag WHERE tag.value IN (\(tags.map { _ in "?" }.joined(separator: ","))))"
+        let continues = position.last != nil
+        var keys: [RecordKey] = []
+        if continues && head > position.seen {
+            keys += try Row.fetchAll(
+                db, sql: "SELECT type, id FROM record WHERE last_seq > ? AND \(inScope)",
+                arguments: StatementArguments([Int64(position.seen)] + tags)
+            ).map { RecordKey(type: RecordType($0["type"]), id: RecordID($0["id"])) }
+        }
+        let last = position.last ?? (Int64.max, "", "")
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT type, id, last_seq FROM record
+                WHERE last_seq <= ? AND (last_seq, type, id) < (?, ?, ?) AND \(inScope)
+                ORDER BY last_seq DESC, type DESC, id DESC LIMIT ?
+                """,
+            arguments: StatementArguments(
+                [Int64(position.start), last.seq, last.type, last.id] as [any DatabaseValueConvertible] + tags + [
+                    limit + 1
+                ]))
+        var next: SnapshotPosition?
+        for (index, row) in rows.enumerated() {
+            guard index < limit else {
+                let previous = rows[index - 1]
+                next = position
+                next!.seen = head
+                next!.last = (previous["last_seq"], previous["type"], previous["id"])
+                break
+            }
+            keys.append(RecordKey(type: RecordType(row["type"]), id: RecordID(row["id"])))
+        }
+        var records: [Record] = []
+        for key in keys {
+            if let record = try RecordRows.load(key, need: .all, in: db) {
+                records.append(Projection.record(record, for: principal))
+            }
+        }
+        return ResetSnapshot(
+            records: records, cursor: Cursor(epoch: position.epoch, seq: position.start), reason: position.reason,
+            continues: continues, more: next?.token)
     }
 
     /// Everything in the principal's scope, projected, at `cursor`.
