@@ -30,12 +30,23 @@ public struct Replica<Store: ReplicaStore>: Sendable {
     /// Every visible record of a type, sorted by id, deleted ones left out.
     public func visibleRecords(of type: RecordType) throws -> [Record] {
         try store.read { reader in
-            var keys = Set(try reader.confirmedKeys().filter { $0.type == type })
-            for item in try reader.outbox() {
-                for change in item.changeSet.changes where change.key.type == type { keys.insert(change.key) }
-            }
-            return try keys.sorted().compactMap { key in try Self.visible(key, in: reader) }.filter { !$0.isDeleted }
+            try Self.visibleKeys(of: type, in: reader).compactMap { key in try Self.visible(key, in: reader) }
+                .filter { !$0.isDeleted }
         }
+    }
+
+    /// The keys of every record of a type the replica holds or is changing, sorted, without
+    /// decoding the records (deleted ones included).
+    public func visibleKeys(of type: RecordType) throws -> [RecordKey] {
+        try store.read { reader in try Self.visibleKeys(of: type, in: reader) }
+    }
+
+    static func visibleKeys(of type: RecordType, in reader: any ReplicaReader) throws -> [RecordKey] {
+        var keys = Set(try reader.confirmedKeys().filter { $0.type == type })
+        for item in try reader.outbox() where !item.isDelivered {
+            for change in item.changeSet.changes where change.key.type == type { keys.insert(change.key) }
+        }
+        return keys.sorted()
     }
 
     static func visible(_ key: RecordKey, in reader: any ReplicaReader) throws -> Record? {

@@ -116,7 +116,10 @@ final class EngineReplica: Sendable {
     }
 
     func randomEdit(_ random: inout SplitMix64, customers: [PrincipalID], assignees: [PrincipalID]) throws {
-        let cases = try replica.visibleRecords(of: .serviceCase).compactMap(ServiceCase.init)
+        // One case, picked by key: decoding every case on every edit makes long runs quadratic.
+        let keys = try replica.visibleKeys(of: .serviceCase)
+        let picked = RandomEdit.pick(keys, &random)
+        let cases = try picked.flatMap { try replica.visibleRecord($0) }.flatMap(ServiceCase.init).map { [$0] } ?? []
         var generator = random
         try replica.edit { editor in
             try RandomEdit.edit(
