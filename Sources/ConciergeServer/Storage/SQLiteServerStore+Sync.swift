@@ -483,10 +483,11 @@ extension SQLiteServerStore {
                 WHERE last_seq <= ? AND (last_seq, type, id) < (?, ?, ?) AND \(inScope)
                 ORDER BY last_seq DESC, type DESC, id DESC LIMIT ?
                 """,
+            // The bound on last_seq alone lets SQLite walk the index from where the last page ended
+            // (a row-value comparison by itself makes it scan from the top on every page).
             arguments: StatementArguments(
-                [Int64(position.start), last.seq, last.type, last.id] as [any DatabaseValueConvertible] + tags + [
-                    limit + 1
-                ]))
+                [min(Int64(position.start), last.seq), last.seq, last.type, last.id] as [any DatabaseValueConvertible]
+                    + tags + [limit + 1]))
         var next: SnapshotPosition?
         for (index, row) in rows.enumerated() {
             guard index < limit else {
