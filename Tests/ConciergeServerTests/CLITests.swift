@@ -167,6 +167,23 @@ import Testing
         await server.stop()
     }
 
+    @Test func watchPrintsWhatArrivesOverTheLiveConnection() async throws {
+        let server = try await TestServer.start()
+        try await server.seed()
+        let anna = try await Self.enrolled("anna", on: server)
+        let ben = try await Self.enrolled("ben", on: server)
+        let id = String(
+            try #require(
+                try await anna.run("case", "new", "--subject", "Live", "--sync").output.split(separator: "\n").first))
+        async let watched = ben.run("watch", "--seconds", "6")
+        // Reply once the watcher is connected: the server counts live clients.
+        for _ in 0..<100 where server.parts.live.connectionCount == 0 { try await Task.sleep(for: .milliseconds(50)) }
+        try await anna.run("case", "reply", String(id.prefix(8)), "are you there?", "--sync")
+        let output = try await watched.output
+        #expect(output.contains("anna (verified)  are you there?"), "\(output)")
+        await server.stop()
+    }
+
     @Test func aForeignFileInTheDataFolderIsReportedAndLeftAlone() async throws {
         let cli = CLI()
         let folder = cli.home.appendingPathComponent("accounts")

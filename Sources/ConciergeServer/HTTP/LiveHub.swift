@@ -21,6 +21,9 @@ public final class LiveHub: Sendable {
         self.metrics = metrics
     }
 
+    /// The live connections open now.
+    public var connectionCount: Int { listeners.withLock { $0.count } }
+
     /// Registers a connection; the stream yields the log positions to pull up to.
     func subscribe(_ principal: Principal) -> (id: UUID, notices: AsyncStream<UInt64>) {
         let (stream, continuation) = AsyncStream.makeStream(of: UInt64.self, bufferingPolicy: .bufferingNewest(1))
