@@ -28,13 +28,16 @@ test: deps
 	$(SWIFT) build
 	CONCIERGE_PROPERTY_CASES=$(PROPERTY_CASES) CONCIERGE_KILL_ROUNDS=$(KILL_ROUNDS) $(SWIFT) test --parallel
 
-# The full counts the issues ask for.
+# The full counts the issues ask for, in two runs: the harness's in-process server must not share
+# this 2-core machine's few concurrency threads with 10,000-case property tests.
 soak: deps
 	$(SWIFT) build
 	CONCIERGE_PROPERTY_CASES=$(SOAK_PROPERTY_CASES) CONCIERGE_KILL_ROUNDS=$(SOAK_KILL_ROUNDS) \
-		CONCIERGE_HARNESS_REPLICAS=20 CONCIERGE_HARNESS_EDITS=2000 CONCIERGE_HARNESS_SEEDS=20 \
-		$(SWIFT) test --parallel > .build/soak.log 2>&1; status=$$?; \
-		grep -E '^harness seed|Test run with' .build/soak.log; exit $$status
+		$(SWIFT) test --parallel --skip HarnessTests > .build/soak.log 2>&1; status=$$?; \
+		grep -E 'Test run with' .build/soak.log; [ $$status -eq 0 ] || exit $$status
+	CONCIERGE_HARNESS_REPLICAS=20 CONCIERGE_HARNESS_EDITS=2000 CONCIERGE_HARNESS_SEEDS=20 \
+		$(SWIFT) test --filter HarnessTests > .build/soak-harness.log 2>&1; status=$$?; \
+		grep -E '^harness seed|Test run with' .build/soak-harness.log; exit $$status
 
 # Core benchmarks in release mode; the last line sums up.
 bench-core: deps
