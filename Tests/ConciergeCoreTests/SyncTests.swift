@@ -214,6 +214,30 @@ final class TestHub: SyncTransport, @unchecked Sendable {
         #expect(try replica.outbox().isEmpty)
     }
 
+    @Test func aPagedSnapshotKeepsAcknowledgedWorkVisibleUntilItsRecordArrives() throws {
+        let replica = makeReplica()
+        let set = try #require(try replica.edit { try $0.write("urgent", to: CaseFields.summary, of: Self.key) })
+        _ = try replica.nextPushBatch(limit: 10)
+        _ = try replica.applyPushResponse(
+            PushResponse(outcomes: [.accepted(set.id, at: Cursor(epoch: "e1", seq: 5))], serverMillis: 0))
+        // The first page of a snapshot taken at 9 holds other records; this one comes later.
+        let other = Record(key: RecordKey(type: .serviceCase, id: "other"))
+        let first = try replica.applyPullResponse(
+            .reset(ResetSnapshot(records: [other], cursor: Cursor(epoch: "e1", seq: 9), reason: "initial", more: "t")))
+        #expect(first.hasMore)
+        #expect(try replica.visibleRecord(Self.key)?.value(CaseFields.summary) == "urgent")
+        var arrived = Record(key: Self.key)
+        try set.apply(to: &arrived)
+        _ = try replica.applyPullResponse(
+            .reset(
+                ResetSnapshot(
+                    records: [arrived], cursor: Cursor(epoch: "e1", seq: 9), reason: "initial", continues: true)))
+        #expect(try replica.visibleRecord(Self.key)?.value(CaseFields.summary) == "urgent")
+        #expect(try replica.outbox().isEmpty)  // delivered now
+        #expect(try replica.metadata().snapshot == nil)
+        #expect(try replica.store.read { try $0.confirmedKeys().count } == 2)
+    }
+
     static func record(priority: Value) -> Record {
         var record = Record(key: key)
         let replica = ReplicaID("99999999-0000-4000-8000-000000000000")!

@@ -291,7 +291,9 @@ public struct Replica<Store: ReplicaStore>: Sendable {
                 summary.snapshotRecords = snapshot.records.count
                 summary.hasMore = snapshot.more != nil
             }
-            if let cursor = metadata.cursor {
+            // While a snapshot is still paging, a record at or below its cursor may not have arrived
+            // yet: the sets that changed it stay applied to what the user sees until it has.
+            if let cursor = metadata.cursor, metadata.snapshot == nil {
                 let horizon = wallClock.nowMillis() &- retentionMillis
                 for item in try writer.outbox() {
                     switch item.state {
