@@ -84,7 +84,9 @@ let package = Package(
         // an independent oracle. Driven by the tests.
         .target(
             name: "ConciergeHarness",
-            dependencies: ["ConciergeCore", "ConciergeClient", "ConciergeServer", "ConciergeStore"],
+            dependencies: [
+                "ConciergeCore", "ConciergeClient", "ConciergeServer", "ConciergeStore", "ConciergeTestSupport",
+            ],
             path: "tools/harness/Sources/ConciergeHarness",
             swiftSettings: swiftSettings
         ),

@@ -25,12 +25,25 @@ public enum ReplicaStoreContract {
             ])
     }
 
+    /// Every confirmed record of a store as canonical JSON, sorted by key: what "byte for byte"
+    /// compares.
+    public static func canonicalState(_ store: some ReplicaStore) throws -> [String] {
+        try store.read { reader in try canonicalState(reader) }
+    }
+
+    static func canonicalState(_ reader: any ReplicaReader) throws -> [String] {
+        try reader.confirmedKeys().sorted().map { key in
+            guard let record = try reader.confirmedRecord(key) else {
+                throw Violation(description: "\(key) is listed but cannot be read")
+            }
+            return CanonicalJSON.string(record.value)
+        }
+    }
+
     /// Everything the store holds, as one comparable string.
     public static func fingerprint(_ store: some ReplicaStore) throws -> String {
         try store.read { reader in
-            let records = try reader.confirmedKeys().sorted().map {
-                CanonicalJSON.string(try reader.confirmedRecord($0)!.value)
-            }
+            let records = try canonicalState(reader)
             let outbox = try reader.outbox().map { "\($0.id):\($0.state):\(CanonicalJSON.string($0.changeSet.value))" }
             let touching = try reader.outbox(touching: key).map(\.id.description)
             let rejected = try reader.rejected().map { "\($0.changeSet.id):\($0.error.code):\($0.error.message)" }

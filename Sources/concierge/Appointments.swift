@@ -75,15 +75,14 @@ struct AppointmentCommand: AsyncParsableCommand {
     static func answer(
         _ home: HomeOptions, _ after: SyncOption, _ id: String, _ slot: String, _ proposal: String?, _ answer: String
     ) async throws {
-        let found = try home.home().findCase(id, account: home.account)
-        let candidates = found.serviceCase.appointments.filter { appointment in
-            appointment.slots.contains { $0.id == slot }
-                && (proposal.map { appointment.proposal.rawValue.hasPrefix($0) } ?? true)
-        }
-        guard let appointment = candidates.last else {
-            throw CLIError("notFound", "no proposal on this case has a slot \(slot)")
-        }
-        let set = try found.account.replica.edit { editor in
+        try await home.editCase(id, after) { editor, found in
+            let candidates = found.serviceCase.appointments.filter { appointment in
+                appointment.slots.contains { $0.id == slot }
+                    && (proposal.map { appointment.proposal.rawValue.hasPrefix($0) } ?? true)
+            }
+            guard let appointment = candidates.last else {
+                throw CLIError("notFound", "no proposal on this case has a slot \(slot)")
+            }
             try editor.append(
                 EntryKind.appointmentAnswer, to: CaseFields.timeline, of: found.key,
                 payload: [
@@ -91,7 +90,6 @@ struct AppointmentCommand: AsyncParsableCommand {
                     "answer": .string(answer),
                 ])
         }
-        await after.after(found.account, changed: set)
     }
 }
 

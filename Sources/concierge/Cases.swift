@@ -189,9 +189,8 @@ struct CaseCommand: AsyncParsableCommand {
         @Option(help: "The channel (app, chat, email, phone, sms, ...).") var channel: String = "app"
 
         func run() async throws {
-            let found = try home.home().findCase(id, account: home.account)
-            let inbound = found.account.author.role == .customer || found.account.author.role == .integration
-            let set = try found.account.replica.edit { editor in
+            try await home.editCase(id, after) { editor, found in
+                let inbound = found.account.author.role == .customer || found.account.author.role == .integration
                 try editor.append(
                     EntryKind.message, to: CaseFields.timeline, of: found.key,
                     payload: [
@@ -200,7 +199,6 @@ struct CaseCommand: AsyncParsableCommand {
                     ],
                     personal: ["body": .string(text)])
             }
-            await after.after(found.account, changed: set)
         }
     }
 
@@ -213,16 +211,14 @@ struct CaseCommand: AsyncParsableCommand {
         @Argument(help: "The note.") var text: String
 
         func run() async throws {
-            let found = try home.home().findCase(id, account: home.account)
-            guard found.account.author.role.isStaff else {
-                throw CLIError(
-                    "forbidden", "internal notes are for staff; a \(found.account.author.role) cannot add one")
-            }
-            let set = try found.account.replica.edit { editor in
+            try await home.editCase(id, after) { editor, found in
+                guard found.account.author.role.isStaff else {
+                    throw CLIError(
+                        "forbidden", "internal notes are for staff; a \(found.account.author.role) cannot add one")
+                }
                 try editor.append(
                     EntryKind.note, to: CaseFields.timeline, of: found.key, personal: ["body": .string(text)])
             }
-            await after.after(found.account, changed: set)
         }
     }
 
@@ -240,8 +236,7 @@ struct CaseCommand: AsyncParsableCommand {
                     "badStatus",
                     "\"\(status)\" is not a status: \(CaseStatus.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            let found = try home.home().findCase(id, account: home.account)
-            await after.after(found.account, changed: try changeStatus(found, to: target, after: after))
+            try await home.editCase(id, after) { editor, found in try changeStatus(&editor, found, to: target) }
         }
     }
 
@@ -253,11 +248,9 @@ struct CaseCommand: AsyncParsableCommand {
         @Argument(help: "The principal id.") var assignee: String
 
         func run() async throws {
-            let found = try home.home().findCase(id, account: home.account)
-            let set = try found.account.replica.edit { editor in
+            try await home.editCase(id, after) { editor, found in
                 try editor.write(.string(assignee), to: CaseFields.assignee, of: found.key)
             }
-            await after.after(found.account, changed: set)
         }
     }
 
@@ -272,9 +265,8 @@ struct CaseCommand: AsyncParsableCommand {
         @Option(help: "Why.") var reason: String?
 
         func run() async throws {
-            let found = try home.home().findCase(id, account: home.account)
-            let from = found.serviceCase.assignee?.rawValue ?? found.account.author.principal.rawValue
-            let set = try found.account.replica.edit { editor in
+            try await home.editCase(id, after) { editor, found in
+                let from = found.serviceCase.assignee?.rawValue ?? found.account.author.principal.rawValue
                 var personal: [String: Value] = ["summary": .string(summary)]
                 if let reason { personal["reason"] = .string(reason) }
                 try editor.append(
@@ -283,7 +275,6 @@ struct CaseCommand: AsyncParsableCommand {
                 try editor.write(.string(to), to: CaseFields.assignee, of: found.key)
                 try editor.write(.string(summary), to: CaseFields.summary, of: found.key)
             }
-            await after.after(found.account, changed: set)
         }
     }
 
@@ -296,15 +287,13 @@ struct CaseCommand: AsyncParsableCommand {
         @Flag var remove = false
 
         func run() async throws {
-            let found = try home.home().findCase(id, account: home.account)
-            let set = try found.account.replica.edit { editor in
+            try await home.editCase(id, after) { editor, found in
                 if remove {
                     try editor.remove(tag, from: CaseFields.tags, of: found.key)
                 } else {
                     try editor.add(tag, to: CaseFields.tags, of: found.key)
                 }
             }
-            await after.after(found.account, changed: set)
         }
     }
 
@@ -317,11 +306,9 @@ struct CaseCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard (1...5).contains(stars) else { throw CLIError("badRating", "a rating is 1 to 5") }
-            let found = try home.home().findCase(id, account: home.account)
-            let set = try found.account.replica.edit { editor in
+            try await home.editCase(id, after) { editor, found in
                 try editor.write(.int(Int64(stars)), to: CaseFields.rating, of: found.key)
             }
-            await after.after(found.account, changed: set)
         }
     }
 
@@ -343,11 +330,9 @@ struct CaseCommand: AsyncParsableCommand {
                 throw CLIError(
                     "badField", "\"\(field)\" cannot be set here; one of \(Self.fields.joined(separator: ", "))")
             }
-            let found = try home.home().findCase(id, account: home.account)
-            let set = try found.account.replica.edit { editor in
+            try await home.editCase(id, after) { editor, found in
                 try editor.write(.string(value), to: field, of: found.key)
             }
-            await after.after(found.account, changed: set)
         }
     }
 
@@ -358,26 +343,33 @@ struct CaseCommand: AsyncParsableCommand {
         @Argument var id: String
 
         func run() async throws {
-            let found = try home.home().findCase(id, account: home.account)
-            await after.after(found.account, changed: try changeStatus(found, to: .closed, after: after))
+            try await home.editCase(id, after) { editor, found in try changeStatus(&editor, found, to: .closed) }
         }
     }
 }
 
+extension HomeOptions {
+    /// Finds the case `id`, makes one change set on it with `body` (nothing is saved when `body`
+    /// throws), then syncs when `--sync` was given or says the change is pending.
+    func editCase(_ id: String, _ after: SyncOption, _ body: (inout Editor, FoundCase) throws -> Void) async throws {
+        let found = try home().findCase(id, account: account)
+        let set = try found.account.replica.edit { editor in try body(&editor, found) }
+        await after.after(found.account, changed: set)
+    }
+}
+
 /// Appends a status change after checking the transition table, so the user hears at once what the
-/// server would refuse.
-func changeStatus(_ found: FoundCase, to target: CaseStatus, after: SyncOption) throws -> ChangeSet? {
+/// server would refuse. Changing to the current status changes nothing.
+func changeStatus(_ editor: inout Editor, _ found: FoundCase, to target: CaseStatus) throws {
     let from = found.serviceCase.status
-    guard from != target else { return nil }
+    guard from != target else { return }
     guard
         CaseStatus.isAllowed(from: from, to: target, by: found.account.author, caseCustomer: found.serviceCase.customer)
     else {
         throw CLIError(
             "invalidTransition", "a \(found.account.author.role) cannot move a case from \(from) to \(target)")
     }
-    return try found.account.replica.edit { editor in
-        try editor.append(
-            EntryKind.statusChange, to: CaseFields.timeline, of: found.key,
-            payload: ["from": .string(from.rawValue), "to": .string(target.rawValue)])
-    }
+    try editor.append(
+        EntryKind.statusChange, to: CaseFields.timeline, of: found.key,
+        payload: ["from": .string(from.rawValue), "to": .string(target.rawValue)])
 }

@@ -66,10 +66,15 @@ struct AccountCommand: AsyncParsableCommand {
             guard let url = URL(string: server.hasSuffix("/") ? server : server + "/"), url.scheme != nil,
                 url.host != nil
             else { throw CLIError("badURL", "\"\(server)\" is not a server URL") }
+            // Checked before enrolling: the one-time code is spent once the server answers.
+            let taken = Set(try home.accounts().map(\.label))
+            if let name, taken.contains(name) {
+                throw CLIError("exists", "an account named \"\(name)\" exists; pick another with --name")
+            }
             let session = try await HTTPSyncTransport.enrol(server: url, code: code, deviceName: deviceName)
-            let label = name ?? "\(session.principal)@\(url.host!)"
-            if try home.accounts().contains(where: { $0.label == label }) {
-                throw CLIError("exists", "an account named \"\(label)\" exists; pick another with --name")
+            var label = name ?? "\(session.principal)@\(url.host!)"
+            if name == nil, taken.contains(label) {
+                label += "-" + String(session.replica.description.prefix(4))
             }
             let file = try ReplicaFile.create(
                 path: home.newReplicaPath(session.replica), session: session, label: label, nowMillis: nowMillis())

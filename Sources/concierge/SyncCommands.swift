@@ -41,7 +41,7 @@ struct Status: AsyncParsableCommand {
             let awaiting = outbox.count - pending
             let rejected = try account.replica.rejected()
             let metadata = try account.replica.metadata()
-            let stored = try account.file.account()
+            let stored = account.stored
             values.append(
                 .object([
                     "account": .string(account.label), "pending": .int(Int64(pending)),

@@ -499,14 +499,9 @@ extension SQLiteServerStore {
             }
             keys.append(RecordKey(type: RecordType(row["type"]), id: RecordID(row["id"])))
         }
-        var records: [Record] = []
-        for key in keys {
-            if let record = try RecordRows.load(key, need: .all, in: db) {
-                records.append(Projection.record(record, for: principal))
-            }
-        }
         return ResetSnapshot(
-            records: records, cursor: Cursor(epoch: position.epoch, seq: position.start), reason: position.reason,
+            records: try projected(keys, for: principal, in: db),
+            cursor: Cursor(epoch: position.epoch, seq: position.start), reason: position.reason,
             continues: continues, more: next?.token)
     }
 
@@ -523,14 +518,15 @@ extension SQLiteServerStore {
                 ORDER BY record.type, record.id
                 """,
             arguments: StatementArguments(tags))
-        var records: [Record] = []
-        for row in rows {
-            let key = RecordKey(type: RecordType(row["type"]), id: RecordID(row["id"]))
-            if let record = try RecordRows.load(key, need: .all, in: db) {
-                records.append(Projection.record(record, for: principal))
-            }
+        let keys = rows.map { RecordKey(type: RecordType($0["type"]), id: RecordID($0["id"])) }
+        return ResetSnapshot(records: try projected(keys, for: principal, in: db), cursor: cursor, reason: reason)
+    }
+
+    /// The records as stored, projected for `principal`; keys with no record are skipped.
+    static func projected(_ keys: [RecordKey], for principal: Principal, in db: Database) throws -> [Record] {
+        try keys.compactMap { key in
+            try RecordRows.load(key, need: .all, in: db).map { Projection.record($0, for: principal) }
         }
-        return ResetSnapshot(records: records, cursor: cursor, reason: reason)
     }
 
     // MARK: Reading for tests, admin and integrity

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import ConciergeClient
 import ConciergeCore
 import ConciergeServer
+import ConciergeTestSupport
 import Foundation
 import Hummingbird
 import Logging
@@ -105,8 +106,6 @@ struct TestDevice: Sendable {
 
     /// Every record the replica holds, as canonical JSON, sorted by key.
     func canonicalState() throws -> [String] {
-        try replica.store.read { reader in
-            try reader.confirmedKeys().sorted().map { CanonicalJSON.string(try reader.confirmedRecord($0)!.value) }
-        }
+        try ReplicaStoreContract.canonicalState(replica.store)
     }
 }

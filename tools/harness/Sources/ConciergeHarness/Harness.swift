@@ -2,6 +2,7 @@ import ConciergeClient
 import ConciergeCore
 import ConciergeServer
 import ConciergeStore
+import ConciergeTestSupport
 import Foundation
 
 /// The integration harness: a real server, many replicas (in-process engines on real replica
@@ -158,7 +159,8 @@ public struct Harness {
             let replica = try cli.openReplica()
             replicaStates.append(
                 (
-                    cli.name, cli.principal, try canonicalState(replica.store), try replica.outbox().count,
+                    cli.name, cli.principal, try ReplicaStoreContract.canonicalState(replica.store),
+                    try replica.outbox().count,
                     try replica.rejected().count
                 ))
             try replica.store.close()
@@ -178,12 +180,5 @@ public struct Harness {
         result.cuts = engines.map(\.transport.cuts).reduce(0, +)
         result.lostAnswers = engines.map(\.transport.lostAnswers).reduce(0, +)
         return result
-    }
-}
-
-/// Every confirmed record of a store as canonical JSON, sorted by key.
-func canonicalState(_ store: some ReplicaStore) throws -> [String] {
-    try store.read { reader in
-        try reader.confirmedKeys().sorted().map { CanonicalJSON.string(try reader.confirmedRecord($0)!.value) }
     }
 }

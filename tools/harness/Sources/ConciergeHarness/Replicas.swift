@@ -2,6 +2,7 @@ import ConciergeClient
 import ConciergeCore
 import ConciergeServer
 import ConciergeStore
+import ConciergeTestSupport
 import Foundation
 
 /// Random edits a principal would make, on the state its replica shows.
@@ -132,7 +133,7 @@ final class EngineReplica: Sendable {
     /// Syncs through the flaky connection; a run that gives up is simply tried again later.
     func trySync() async { _ = try? await engine.sync() }
 
-    func canonicalState() throws -> [String] { try ConciergeHarness.canonicalState(replica.store) }
+    func canonicalState() throws -> [String] { try ReplicaStoreContract.canonicalState(replica.store) }
 }
 
 /// A customer on the `concierge` CLI: every edit and sync is a process of its own on its replica
