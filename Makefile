@@ -24,19 +24,21 @@ demo: deps
 	tools/scripts/demo.sh .build/debug
 
 # The crash tests run the real concierge-server binary: build it first (the tests reuse the build).
+# The PostgreSQL tests run against a throwaway cluster started (and removed) by with-postgres.sh.
 test: deps
 	$(SWIFT) build
-	CONCIERGE_PROPERTY_CASES=$(PROPERTY_CASES) CONCIERGE_KILL_ROUNDS=$(KILL_ROUNDS) $(SWIFT) test --parallel
+	CONCIERGE_PROPERTY_CASES=$(PROPERTY_CASES) CONCIERGE_KILL_ROUNDS=$(KILL_ROUNDS) \
+		tools/scripts/with-postgres.sh $(SWIFT) test --parallel
 
 # The full counts the issues ask for, in two runs: the harness's in-process server must not share
 # this 2-core machine's few concurrency threads with 10,000-case property tests.
 soak: deps
 	$(SWIFT) build
 	CONCIERGE_PROPERTY_CASES=$(SOAK_PROPERTY_CASES) CONCIERGE_KILL_ROUNDS=$(SOAK_KILL_ROUNDS) \
-		$(SWIFT) test --parallel --skip HarnessTests > .build/soak.log 2>&1; status=$$?; \
+		tools/scripts/with-postgres.sh $(SWIFT) test --parallel --skip HarnessTests > .build/soak.log 2>&1; status=$$?; \
 		grep -E 'Test run with' .build/soak.log; [ $$status -eq 0 ] || exit $$status
 	CONCIERGE_HARNESS_REPLICAS=20 CONCIERGE_HARNESS_EDITS=2000 CONCIERGE_HARNESS_SEEDS=20 \
-		$(SWIFT) test --filter HarnessTests > .build/soak-harness.log 2>&1; status=$$?; \
+		tools/scripts/with-postgres.sh $(SWIFT) test --filter HarnessTests > .build/soak-harness.log 2>&1; status=$$?; \
 		grep -E '^harness seed|Test run with' .build/soak-harness.log; exit $$status
 
 # Core benchmarks in release mode; the last line sums up.

@@ -3,24 +3,38 @@ import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import ServiceLifecycle
 
 /// The server's parts, made once at start.
 public struct ServerParts: Sendable {
-    public let store: SQLiteServerStore
+    public let store: any ServerStore
     public let tokens: TokenService
     public let metrics: ServerMetrics
     public let live: LiveHub
+    /// Services the engine needs running beside the HTTP server (live fan-out across instances).
+    public let services: [any Service]
 }
 
 /// Opens the data folder (creating it, the database and the signing key on first start).
 public func makeServerParts(configuration: ServerConfiguration, logger: Logger) async throws -> ServerParts {
     try FileManager.default.createDirectory(
         at: configuration.dataFolder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-    let store = try SQLiteServerStore(path: configuration.databasePath, logger: logger)
-    let tokens = try await TokenService.load(
-        folder: configuration.dataFolder, lifetime: configuration.accessTokenSeconds)
     let metrics = ServerMetrics()
-    return ServerParts(store: store, tokens: tokens, metrics: metrics, live: LiveHub(metrics: metrics))
+    let live = LiveHub(metrics: metrics)
+    guard let url = configuration.databaseURL else {
+        let store = try SQLiteServerStore(path: configuration.databasePath, logger: logger)
+        let tokens = try await TokenService.load(
+            folder: configuration.dataFolder, lifetime: configuration.accessTokenSeconds)
+        return ServerParts(store: store, tokens: tokens, metrics: metrics, live: live, services: [])
+    }
+    let store = try await PostgresServerStore.connect(
+        url: url, maxConnections: configuration.databaseConnections, logger: logger)
+    // Every instance signs and verifies with the one key kept in the database.
+    let key = try await store.signingKey(orMake: TokenService.makeKey)
+    let tokens = try await TokenService(pem: key.pem, keyID: key.kid, lifetime: configuration.accessTokenSeconds)
+    let fanOut = LiveFanOut(
+        store: store, live: live, pollInterval: .milliseconds(configuration.livePollMilliseconds), logger: logger)
+    return ServerParts(store: store, tokens: tokens, metrics: metrics, live: live, services: [fanOut])
 }
 
 /// The router of the HTTP API, WebSocket route included (`schema/openapi.yaml` describes it).
@@ -51,7 +65,7 @@ public func buildApplication(
         router: router,
         server: .http1WebSocketUpgrade(webSocketRouter: router),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "concierge"),
-        services: [compaction],
+        services: [compaction] + parts.services,
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger)
 }

@@ -18,10 +18,16 @@ struct ConciergeServerCommand: AsyncParsableCommand {
 struct ServerOptions: ParsableArguments {
     @Option(help: "Data folder (CONCIERGE_DATA, default ./concierge-data).")
     var data: String?
+    @Option(
+        help:
+            "PostgreSQL URL, postgres://user:password@host:port/database (CONCIERGE_DATABASE_URL; unset: SQLite in the data folder)."
+    )
+    var databaseURL: String?
 
     func configuration() throws -> ServerConfiguration {
         var configuration = try ServerConfiguration(environment: ProcessInfo.processInfo.environment)
         if let data { configuration.dataFolder = URL(fileURLWithPath: data) }
+        if let databaseURL { configuration.databaseURL = databaseURL }
         return configuration
     }
 
@@ -164,7 +170,11 @@ struct Admin: AsyncParsableCommand {
 
         func run() async throws {
             let parts = try await Admin.open(options)
-            try parts.store.backup(to: file)
+            guard let store = parts.store as? SQLiteServerStore else {
+                throw ValidationError(
+                    "backup copies the SQLite file; back PostgreSQL up with its own tools (pg_dump, base backups)")
+            }
+            try store.backup(to: file)
             print("backed up to \(file); after restoring it, run `concierge-server admin mark-restored`")
         }
     }
@@ -189,7 +199,14 @@ struct Admin: AsyncParsableCommand {
         @OptionGroup var options: ServerOptions
 
         func run() async throws {
-            try SQLiteServerStore.markRestored(path: try options.configuration().databasePath)
+            let configuration = try options.configuration()
+            if configuration.databaseURL != nil {
+                let parts = try await Admin.open(options)
+                try await (parts.store as! PostgresServerStore).markRestored()
+                await parts.store.close()
+            } else {
+                try SQLiteServerStore.markRestored(path: configuration.databasePath)
+            }
             print("new epoch set")
         }
     }

@@ -50,8 +50,8 @@ import Testing
             })
     }
 
-    @Test func malformedRequestsGetClearErrors() async throws {
-        let server = try await TestServer.start {
+    @Test(arguments: Engine.allCases) func malformedRequestsGetClearErrors(engine: Engine) async throws {
+        let server = try await TestServer.start(engine: engine) {
             $0.maxBodyBytes = 4_000; $0.maxBatchSets = 3
         }
         try await server.seed()
@@ -81,8 +81,10 @@ import Testing
         await server.stop()
     }
 
-    @Test func tokensThatAreMissingExpiredForgedOrFromAnotherKeyAreRefused() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: Engine.allCases) func tokensThatAreMissingExpiredForgedOrFromAnotherKeyAreRefused(engine: Engine)
+        async throws
+    {
+        let server = try await TestServer.start(engine: engine)
         try await server.seed()
         let anna = try await server.device("anna")
         let session = anna.transport.currentSession
@@ -113,8 +115,8 @@ import Testing
         await server.stop()
     }
 
-    @Test func refusedChangesLeaveNoTrace() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: Engine.allCases) func refusedChangesLeaveNoTrace(engine: Engine) async throws {
+        let server = try await TestServer.start(engine: engine)
         try await server.seed()
         let anna = try await server.device("anna")
         let carl = try await server.device("carl")
@@ -249,8 +251,10 @@ import Testing
         await server.stop()
     }
 
-    @Test func replaysReturnTheStoredOutcomeAndReusedSeqsAreRefused() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: Engine.allCases) func replaysReturnTheStoredOutcomeAndReusedSeqsAreRefused(engine: Engine)
+        async throws
+    {
+        let server = try await TestServer.start(engine: engine)
         try await server.seed()
         let anna = try await server.device("anna")
         let key = try SyncIntegrationTests.newCase(anna, subject: "Replay")
@@ -302,8 +306,8 @@ import Testing
         await server.stop()
     }
 
-    @Test func cursorsFromTheFutureAnotherEpochOrGarbage() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: Engine.allCases) func cursorsFromTheFutureAnotherEpochOrGarbage(engine: Engine) async throws {
+        let server = try await TestServer.start(engine: engine)
         try await server.seed()
         let anna = try await server.device("anna")
         _ = try SyncIntegrationTests.newCase(anna, subject: "Cursor")

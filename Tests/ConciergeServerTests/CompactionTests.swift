@@ -7,8 +7,10 @@ import Testing
 @testable import ConciergeServer
 
 @Suite struct CompactionTests {
-    @Test func compactionKeepsWhatActiveReplicasNeedAndResetsStaleOnes() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: Engine.allCases) func compactionKeepsWhatActiveReplicasNeedAndResetsStaleOnes(engine: Engine)
+        async throws
+    {
+        let server = try await TestServer.start(engine: engine)
         try await server.seed()
         let phone = try await server.device("anna")
         let tablet = try await server.device("anna")
@@ -24,11 +26,7 @@ import Testing
         // Nobody active is below the tablet's cursor yet: nothing before it may go.
         #expect(try await server.store.compact() == 1)
         // The tablet has not been seen for longer than the retention window.
-        try await server.store.pool.write { db in
-            try db.execute(
-                sql: "UPDATE device SET last_seen_at = 0 WHERE replica_id = ?",
-                arguments: [tablet.transport.currentSession.replica.description])
-        }
+        try await server.zeroDeviceColumn("last_seen_at", of: tablet.transport.currentSession.replica)
         #expect(try await server.store.compact() == 4)
         #expect(try await server.store.stats()["change_log"] == 0)
         #expect(try await server.store.record(key)?.value(CaseFields.rating) == 3)

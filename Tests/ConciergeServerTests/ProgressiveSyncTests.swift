@@ -7,8 +7,10 @@ import Testing
 /// The first sync arrives in pages, newest activity first, each usable at once; changes made while
 /// it pages are not lost.
 @Suite struct ProgressiveSyncTests {
-    @Test func firstSyncIsPagedNewestFirstAndLosesNothingChangedMeanwhile() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: Engine.allCases) func firstSyncIsPagedNewestFirstAndLosesNothingChangedMeanwhile(engine: Engine)
+        async throws
+    {
+        let server = try await TestServer.start(engine: engine)
         try await server.seed()
         let sue = try await server.device("sue")
         var keys: [RecordKey] = []
@@ -42,8 +44,8 @@ import Testing
         await server.stop()
     }
 
-    @Test func aMalformedSnapshotTokenIsRefused() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: Engine.allCases) func aMalformedSnapshotTokenIsRefused(engine: Engine) async throws {
+        let server = try await TestServer.start(engine: engine)
         try await server.seed()
         let ben = try await server.device("ben")
         await #expect(throws: SyncError.self) {

@@ -7,8 +7,9 @@ import Testing
 @testable import ConciergeServer
 
 @Suite struct RefreshTokenTests {
-    @Test func aRetryAfterALostAnswerWorksButLaterReuseRevokes() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: Engine.allCases) func aRetryAfterALostAnswerWorksButLaterReuseRevokes(engine: Engine) async throws
+    {
+        let server = try await TestServer.start(engine: engine)
         try await server.seed()
         let code = try await server.store.issueEnrolmentCode(for: "anna")
         let enrolment = try await server.store.enrol(code: code, deviceName: "phone")
@@ -22,11 +23,7 @@ import Testing
         }
         let current = try await server.store.rotateRefreshToken(retried).refreshToken
         // Presenting a previous token after the grace period: a stolen copy; the device is revoked.
-        try await server.store.pool.write { db in
-            try db.execute(
-                sql: "UPDATE device SET rotated_at = 0 WHERE replica_id = ?", arguments: [enrolment.replica.description]
-            )
-        }
+        try await server.zeroDeviceColumn("rotated_at", of: enrolment.replica)
         do {
             _ = try await server.store.rotateRefreshToken(retried)
             Issue.record("an old refresh token was accepted after the grace period")

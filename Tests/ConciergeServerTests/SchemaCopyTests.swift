@@ -19,6 +19,17 @@ import Testing
         }
     }
 
+    @Test func embeddedPostgresMigrationsEqualTheSchemaFiles() throws {
+        let folder = Self.schemaFolder.appendingPathComponent("postgres")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".sql") }
+            .sorted()
+        #expect(files == PostgresMigrations.all.map { "\($0.name).sql" })
+        for migration in PostgresMigrations.all {
+            let text = try String(contentsOf: folder.appendingPathComponent("\(migration.name).sql"), encoding: .utf8)
+            #expect(text == migration.sql, "\(migration.name) differs from its embedded copy")
+        }
+    }
+
     @Test func embeddedClientMigrationsEqualTheSchemaFiles() throws {
         let folder = Self.schemaFolder.appendingPathComponent("client")
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".sql") }

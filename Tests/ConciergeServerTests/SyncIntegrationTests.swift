@@ -30,8 +30,9 @@ import Testing
         #expect(try device.canonicalState() == expected, sourceLocation: sourceLocation)
     }
 
-    @Test func customersAndAgentShareCasesAndNotesStayInternal() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: Engine.allCases) func customersAndAgentShareCasesAndNotesStayInternal(engine: Engine) async throws
+    {
+        let server = try await TestServer.start(engine: engine)
         try await server.seed()
         let anna = try await server.device("anna")
         let carl = try await server.device("carl")
@@ -68,8 +69,9 @@ import Testing
         await server.stop()
     }
 
-    @Test func customerSettingPriorityIsRefusedAndLeavesNoTrace() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: Engine.allCases) func customerSettingPriorityIsRefusedAndLeavesNoTrace(engine: Engine) async throws
+    {
+        let server = try await TestServer.start(engine: engine)
         try await server.seed()
         let anna = try await server.device("anna")
         let key = try Self.newCase(anna, subject: "No signal")
@@ -95,8 +97,10 @@ import Testing
         await server.stop()
     }
 
-    @Test func assignedCaseArrivesWholeAtTheTechnicianAndLeavesWhenReassigned() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: Engine.allCases) func assignedCaseArrivesWholeAtTheTechnicianAndLeavesWhenReassigned(
+        engine: Engine
+    ) async throws {
+        let server = try await TestServer.start(engine: engine)
         try await server.seed()
         let anna = try await server.device("anna")
         let ben = try await server.device("ben")
@@ -143,7 +147,7 @@ import Testing
         try await anna.sync()
         try await ben.sync()
         let backup = server.folder.appendingPathComponent("backup.sqlite").path
-        try server.store.backup(to: backup)
+        try (server.store as! SQLiteServerStore).backup(to: backup)
         // Work the backup does not have: delivered back to its author, and only acknowledged.
         try anna.edit { editor in
             try editor.append(
@@ -194,9 +198,9 @@ import Testing
     }
 
     // The time limit is the safety net for a notice that never comes; nothing here sleeps.
-    @Test(.timeLimit(.minutes(1)))
-    func changesToACaseNotifyItsCustomerWhoThenPulls() async throws {
-        let server = try await TestServer.start()
+    @Test(.timeLimit(.minutes(1)), arguments: Engine.allCases)
+    func changesToACaseNotifyItsCustomerWhoThenPulls(engine: Engine) async throws {
+        let server = try await TestServer.start(engine: engine)
         try await server.seed()
         let anna = try await server.device("anna")
         let carl = try await server.device("carl")
@@ -239,8 +243,10 @@ import Testing
 }
 
 @Suite struct IntegrityTests {
-    @Test func replicaDigestEqualsServerDigestAndPointsAtWhatDiffers() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: Engine.allCases) func replicaDigestEqualsServerDigestAndPointsAtWhatDiffers(engine: Engine)
+        async throws
+    {
+        let server = try await TestServer.start(engine: engine)
         try await server.seed()
         let anna = try await server.device("anna")
         let ben = try await server.device("ben")
@@ -266,8 +272,10 @@ import Testing
 }
 
 @Suite struct FollowUpTests {
-    @Test func customerMessageToAClosedCaseOpensOneLinkedFollowUp() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: Engine.allCases) func customerMessageToAClosedCaseOpensOneLinkedFollowUp(engine: Engine)
+        async throws
+    {
+        let server = try await TestServer.start(engine: engine)
         try await server.seed()
         let anna = try await server.device("anna")
         let ben = try await server.device("ben")

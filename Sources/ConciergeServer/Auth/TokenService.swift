@@ -48,6 +48,16 @@ public struct TokenService: Sendable {
         return await TokenService(key: key, keyID: keyID, lifetime: lifetime)
     }
 
+    /// A new signing key and its id, as PEM.
+    public static func makeKey() throws -> (kid: String, pem: String) {
+        (String(ReplicaID.random().description.prefix(8)), try EdDSA.PrivateKey().pemRepresentation)
+    }
+
+    /// A service over a key kept elsewhere (the PostgreSQL engine keeps it in the database).
+    public init(pem: String, keyID: String, lifetime: Int64) async throws {
+        await self.init(key: try EdDSA.PrivateKey(pem: pem), keyID: keyID, lifetime: lifetime)
+    }
+
     init(key: EdDSA.PrivateKey, keyID: String, lifetime: Int64) async {
         keys = JWTKeyCollection()
         await keys.add(eddsa: key, kid: JWKIdentifier(string: keyID))

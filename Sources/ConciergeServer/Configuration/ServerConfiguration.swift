@@ -6,6 +6,12 @@ import Foundation
 /// - `--host` / `CONCIERGE_HOST`: listen address, `127.0.0.1`
 /// - `--port` / `CONCIERGE_PORT`: port, `8080` (`0` picks a free one)
 /// - `--data` / `CONCIERGE_DATA`: data folder, `./concierge-data`
+/// - `--database-url` / `CONCIERGE_DATABASE_URL`: `postgres://user:password@host:port/database`
+///   selects the PostgreSQL engine (several instances on one cluster); unset, SQLite in the data
+///   folder
+/// - `CONCIERGE_DATABASE_CONNECTIONS`: most PostgreSQL connections per instance, 20
+/// - `CONCIERGE_LIVE_POLL_MS`: PostgreSQL engine: how often an instance polls the log head in case
+///   a live notice from another instance was lost, 1,000
 /// - `CONCIERGE_MAX_BODY_BYTES`: largest request body, 4 MiB
 /// - `CONCIERGE_MAX_BATCH_SETS`: most change sets in one push, 500
 /// - `CONCIERGE_MAX_PULL_LIMIT`: most change sets in one pull page, 1,000
@@ -26,6 +32,10 @@ public struct ServerConfiguration: Sendable {
     public var logLevel = "info"
     public var retentionDays = 30
     public var compactIntervalSeconds = 3_600
+    /// The PostgreSQL engine's URL; `nil` selects SQLite. It may hold a password: never log it.
+    public var databaseURL: String?
+    public var databaseConnections = 20
+    public var livePollMilliseconds = 1_000
 
     public init() {}
 
@@ -50,6 +60,9 @@ public struct ServerConfiguration: Sendable {
         if let level = environment["CONCIERGE_LOG_LEVEL"] { logLevel = level }
         if let value = try int("CONCIERGE_RETENTION_DAYS") { retentionDays = max(1, value) }
         if let value = try int("CONCIERGE_COMPACT_INTERVAL_SECONDS") { compactIntervalSeconds = max(1, value) }
+        if let url = environment["CONCIERGE_DATABASE_URL"], !url.isEmpty { databaseURL = url }
+        if let value = try int("CONCIERGE_DATABASE_CONNECTIONS") { databaseConnections = max(2, value) }
+        if let value = try int("CONCIERGE_LIVE_POLL_MS") { livePollMilliseconds = max(10, value) }
     }
 
     public var retentionMillis: Int64 { Int64(retentionDays) * 86_400_000 }

@@ -22,7 +22,7 @@ public enum DemoSeed {
     /// Creates the demo provider and its principals unless they exist.
     /// - Returns: the principals created, with a one-time enrolment code each (empty when the demo
     ///   was seeded before).
-    public static func seed(into store: SQLiteServerStore) async throws -> [(principal: Principal, code: String)] {
+    public static func seed(into store: any ServerStore) async throws -> [(principal: Principal, code: String)] {
         let value = try CanonicalJSON.decode(json)
         guard let provider = value["provider"], let id = provider["id"]?.stringValue,
             let principals = value["principals"]?.arrayValue

@@ -15,6 +15,8 @@ public final class LiveHub: Sendable {
     }
 
     let listeners: Mutex<[UUID: Listener]> = Mutex([:])
+    /// The highest log position connections were told about (or the head at start).
+    let highest = Mutex<UInt64>(0)
     let metrics: ServerMetrics
 
     init(metrics: ServerMetrics) {
@@ -44,8 +46,25 @@ public final class LiveHub: Sendable {
         metrics.liveClients.set(Double(count))
     }
 
+    var highestNotified: UInt64 { highest.withLock { $0 } }
+
+    /// Notes a log position every connection already knows about.
+    func noteHead(_ seq: UInt64) {
+        highest.withLock { $0 = max($0, seq) }
+    }
+
+    /// Tells every connection that the log moved to `seq` (after a lost notice, or one too large
+    /// to say whom it concerns).
+    func notifyEveryone(seq: UInt64) {
+        noteHead(seq)
+        listeners.withLock { listeners in
+            for listener in listeners.values { listener.notices.yield(seq) }
+        }
+    }
+
     /// Tells the connections concerned that the log moved to `seq`.
-    func notify(_ touched: SQLiteServerStore.Touched, seq: UInt64) {
+    func notify(_ touched: Touched, seq: UInt64) {
+        noteHead(seq)
         guard !touched.tags.isEmpty || !touched.principals.isEmpty else { return }
         listeners.withLock { listeners in
             for listener in listeners.values

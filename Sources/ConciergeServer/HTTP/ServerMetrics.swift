@@ -42,7 +42,7 @@ public final class ServerMetrics: Sendable {
             help: "log positions between a pull's cursor and the head: how far behind replicas are")
     }
 
-    func record(_ counts: SQLiteServerStore.PushCounts) {
+    func record(_ counts: PushCounts) {
         accepted.increment(by: Int64(counts.accepted))
         duplicates.increment(by: Int64(counts.duplicates))
         enters.increment(by: Int64(counts.enters))

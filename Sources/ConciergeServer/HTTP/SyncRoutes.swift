@@ -6,7 +6,7 @@ import Logging
 
 /// The sync API under `/v1`, described in `schema/openapi.yaml`.
 struct SyncRoutes: Sendable {
-    let store: SQLiteServerStore
+    let store: any ServerStore
     let tokens: TokenService
     let configuration: ServerConfiguration
     let metrics: ServerMetrics
@@ -54,7 +54,7 @@ struct SyncRoutes: Sendable {
     }
 
     /// The caller behind the request's bearer token: a valid token of an active device.
-    func authenticate(_ request: Request) async throws -> SQLiteServerStore.Caller {
+    func authenticate(_ request: Request) async throws -> Caller {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
             throw APIError(.unauthorized, "send an access token: Authorization: Bearer <token>")
         }
@@ -68,7 +68,7 @@ struct SyncRoutes: Sendable {
                 LogKey.principal: "\(principal.id)", LogKey.path: "\(request.uri.path)",
                 "concierge.device": "\(claims.device)",
             ])
-        return SQLiteServerStore.Caller(principal: principal, replica: claims.device)
+        return Caller(principal: principal, replica: claims.device)
     }
 
     func session(_ principal: Principal, replica: ReplicaID, refreshToken: String) async throws -> Response {
@@ -114,7 +114,7 @@ struct SyncRoutes: Sendable {
         }
         let push: PushRequest
         do { push = try PushRequest(value: body) } catch { throw APIError(.malformedRequest, error.message) }
-        var policy = SQLiteServerStore.PushPolicy()
+        var policy = PushPolicy()
         policy.drift = DriftBound(milliseconds: configuration.driftMilliseconds)
         let now = UInt64(Date().timeIntervalSince1970 * 1000)
         let (outcomes, counts) = try await store.push(push.changeSets, from: caller, serverMillis: now, policy: policy)

@@ -2,9 +2,9 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// Compacts the change log at an interval (see ``SQLiteServerStore/compact(now:retentionMillis:)``).
+/// Compacts the change log at an interval (see ``ServerStore/compact(now:retentionMillis:)``).
 struct CompactionService: Service {
-    let store: SQLiteServerStore
+    let store: any ServerStore
     let intervalSeconds: Int
     let retentionMillis: Int64
     let logger: Logger

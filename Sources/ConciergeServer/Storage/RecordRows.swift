@@ -55,7 +55,6 @@ enum RecordRows {
         else { return nil }
         let deleted: String? = row["deleted"]
         let redacted: String? = row["redacted"]
-        var fields: [String: Field] = [:]
         let fieldRows: [Row]
         if need.everything {
             fieldRows = try Row.fetchAll(
@@ -69,10 +68,6 @@ enum RecordRows {
                         "SELECT field, state FROM record_field WHERE type = ? AND id = ? AND field IN (\(names.map { _ in "?" }.joined(separator: ",")))"
                 ),
                 arguments: StatementArguments([key.type.rawValue, key.id.rawValue] + names))
-        }
-        for fieldRow in fieldRows {
-            let name: String = fieldRow["field"]
-            fields[name] = try decode(fieldRow["state"], Field.init(value:))
         }
         let entryRows: [Row]
         if need.everything {
@@ -100,16 +95,30 @@ enum RecordRows {
             }
             entryRows = rows
         }
+        return try assemble(
+            key, deleted: deleted, redacted: redacted, fields: fieldRows.map { ($0["field"], $0["state"]) },
+            entries: entryRows.map { ($0["field"], $0["state"]) })
+    }
+
+    /// A record from its stored rows: the record row's markers, field rows and entry rows (in any
+    /// order). Shared by the engines.
+    static func assemble(
+        _ key: RecordKey, deleted: String?, redacted: String?, fields fieldRows: [(field: String, state: Data)],
+        entries entryRows: [(field: String, state: Data)]
+    ) throws -> Record {
+        var fields: [String: Field] = [:]
+        for (name, state) in fieldRows {
+            fields[name] = try decode(state, Field.init(value:))
+        }
         var logs: [String: LogState] = [:]
-        for entryRow in entryRows {
-            let field: String = entryRow["field"]
+        for (field, state) in entryRows {
             if logs[field] == nil {
                 guard case .log(let log)? = fields[field]?.state else {
                     throw StoreError(.corrupt, "entries of \(key)/\(field) without their log row")
                 }
                 logs[field] = log
             }
-            let entry = try decode(entryRow["state"], LogEntry.init(value:))
+            let entry = try decode(state, LogEntry.init(value:))
             do { try logs[field]!.append(entry) } catch {
                 throw StoreError(.corrupt, "stored entries collide: \(error)")
             }
@@ -127,23 +136,23 @@ enum RecordRows {
         stamp.map { CanonicalJSON.string($0.value) }
     }
 
-    /// Writes the rows of `record` that `changes` touched (all of them after an erasure), at log
-    /// position `seq`.
-    static func save(
-        _ record: Record, touched changes: [Change], audience: Set<String>, seq: Int64, in db: Database
-    ) throws {
-        let type = record.type.rawValue
-        let id = record.id.rawValue
-        try db.cachedExecute(
-            sql: """
-                INSERT INTO record (type, id, deleted, redacted, audience, last_seq) VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (type, id) DO UPDATE SET deleted = excluded.deleted, redacted = excluded.redacted,
-                    audience = excluded.audience, last_seq = excluded.last_seq
-                """,
-            arguments: [
-                type, id, text(record.deleted), text(record.redacted),
-                CanonicalJSON.string(.array(audience.sorted().map(Value.string))), seq,
-            ])
+    /// The rows a change writes: the record row, and the field and entry rows it touched (all of
+    /// them after an erasure). Shared by the engines.
+    struct Writes {
+        var type: String
+        var id: String
+        var deleted: String?
+        var redacted: String?
+        /// The record's audience tags, sorted.
+        var audience: [String]
+        var fields: [(name: String, state: Data)] = []
+        var entries: [(field: String, entryID: String, kind: String, state: Data)] = []
+    }
+
+    static func writes(_ record: Record, touched changes: [Change], audience: Set<String>) -> Writes {
+        var writes = Writes(
+            type: record.type.rawValue, id: record.id.rawValue, deleted: text(record.deleted),
+            redacted: text(record.redacted), audience: audience.sorted())
         let everything = changes.contains { if case .redact = $0 { true } else { false } }
         var fields = Set(changes.compactMap(\.field))
         var entries: [String: Set<EntryID>] = [:]
@@ -160,29 +169,53 @@ enum RecordRows {
                 if case .log(let log) = field.state { entries[name] = Set(log.entries.keys) }
             }
         }
-        for name in fields {
+        for name in fields.sorted() {
             guard let field = record.fields[name] else { continue }
             var stored = field
             if case .log(let log) = field.state {
                 stored = Field(state: .log(LogState(entries: [:], redactions: log.redactions)))
-                for entryID in entries[name] ?? [] {
+                for entryID in (entries[name] ?? []).sorted(by: { $0.rawValue < $1.rawValue }) {
                     guard let entry = log.entries[entryID] else { continue }
-                    try db.cachedExecute(
-                        sql: """
-                            INSERT INTO record_entry (type, id, field, entry_id, kind, state) VALUES (?, ?, ?, ?, ?, ?)
-                            ON CONFLICT (type, id, field, entry_id) DO UPDATE SET kind = excluded.kind, state = excluded.state
-                            """,
-                        arguments: [
-                            type, id, name, entryID.rawValue, entry.kind, Data(CanonicalJSON.encode(entry.value)),
-                        ])
+                    writes.entries.append(
+                        (name, entryID.rawValue, entry.kind, Data(CanonicalJSON.encode(entry.value))))
                 }
             }
+            writes.fields.append((name, Data(CanonicalJSON.encode(stored.value))))
+        }
+        return writes
+    }
+
+    /// Writes the rows of `record` that `changes` touched (all of them after an erasure), at log
+    /// position `seq`.
+    static func save(
+        _ record: Record, touched changes: [Change], audience: Set<String>, seq: Int64, in db: Database
+    ) throws {
+        let writes = writes(record, touched: changes, audience: audience)
+        try db.cachedExecute(
+            sql: """
+                INSERT INTO record (type, id, deleted, redacted, audience, last_seq) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (type, id) DO UPDATE SET deleted = excluded.deleted, redacted = excluded.redacted,
+                    audience = excluded.audience, last_seq = excluded.last_seq
+                """,
+            arguments: [
+                writes.type, writes.id, writes.deleted, writes.redacted,
+                CanonicalJSON.string(.array(writes.audience.map(Value.string))), seq,
+            ])
+        for entry in writes.entries {
+            try db.cachedExecute(
+                sql: """
+                    INSERT INTO record_entry (type, id, field, entry_id, kind, state) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (type, id, field, entry_id) DO UPDATE SET kind = excluded.kind, state = excluded.state
+                    """,
+                arguments: [writes.type, writes.id, entry.field, entry.entryID, entry.kind, entry.state])
+        }
+        for field in writes.fields {
             try db.cachedExecute(
                 sql: """
                     INSERT INTO record_field (type, id, field, state) VALUES (?, ?, ?, ?)
                     ON CONFLICT (type, id, field) DO UPDATE SET state = excluded.state
                     """,
-                arguments: [type, id, name, Data(CanonicalJSON.encode(stored.value))])
+                arguments: [writes.type, writes.id, field.name, field.state])
         }
     }
 }

@@ -4,57 +4,17 @@ import Foundation
 import GRDB
 
 extension SQLiteServerStore {
-    /// What the server knows about the sender of a push or pull.
-    public struct Caller: Sendable {
-        public var principal: Principal
-        public var replica: ReplicaID
-
-        public init(principal: Principal, replica: ReplicaID) {
-            self.principal = principal
-            self.replica = replica
-        }
-    }
-
-    /// Policies of the push pipeline.
-    public struct PushPolicy: Sendable {
-        public var drift: DriftBound = .default
-        public var upgrader: Upgrader = .current
-        public var schema: Schema = .current
-        public init() {}
-    }
-
-    /// Who a push concerns: the audiences of the records it changed and the principals whose
-    /// scope it moved, for live notices.
-    public struct Touched: Sendable {
-        public var tags: Set<String> = []
-        public var principals: Set<String> = []
-        public var head: UInt64 = 0
-    }
-
-    /// Counts of one push, for metrics.
-    public struct PushCounts: Sendable {
-        public var accepted = 0
-        public var duplicates = 0
-        public var rejected: [SyncError.Code: Int] = [:]
-        public var enters = 0
-        public var leaves = 0
-        public var touched = Touched()
-    }
-
     /// Applies a batch of change sets in the server's order of checks: the stored outcome, the
     /// schema version, the stamps, the schema, authorization, then merge and append.
     ///
     /// Accepted sets and final rejections are stored; retryable ones are not. A refused set leaves
     /// no trace: not in records, not in the log.
-    public func push(_ sets: [ChangeSet], from caller: Caller, serverMillis: UInt64, policy: PushPolicy = .init())
+    public func push(_ sets: [ChangeSet], from caller: Caller, serverMillis: UInt64, policy: PushPolicy)
         async throws -> (outcomes: [PushOutcome], counts: PushCounts)
     {
         let epoch = self.epoch
         // Encoding and hashing are pure work: done here, on the caller's core, not on the one writer.
-        let encoded = sets.map { set in
-            let bytes = set.canonicalJSON
-            return EncodedSet(set: set, bytes: bytes, hash: Data(SHA256.hash(data: bytes)))
-        }
+        let encoded = sets.map(PushSteps.EncodedSet.init)
         return try await write { db in
             var outcomes: [PushOutcome] = []
             var counts = PushCounts()
@@ -71,27 +31,17 @@ extension SQLiteServerStore {
             }
             try db.cachedExecute(
                 sql: "UPDATE device SET last_seen_at = ? WHERE replica_id = ?",
-                arguments: [Self.nowMillis(), caller.replica.description])
+                arguments: [StoreSupport.nowMillis(), caller.replica.description])
             return (outcomes, counts)
         }
     }
 
-    /// A change set with its canonical bytes and their SHA-256 (the content hash).
-    struct EncodedSet: Sendable {
-        var set: ChangeSet
-        var bytes: [UInt8]
-        var hash: Data
-    }
-
     static func push(
-        _ encoded: EncodedSet, from caller: Caller, serverMillis: UInt64, policy: PushPolicy, epoch: String,
+        _ encoded: PushSteps.EncodedSet, from caller: Caller, serverMillis: UInt64, policy: PushPolicy, epoch: String,
         counts: inout PushCounts, in db: Database
     ) throws -> PushOutcome {
         let set = encoded.set
-        // A set for another device is refused and never stored: its id belongs to that device.
-        guard set.id.replica == caller.replica else {
-            return .rejected(set.id, SyncError(.outOfScope, "change sets carry the sending device's replica id"))
-        }
+        if let refused = PushSteps.checkSender(set, caller) { return refused }
         let contentHash = encoded.hash
         if let stored = try Row.fetchOne(
             db.cachedStatement(
@@ -100,15 +50,9 @@ extension SQLiteServerStore {
             ),
             arguments: [set.id.replica.description, Int64(bitPattern: set.id.seq)])
         {
-            guard stored["content_hash"] as Data == contentHash else {
-                return .rejected(
-                    set.id,
-                    SyncError(.seqReused, "this change-set id was used for other content; enrol the device again"))
-            }
-            if stored["status"] as String == "accepted" {
-                return .duplicate(set.id, at: Cursor(epoch: epoch, seq: UInt64(stored["log_seq"] as Int64)))
-            }
-            return .rejected(set.id, SyncError(SyncError.Code(stored["code"]), stored["message"]))
+            return PushSteps.replay(
+                encoded, storedHash: stored["content_hash"], status: stored["status"], code: stored["code"],
+                message: stored["message"], logSeq: stored["log_seq"], epoch: epoch)
         }
         func reject(_ error: SyncError) throws -> PushOutcome {
             if !error.isRetryable {
@@ -124,9 +68,7 @@ extension SQLiteServerStore {
         }
         let upgraded: ChangeSet
         do {
-            upgraded = try policy.upgrader.upgrade(set)
-            try upgraded.validateStamps(serverMillis: serverMillis, drift: policy.drift)
-            try policy.schema.validate(upgraded)
+            upgraded = try PushSteps.prepare(set, serverMillis: serverMillis, policy: policy)
         } catch {
             return try reject(error)
         }
@@ -135,19 +77,15 @@ extension SQLiteServerStore {
         var after: [RecordKey: Record] = [:]
         var owners: [RecordKey: Principal] = [:]
         for key in upgraded.keys {
-            let changes = upgraded.changes.filter { $0.key == key }.map(\.change)
+            let changes = PushSteps.changes(of: upgraded, to: key)
             let stored = try RecordRows.load(key, need: RecordRows.Need(changes), in: db)
             before[key] = stored
-            var record = stored ?? Record(key: key)
             do {
-                for change in changes { try record.apply(change, by: upgraded.author) }
+                after[key] = try PushSteps.apply(changes, to: stored, key: key, by: upgraded.author)
             } catch {
-                return try reject(SyncError(.stampReused, error.message))
+                return try reject(error)
             }
-            after[key] = record
-            if key.type == .profile || key.type == .preferences,
-                let owner = try principal(PrincipalID(key.id.rawValue), in: db)
-            {
+            if PushSteps.hasOwner(key), let owner = try principal(PrincipalID(key.id.rawValue), in: db) {
                 owners[key] = owner
             }
         }
@@ -179,11 +117,11 @@ extension SQLiteServerStore {
         try db.cachedExecute(
             sql: "INSERT INTO change_log (replica_id, set_seq, change_set, committed_at) VALUES (?, ?, ?, ?)",
             arguments: [
-                set.id.replica.description, Int64(bitPattern: set.id.seq), Data(bytes), nowMillis(),
+                set.id.replica.description, Int64(bitPattern: set.id.seq), Data(bytes), StoreSupport.nowMillis(),
             ])
         let seq = db.lastInsertedRowID
         for key in set.keys {
-            let changes = set.changes.filter { $0.key == key }.map(\.change)
+            let changes = PushSteps.changes(of: set, to: key)
             let oldAudience = before[key].map { Audience.of($0, owner: owners[key]) }
             let audience = Audience.of(after[key]!, owner: owners[key])
             try RecordRows.save(after[key]!, touched: changes, audience: audience, seq: seq, in: db)
@@ -220,60 +158,19 @@ extension SQLiteServerStore {
         after set: ChangeSet, before: [RecordKey: ConciergeCore.Record], after: [RecordKey: ConciergeCore.Record],
         counts: inout PushCounts, in db: Database
     ) throws {
-        for key in set.keys where key.type == .serviceCase {
-            guard let old = before[key].flatMap(ServiceCase.init), old.status == .closed,
-                let closed = after[key].flatMap(ServiceCase.init),
-                let message = set.changes.lazy.compactMap({ change -> LogEntry? in
-                    guard change.key == key, case .append(_, let entry) = change.change else { return nil }
-                    return closed.timeline.first { $0.id == entry.id && closed.isCustomerMessage($0) }
-                }).first,
-                let followUpID = FollowUp.caseID(for: key.id)
+        for trigger in PushSteps.followUpTriggers(of: set, before: before, after: after) {
+            guard try RecordRows.load(trigger.followUp, need: .init([]), in: db) == nil,
+                // The set touched only some of the case's rows: read the whole of it to copy from.
+                let whole = try RecordRows.load(trigger.closed, need: .all, in: db)
             else { continue }
-            let followUpKey = RecordKey(type: .serviceCase, id: followUpID)
-            guard try RecordRows.load(followUpKey, need: .init([]), in: db) == nil else { continue }
-            // The set touched only some of the case's rows: read the whole of it to copy from.
-            guard let whole = try RecordRows.load(key, need: .all, in: db) else { continue }
             var server = try ServerIdentity.load(in: db)
-            var changes: [RecordChange] = []
-            func stamp() -> Stamp { server.nextStamp() }
-            for (field, value) in [
-                (CaseFields.provider, whole.value(CaseFields.provider)),
-                (CaseFields.customer, whole.value(CaseFields.customer)),
-                (CaseFields.subject, whole.value(CaseFields.subject)),
-                (CaseFields.category, whole.value(CaseFields.category)),
-                (CaseFields.originChannel, whole.value(CaseFields.originChannel)),
-            ] {
-                guard let value, let declaration = Schema.current.declaration(of: field, on: .serviceCase) else {
-                    continue
-                }
-                changes.append(
-                    RecordChange(
-                        followUpKey,
-                        .write(
-                            field: field, value: value, base: nil, stamp: stamp(), history: declaration.history,
-                            personal: declaration.personal)))
-            }
-            changes.append(
-                RecordChange(followUpKey, .add(field: CaseFields.links, element: key.id.rawValue, stamp: stamp())))
-            changes.append(
-                RecordChange(
-                    followUpKey,
-                    .append(
-                        field: CaseFields.timeline,
-                        entry: NewEntry(
-                            id: EntryID("follow-up-of-\(key.id)"), stamp: stamp(), kind: EntryKind.followUp,
-                            payload: ["case": .string(key.id.rawValue), "message": .string(message.id.rawValue)]))))
-            changes.append(
-                RecordChange(key, .add(field: CaseFields.links, element: followUpID.rawValue, stamp: stamp())))
-            let followUpSet = ChangeSet(
-                id: ChangeSetID(replica: server.replica, seq: server.nextSeq()), author: ServerIdentity.author,
-                schemaVersion: Schema.current.version, changes: changes)
-            var newRecords: [RecordKey: ConciergeCore.Record] = [key: whole]
+            let followUpSet = PushSteps.followUpSet(trigger, whole: whole, server: &server)
+            var newRecords: [RecordKey: ConciergeCore.Record] = [trigger.closed: whole]
             try followUpSet.apply(to: &newRecords)
             try server.save(in: db)
             _ = try commit(
-                followUpSet, bytes: followUpSet.canonicalJSON, before: [key: whole], after: newRecords, owners: [:],
-                counts: &counts, in: db)
+                followUpSet, bytes: followUpSet.canonicalJSON, before: [trigger.closed: whole], after: newRecords,
+                owners: [:], counts: &counts, in: db)
         }
     }
 
@@ -312,12 +209,12 @@ extension SQLiteServerStore {
     /// epoch or one older than compaction. `snapshot` asks for a snapshot's next page.
     /// - Throws: ``SyncError`` `invalidCursor` for a cursor ahead of the log or a malformed token.
     public func pull(
-        for caller: Caller, cursor: ConciergeCore.Cursor?, limit: Int, snapshot token: String? = nil
+        for caller: Caller, cursor: ConciergeCore.Cursor?, limit: Int, snapshot token: String?
     ) async throws -> PullResponse {
         let epoch = self.epoch
         let principal = caller.principal
         let replica = caller.replica.description
-        let stale = Self.nowMillis() - 3_600_000
+        let stale = StoreSupport.nowMillis() - 3_600_000
         let (response, acknowledges): (PullResponse, Bool) = try await read { db in
             let head = try Self.head(in: db)
             if let token {
@@ -373,7 +270,7 @@ extension SQLiteServerStore {
             try await write { db in
                 try db.cachedExecute(
                     sql: "UPDATE device SET acked_epoch = ?, acked_seq = ?, last_seen_at = ? WHERE replica_id = ?",
-                    arguments: [cursor.epoch, Int64(cursor.seq), Self.nowMillis(), replica])
+                    arguments: [cursor.epoch, Int64(cursor.seq), StoreSupport.nowMillis(), replica])
             }
         }
         return response
@@ -454,7 +351,7 @@ extension SQLiteServerStore {
     }
 
     static func owner(of key: RecordKey, in db: Database) throws -> Principal? {
-        guard key.type == .profile || key.type == .preferences else { return nil }
+        guard PushSteps.hasOwner(key) else { return nil }
         return try principal(PrincipalID(key.id.rawValue), in: db)
     }
 
@@ -561,7 +458,7 @@ extension SQLiteServerStore {
     /// Records, deletion markers and outcomes stay.
     /// - Returns: the horizon (the highest compacted log position).
     @discardableResult
-    public func compact(now: Int64 = SQLiteServerStore.nowMillis(), retentionMillis: Int64 = 30 * 86_400_000)
+    public func compact(now: Int64, retentionMillis: Int64)
         async throws -> UInt64
     {
         let epoch = self.epoch

@@ -11,7 +11,7 @@ import Logging
 /// database error rolls the whole batch back and the client sends it again. A crash loses nothing
 /// acknowledged: outcomes are only sent after the commit. SQLite has one writer at a time, so log sequence numbers commit in order and a reader
 /// following the log never skips one.
-public final class SQLiteServerStore: Sendable {
+public final class SQLiteServerStore: ServerStore {
     let pool: DatabasePool
     /// The server epoch; a new database, or one restored and marked so, gets a new one.
     public let epoch: String
@@ -89,7 +89,10 @@ public final class SQLiteServerStore: Sendable {
         } catch { throw StoreError(.database, "a write failed", underlying: error) }
     }
 
-    public static func nowMillis() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+    public typealias Caller = ConciergeServer.Caller
+    public typealias Enrolment = ConciergeServer.Enrolment
+
+    public func close() async {}
 
     // MARK: Providers and principals
 
@@ -104,7 +107,7 @@ public final class SQLiteServerStore: Sendable {
             }
             try db.cachedExecute(
                 sql: "INSERT INTO provider (id, name, created_at) VALUES (?, ?, ?)",
-                arguments: [id.rawValue, name, Self.nowMillis()])
+                arguments: [id.rawValue, name, StoreSupport.nowMillis()])
         }
     }
 
@@ -128,7 +131,7 @@ public final class SQLiteServerStore: Sendable {
                 sql: "INSERT INTO principal (id, provider_id, role, display_name, created_at) VALUES (?, ?, ?, ?, ?)",
                 arguments: [
                     principal.id.rawValue, principal.provider.rawValue, principal.role.rawValue, principal.displayName,
-                    Self.nowMillis(),
+                    StoreSupport.nowMillis(),
                 ])
             try Self.saveTags(principal, in: db)
         }
@@ -148,20 +151,10 @@ public final class SQLiteServerStore: Sendable {
     }
 
     static func saveTags(_ principal: Principal, in db: Database) throws {
-        for tag in principal.tags {
+        for tag in StoreSupport.storedTags(of: principal) {
             try db.cachedExecute(
                 sql: "INSERT INTO principal_tag (principal_id, tag) VALUES (?, ?)",
                 arguments: [principal.id.rawValue, tag])
-        }
-        for skill in principal.skills {
-            try db.cachedExecute(
-                sql: "INSERT OR IGNORE INTO principal_tag (principal_id, tag) VALUES (?, ?)",
-                arguments: [principal.id.rawValue, "has-skill:\(skill)"])
-        }
-        for queue in principal.queues {
-            try db.cachedExecute(
-                sql: "INSERT OR IGNORE INTO principal_tag (principal_id, tag) VALUES (?, ?)",
-                arguments: [principal.id.rawValue, "has-queue:\(queue)"])
         }
     }
 
@@ -177,45 +170,24 @@ public final class SQLiteServerStore: Sendable {
         else { return nil }
         let tags = try String.fetchAll(
             db.cachedStatement(sql: "SELECT tag FROM principal_tag WHERE principal_id = ?"), arguments: [id.rawValue])
-        return Principal(
-            id: id, provider: ProviderID(row["provider_id"]), role: Role(row["role"]), displayName: row["display_name"],
-            skills: tags.filter { $0.hasPrefix("has-skill:") }.map { String($0.dropFirst(10)) }.sorted(),
-            queues: tags.filter { $0.hasPrefix("has-queue:") }.map { String($0.dropFirst(10)) }.sorted())
+        return StoreSupport.principal(
+            id: id, provider: row["provider_id"], role: row["role"], displayName: row["display_name"], tags: tags)
     }
 
     // MARK: Enrolment and devices
 
-    static func hash(_ text: String) -> Data { Data(SHA256.hash(data: Data(text.utf8))) }
-
-    static func randomToken(bytes: Int = 32) -> String {
-        var generator = SystemRandomNumberGenerator()
-        let raw = (0..<bytes).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return Data(raw).base64EncodedString().replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-    }
-
     /// Issues a one-time enrolment code for `principal`, valid for `lifetime` seconds.
-    public func issueEnrolmentCode(for principal: PrincipalID, lifetime: Int64 = 86_400) async throws -> String {
-        // 12 characters from an alphabet without look-alikes: about 60 bits.
-        let alphabet = Array("ABCDEFGHJKLMNPQRSTUVWXYZ23456789")
-        var generator = SystemRandomNumberGenerator()
-        let code = String((0..<12).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
+    public func issueEnrolmentCode(for principal: PrincipalID, lifetime: Int64) async throws -> String {
+        let code = StoreSupport.enrolmentCode()
         try await write { db in
             guard try Self.principal(principal, in: db) != nil else {
                 throw StoreError(.notFound, "no principal \(principal)")
             }
             try db.cachedExecute(
                 sql: "INSERT INTO enrolment_code (code_hash, principal_id, expires_at) VALUES (?, ?, ?)",
-                arguments: [Self.hash(code), principal.rawValue, Self.nowMillis() + lifetime * 1000])
+                arguments: [StoreSupport.hash(code), principal.rawValue, StoreSupport.nowMillis() + lifetime * 1000])
         }
         return code
-    }
-
-    /// A device enrolled: its new replica id, its first refresh token, and its principal.
-    public struct Enrolment: Sendable {
-        public var replica: ReplicaID
-        public var refreshToken: String
-        public var principal: Principal
     }
 
     /// Uses a one-time code: mints the replica id and the first refresh token.
@@ -226,21 +198,21 @@ public final class SQLiteServerStore: Sendable {
                 let row = try Row.fetchOne(
                     db.cachedStatement(
                         sql: "SELECT principal_id, expires_at, used_at FROM enrolment_code WHERE code_hash = ?"),
-                    arguments: [Self.hash(code.uppercased())]),
-                row["used_at"] as Int64? == nil, (row["expires_at"] as Int64) > Self.nowMillis(),
+                    arguments: [StoreSupport.hash(code.uppercased())]),
+                row["used_at"] as Int64? == nil, (row["expires_at"] as Int64) > StoreSupport.nowMillis(),
                 let principal = try Self.principal(PrincipalID(row["principal_id"]), in: db)
             else { throw SyncError(.invalidCode, "the enrolment code is unknown, used or expired") }
             try db.cachedExecute(
                 sql: "UPDATE enrolment_code SET used_at = ? WHERE code_hash = ?",
-                arguments: [Self.nowMillis(), Self.hash(code.uppercased())])
-            let replica = ReplicaID.random()
-            let refresh = "\(replica).\(Self.randomToken())"
+                arguments: [StoreSupport.nowMillis(), StoreSupport.hash(code.uppercased())])
+            let (replica, refresh) = StoreSupport.newDevice()
             try db.cachedExecute(
                 sql:
                     "INSERT INTO device (replica_id, principal_id, name, created_at, refresh_hash) VALUES (?, ?, ?, ?, ?)",
                 arguments: [
-                    replica.description, principal.id.rawValue, String(deviceName.prefix(100)), Self.nowMillis(),
-                    Self.hash(refresh),
+                    replica.description, principal.id.rawValue, String(deviceName.prefix(100)),
+                    StoreSupport.nowMillis(),
+                    StoreSupport.hash(refresh),
                 ])
             return Enrolment(replica: replica, refreshToken: refresh, principal: principal)
         }
@@ -254,31 +226,27 @@ public final class SQLiteServerStore: Sendable {
                 throw StoreError(.notFound, "no principal \(principal)")
             }
             return try (0..<count).map { _ in
-                let replica = ReplicaID.random()
-                let refresh = "\(replica).\(Self.randomToken())"
+                let (replica, refresh) = StoreSupport.newDevice()
                 try db.cachedExecute(
                     sql:
                         "INSERT INTO device (replica_id, principal_id, name, created_at, refresh_hash) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [replica.description, principal.rawValue, name, Self.nowMillis(), Self.hash(refresh)])
+                    arguments: [
+                        replica.description, principal.rawValue, name, StoreSupport.nowMillis(),
+                        StoreSupport.hash(refresh),
+                    ])
                 return Enrolment(replica: replica, refreshToken: refresh, principal: owner)
             }
         }
     }
 
-    /// How long after a rotation the previous refresh token may rotate again: a client whose
-    /// answer was lost retries with it. Later, presenting it again means a stolen copy is in use.
-    public static let refreshGraceMillis: Int64 = 60_000
-
     /// Rotates a refresh token. Presenting the previous token again revokes the device (a stolen
-    /// copy in use), unless it comes within ``refreshGraceMillis`` of the rotation: then it is a
+    /// copy in use), unless it comes within ``StoreSupport/refreshGraceMillis`` of the rotation: then it is a
     /// retry after a lost answer, and gets a new token (the one whose answer was lost stops working).
     /// - Returns: the new refresh token and the device's principal.
     public func rotateRefreshToken(_ token: String) async throws -> (
         refreshToken: String, replica: ReplicaID, principal: Principal
     ) {
-        guard let dot = token.firstIndex(of: "."), let replica = ReplicaID(String(token[..<dot])) else {
-            throw SyncError(.unauthorized, "the refresh token is malformed")
-        }
+        let replica = try StoreSupport.replica(ofRefreshToken: token)
         let outcome: Result<(String, Principal), SyncError> = try await write { db in
             guard
                 let row = try Row.fetchOne(
@@ -291,13 +259,13 @@ public final class SQLiteServerStore: Sendable {
             guard row["revoked_at"] as Int64? == nil else {
                 return .failure(SyncError(.deviceRevoked, "the device was revoked"))
             }
-            let presented = Self.hash(token)
-            let now = Self.nowMillis()
+            let presented = StoreSupport.hash(token)
+            let now = StoreSupport.nowMillis()
             let isPrevious = presented == row["previous_refresh_hash"] as Data?
-            if isPrevious, now - (row["rotated_at"] as Int64? ?? 0) > Self.refreshGraceMillis {
+            if isPrevious, now - (row["rotated_at"] as Int64? ?? 0) > StoreSupport.refreshGraceMillis {
                 try db.cachedExecute(
                     sql: "UPDATE device SET revoked_at = ? WHERE replica_id = ?",
-                    arguments: [Self.nowMillis(), replica.description])
+                    arguments: [StoreSupport.nowMillis(), replica.description])
                 return .failure(SyncError(.deviceRevoked, "an old refresh token was used again; the device is revoked"))
             }
             guard isPrevious || presented == row["refresh_hash"] as Data else {
@@ -306,33 +274,24 @@ public final class SQLiteServerStore: Sendable {
             guard let principal = try Self.principal(PrincipalID(row["principal_id"]), in: db) else {
                 return .failure(SyncError(.unauthorized, "the principal no longer exists"))
             }
-            let next = "\(replica).\(Self.randomToken())"
+            let next = "\(replica).\(StoreSupport.randomToken())"
             if isPrevious {
                 // A retry within the grace period: the previous token stays the previous one.
                 try db.cachedExecute(
                     sql: "UPDATE device SET refresh_hash = ?, rotated_at = ?, last_seen_at = ? WHERE replica_id = ?",
-                    arguments: [Self.hash(next), now, now, replica.description])
+                    arguments: [StoreSupport.hash(next), now, now, replica.description])
             } else {
                 try db.cachedExecute(
                     sql: """
                         UPDATE device SET previous_refresh_hash = refresh_hash, refresh_hash = ?, rotated_at = ?,
                             last_seen_at = ? WHERE replica_id = ?
                         """,
-                    arguments: [Self.hash(next), now, now, replica.description])
+                    arguments: [StoreSupport.hash(next), now, now, replica.description])
             }
             return .success((next, principal))
         }
         let (next, principal) = try outcome.get()
         return (next, replica, principal)
-    }
-
-    /// A device as its owner sees it.
-    public struct Device: Sendable, Hashable {
-        public var replica: ReplicaID
-        public var name: String
-        public var createdAt: Int64
-        public var lastSeenAt: Int64?
-        public var revoked: Bool
     }
 
     public func devices(of principal: PrincipalID) async throws -> [Device] {
@@ -352,7 +311,7 @@ public final class SQLiteServerStore: Sendable {
     }
 
     /// Revokes a device; with `owner`, only if it belongs to that principal.
-    public func revokeDevice(_ replica: ReplicaID, owner: PrincipalID? = nil) async throws {
+    public func revokeDevice(_ replica: ReplicaID, owner: PrincipalID?) async throws {
         try await write { db in
             guard
                 let principal = try String.fetchOne(
@@ -362,7 +321,7 @@ public final class SQLiteServerStore: Sendable {
             else { throw StoreError(.notFound, "no such device") }
             try db.cachedExecute(
                 sql: "UPDATE device SET revoked_at = COALESCE(revoked_at, ?) WHERE replica_id = ?",
-                arguments: [Self.nowMillis(), replica.description])
+                arguments: [StoreSupport.nowMillis(), replica.description])
         }
     }
 

@@ -11,19 +11,31 @@ struct ServerIdentity {
     var clock: HybridLogicalClock
     var seq: UInt64
 
+    /// The `server_meta` keys it is kept under.
+    static let metaKeys = ["server_replica", "server_hlc", "server_seq"]
+
+    /// From its `server_meta` values; a new identity when there are none.
+    init(meta: [String: String]) {
+        replica = meta["server_replica"].flatMap(ReplicaID.init) ?? .random()
+        clock = HybridLogicalClock(latest: meta["server_hlc"].flatMap(HLC.init) ?? HLC(rawValue: 0))
+        seq = meta["server_seq"].flatMap(UInt64.init) ?? 0
+    }
+
+    /// Its `server_meta` values.
+    var meta: [(key: String, value: String)] {
+        [
+            ("server_replica", replica.description), ("server_hlc", clock.latest.description),
+            ("server_seq", String(seq)),
+        ]
+    }
+
     static func load(in db: Database) throws -> ServerIdentity {
-        let replica = try String.fetchOne(
-            db.cachedStatement(sql: "SELECT value FROM server_meta WHERE key = 'server_replica'")
-        )
-        .flatMap(ReplicaID.init)
-        let hlc = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM server_meta WHERE key = 'server_hlc'"))
-            .flatMap(
-                HLC.init)
-        let seq = try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM server_meta WHERE key = 'server_seq'"))
-            .flatMap(
-                UInt64.init)
-        return ServerIdentity(
-            replica: replica ?? .random(), clock: HybridLogicalClock(latest: hlc ?? HLC(rawValue: 0)), seq: seq ?? 0)
+        var meta: [String: String] = [:]
+        for key in metaKeys {
+            meta[key] = try String.fetchOne(
+                db.cachedStatement(sql: "SELECT value FROM server_meta WHERE key = ?"), arguments: [key])
+        }
+        return ServerIdentity(meta: meta)
     }
 
     mutating func nextStamp() -> Stamp {
@@ -36,10 +48,7 @@ struct ServerIdentity {
     }
 
     func save(in db: Database) throws {
-        for (key, value) in [
-            ("server_replica", replica.description), ("server_hlc", clock.latest.description),
-            ("server_seq", String(seq)),
-        ] {
+        for (key, value) in meta {
             try db.cachedExecute(
                 sql:
                     "INSERT INTO server_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -18,17 +18,29 @@ final class TestServer: @unchecked Sendable {
     var configuration: ServerConfiguration
 
     var url: URL { URL(string: "http://127.0.0.1:\(port)/")! }
-    var store: SQLiteServerStore { parts.store }
+    var store: any ServerStore { parts.store }
 
-    static func start(folder: URL? = nil, configure: (inout ServerConfiguration) -> Void = { _ in }) async throws
-        -> TestServer
-    {
+    /// Starts a server on `engine`; for PostgreSQL on a fresh database, or on `databaseURL` (a
+    /// second instance on the same database).
+    static func start(
+        engine: Engine = .sqlite, databaseURL: String? = nil, folder: URL? = nil,
+        configure: (inout ServerConfiguration) -> Void = { _ in }
+    ) async throws -> TestServer {
         let folder =
             folder
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("concierge-test-\(UUID().uuidString)")
         var configuration = ServerConfiguration()
         configuration.dataFolder = folder
         configuration.port = 0
+        if engine == .postgres {
+            if let databaseURL {
+                configuration.databaseURL = databaseURL
+            } else {
+                configuration.databaseURL = try await TestPostgres.freshDatabase()
+            }
+            configuration.databaseConnections = 8
+            configuration.livePollMilliseconds = 200
+        }
         configure(&configuration)
         var logger = Logger(label: "test-server")
         logger.logLevel = .warning
@@ -61,6 +73,7 @@ final class TestServer: @unchecked Sendable {
     func stop() async {
         await group.triggerGracefulShutdown()
         _ = await task.result
+        await parts.store.close()
     }
 
     /// The demo cast: provider acme; customers anna and carl; agent ben (no skills: he sees

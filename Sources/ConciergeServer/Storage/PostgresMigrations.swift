@@ -1,0 +1,153 @@
+// The PostgreSQL schema, embedded so that the server is one binary. The source of truth is
+// schema/postgres/; a test fails when this copy and the file differ.
+
+public enum PostgresMigrations {
+    /// Numbered migrations, applied in order, each in its own transaction.
+    public static let all: [(name: String, sql: String)] = [
+        ("001_initial", initial)
+    ]
+
+    static let initial = #"""
+        -- Concierge server, PostgreSQL engine: the first schema.
+        -- The same tables as the SQLite engine (schema/sqlite), in PostgreSQL's types. Times are
+        -- milliseconds since 1970 (bigint); hashes and canonical JSON payloads are bytea.
+
+        -- Server-wide values: the epoch, the server's own replica id and clock, the signing key.
+        CREATE TABLE server_meta (
+            key text PRIMARY KEY,
+            value text NOT NULL
+        );
+
+        -- The last log position ever assigned. A push holds this row (SELECT ... FOR UPDATE) from its
+        -- first read to its commit, so log positions commit in order: see docs/operations.md.
+        CREATE TABLE log_head (
+            singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+            seq bigint NOT NULL
+        );
+        INSERT INTO log_head (singleton, seq) VALUES (true, 0);
+
+        CREATE TABLE provider (
+            id text PRIMARY KEY,
+            name text NOT NULL,
+            created_at bigint NOT NULL
+        );
+
+        -- Customers, agents, specialists, technicians, supervisors and integrations.
+        CREATE TABLE principal (
+            id text PRIMARY KEY,
+            provider_id text NOT NULL REFERENCES provider (id),
+            role text NOT NULL,
+            display_name text NOT NULL,
+            created_at bigint NOT NULL
+        );
+
+        -- The audience tags a principal reads, and its skills and queues.
+        CREATE TABLE principal_tag (
+            principal_id text NOT NULL REFERENCES principal (id),
+            tag text NOT NULL,
+            PRIMARY KEY (principal_id, tag)
+        );
+        CREATE INDEX principal_tag_by_tag ON principal_tag (tag, principal_id);
+
+        -- One-time enrolment codes, stored as SHA-256 hashes.
+        CREATE TABLE enrolment_code (
+            code_hash bytea PRIMARY KEY,
+            principal_id text NOT NULL REFERENCES principal (id),
+            expires_at bigint NOT NULL,
+            used_at bigint
+        );
+
+        -- Enrolled devices, with hashed refresh tokens (the previous one kept to detect reuse) and the
+        -- cursor each replica acknowledged (compaction's measure).
+        CREATE TABLE device (
+            replica_id text PRIMARY KEY,
+            principal_id text NOT NULL REFERENCES principal (id),
+            name text NOT NULL,
+            created_at bigint NOT NULL,
+            revoked_at bigint,
+            refresh_hash bytea NOT NULL,
+            previous_refresh_hash bytea,
+            rotated_at bigint,
+            last_seen_at bigint,
+            acked_epoch text,
+            acked_seq bigint NOT NULL DEFAULT 0
+        );
+        CREATE INDEX device_by_principal ON device (principal_id);
+
+        -- One row per record: its markers, its current audience and its last log position.
+        CREATE TABLE record (
+            type text NOT NULL,
+            id text NOT NULL,
+            deleted text,
+            redacted text,
+            audience text[] NOT NULL,
+            last_seq bigint NOT NULL,
+            PRIMARY KEY (type, id)
+        );
+        CREATE INDEX record_last_seq ON record (last_seq);
+        CREATE INDEX record_audience ON record USING gin (audience);
+
+        -- One row per register or set field; log fields keep their entry redactions here.
+        CREATE TABLE record_field (
+            type text NOT NULL,
+            id text NOT NULL,
+            field text NOT NULL,
+            state bytea NOT NULL,
+            PRIMARY KEY (type, id, field)
+        );
+
+        -- One row per log entry: an append writes one row.
+        CREATE TABLE record_entry (
+            type text NOT NULL,
+            id text NOT NULL,
+            field text NOT NULL,
+            entry_id text NOT NULL,
+            kind text NOT NULL,
+            state bytea NOT NULL,
+            PRIMARY KEY (type, id, field, entry_id)
+        );
+
+        -- The change log: every accepted change set at its position (assigned from log_head).
+        CREATE TABLE change_log (
+            seq bigint PRIMARY KEY,
+            replica_id text NOT NULL,
+            set_seq bigint NOT NULL,
+            change_set bytea NOT NULL,
+            committed_at bigint NOT NULL
+        );
+
+        -- Who may read which record of a logged set: the record's audience at commit time.
+        CREATE TABLE change_audience (
+            tag text NOT NULL,
+            seq bigint NOT NULL,
+            type text NOT NULL,
+            id text NOT NULL,
+            PRIMARY KEY (tag, seq, type, id)
+        );
+        CREATE INDEX change_audience_by_seq ON change_audience (seq);
+
+        -- enter and leave events, per principal, in log order.
+        CREATE TABLE scope_event (
+            principal_id text NOT NULL,
+            seq bigint NOT NULL,
+            kind text NOT NULL,
+            type text NOT NULL,
+            id text NOT NULL,
+            PRIMARY KEY (principal_id, seq, type, id)
+        );
+        CREATE INDEX scope_event_by_seq ON scope_event (seq);
+
+        -- The outcome of every change set: accepted (with the log position) or finally rejected.
+        CREATE TABLE change_set_outcome (
+            replica_id text NOT NULL,
+            set_seq bigint NOT NULL,
+            content_hash bytea NOT NULL,
+            status text NOT NULL,
+            code text,
+            message text,
+            log_seq bigint,
+            PRIMARY KEY (replica_id, set_seq)
+        );
+
+        """#
+}

@@ -1,0 +1,441 @@
+import ConciergeCore
+import Foundation
+import Logging
+import PostgresNIO
+
+/// The PostgreSQL engine: several stateless `concierge-server` instances on one cluster, through
+/// postgres-nio's connection pool. Every statement binds its values; nothing blocks an event loop.
+///
+/// A push batch is one transaction that holds the log head row (`SELECT ... FOR UPDATE`) from its
+/// first read to its commit. Pushes therefore apply one at a time across all instances (the same
+/// single writer as SQLite, now shared), and log positions commit in the order they are assigned:
+/// a reader that sees position `n` sees every position below it, so `seq > cursor` never skips a
+/// change (docs/operations.md explains the choice). Pulls read in one repeatable-read snapshot.
+public final class PostgresServerStore: ServerStore {
+    /// How pushes assign log positions. Only ``commitOrdered`` is safe; ``unordered`` exists so
+    /// that a test can show the gap a naive reader falls into (see `PostgresGapTests`).
+    enum LogOrdering: Sendable {
+        /// Positions from the head row, held until commit: they commit in order.
+        case commitOrdered
+        /// Positions from a plain sequence (`change_log_unordered`, made by the test): concurrent
+        /// writers commit them out of order.
+        case unordered
+    }
+
+    /// Hooks for tests that hold a push's transaction open on purpose.
+    struct Hooks: Sendable {
+        var ordering: LogOrdering = .commitOrdered
+        /// Runs inside a push's transaction after its writes, before its commit.
+        var beforeCommit: (@Sendable ([PushOutcome]) async throws -> Void)?
+    }
+
+    let client: PostgresClient
+    let runner: Task<Void, Never>
+    public let epoch: String
+    let logger: Logger
+    let hooks: Hooks
+    /// The channel pushes notify on commit, for live fan-out across instances.
+    static let channel = "concierge_live"
+
+    /// Connects to `url` (`postgres://user:password@host:port/database?sslmode=...`), applies the
+    /// migrations (once, under an advisory lock, whichever instance comes first) and reads the epoch.
+    public static func connect(url: String, maxConnections: Int = 20, logger: Logger) async throws
+        -> PostgresServerStore
+    {
+        try await connect(url: url, maxConnections: maxConnections, logger: logger, hooks: Hooks())
+    }
+
+    static func connect(url: String, maxConnections: Int, logger: Logger, hooks: Hooks) async throws
+        -> PostgresServerStore
+    {
+        var configuration = try PostgresURL.configuration(url)
+        configuration.options.maximumConnections = maxConnections
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        let runner = Task { await client.run() }
+        do {
+            let epoch = try await Self.prepare(client, logger: logger)
+            return PostgresServerStore(client: client, runner: runner, epoch: epoch, logger: logger, hooks: hooks)
+        } catch {
+            runner.cancel()
+            throw Self.storeError(error, "cannot open the PostgreSQL database")
+        }
+    }
+
+    private init(client: PostgresClient, runner: Task<Void, Never>, epoch: String, logger: Logger, hooks: Hooks) {
+        self.client = client
+        self.runner = runner
+        self.epoch = epoch
+        self.logger = logger
+        self.hooks = hooks
+    }
+
+    public func close() async {
+        runner.cancel()
+        _ = await runner.value
+    }
+
+    /// Applies the migrations not yet applied, each in its own transaction, and makes the epoch.
+    static func prepare(_ client: PostgresClient, logger: Logger) async throws -> String {
+        try await client.withConnection { connection in
+            try await transaction(connection, logger: logger) { connection in
+                // One instance migrates; the others wait here, then find nothing left to do.
+                try await connection.query("SELECT pg_advisory_xact_lock(7243017)", logger: logger)
+                try await connection.query(
+                    "CREATE TABLE IF NOT EXISTS schema_migration (name text PRIMARY KEY, applied_at bigint NOT NULL)",
+                    logger: logger)
+                let applied = Set(
+                    try await connection.query("SELECT name FROM schema_migration", logger: logger).collect().map {
+                        try $0.decode(String.self)
+                    })
+                for migration in PostgresMigrations.all where !applied.contains(migration.name) {
+                    for statement in statements(of: migration.sql) {
+                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
+                    try await connection.query(
+                        "INSERT INTO schema_migration (name, applied_at) VALUES (\(migration.name), \(StoreSupport.nowMillis()))",
+                        logger: logger)
+                }
+                try await connection.query(
+                    "INSERT INTO server_meta (key, value) VALUES ('epoch', \(ReplicaID.random().description)) ON CONFLICT (key) DO NOTHING",
+                    logger: logger)
+                return try await connection.one(
+                    "SELECT value FROM server_meta WHERE key = 'epoch'", String.self, logger)
+            }
+        }
+    }
+
+    /// The statements of a migration file: split at semicolons that end a line, comments dropped.
+    static func statements(of sql: String) -> [String] {
+        let lines = sql.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.trimmingCharacters(in: .whitespaces).hasPrefix("--") ? "" : String(line)
+        }
+        return lines.joined(separator: "\n").components(separatedBy: ";\n").map {
+            $0.trimmingCharacters(in: .whitespacesAndNewlines).trimmingCharacters(in: CharacterSet(charactersIn: ";"))
+        }.filter { !$0.isEmpty }
+    }
+
+    /// Gives the database a new epoch: run after restoring it from a backup, so every replica
+    /// resets instead of missing changes. Restart the instances afterwards.
+    public func markRestored() async throws {
+        try await write { connection, logger in
+            try await connection.query(
+                "UPDATE server_meta SET value = \(ReplicaID.random().description) WHERE key = 'epoch'", logger: logger)
+        }
+    }
+
+    /// The access-token signing key all instances share: made by the first instance that asks.
+    public func signingKey(orMake make: () throws -> (kid: String, pem: String)) async throws -> (
+        kid: String, pem: String
+    ) {
+        let made = try make()
+        let text = CanonicalJSON.string(["kid": .string(made.kid), "pem": .string(made.pem)])
+        let stored = try await write { connection, logger in
+            try await connection.query(
+                "INSERT INTO server_meta (key, value) VALUES ('signing_key', \(text)) ON CONFLICT (key) DO NOTHING",
+                logger: logger)
+            return try await connection.one(
+                "SELECT value FROM server_meta WHERE key = 'signing_key'", String.self, logger)
+        }
+        guard let value = try? CanonicalJSON.decode(Data(stored.utf8)), let kid = value["kid"]?.stringValue,
+            let pem = value["pem"]?.stringValue
+        else { throw StoreError(.corrupt, "the stored signing key lacks kid or pem") }
+        return (kid, pem)
+    }
+
+    // MARK: Transactions
+
+    static func transaction<T>(
+        _ connection: PostgresConnection, readOnly: Bool = false, logger: Logger,
+        _ body: @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        try await connection.query(
+            readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN", logger: logger)
+        do {
+            let value = try await body(connection)
+            try await connection.query("COMMIT", logger: logger)
+            return value
+        } catch {
+            _ = try? await connection.query("ROLLBACK", logger: logger)
+            throw error
+        }
+    }
+
+    /// One read transaction: a repeatable-read snapshot, so several statements see one state.
+    func read<T: Sendable>(_ body: @Sendable @escaping (PostgresConnection, Logger) async throws -> T) async throws -> T
+    {
+        let logger = self.logger
+        do {
+            return try await client.withConnection { connection in
+                try await Self.transaction(connection, readOnly: true, logger: logger) { try await body($0, logger) }
+            }
+        } catch {
+            throw Self.storeError(error, "a read failed")
+        }
+    }
+
+    /// One write transaction (read committed).
+    func write<T: Sendable>(_ body: @Sendable @escaping (PostgresConnection, Logger) async throws -> T) async throws
+        -> T
+    {
+        let logger = self.logger
+        do {
+            return try await client.withConnection { connection in
+                try await Self.transaction(connection, logger: logger) { try await body($0, logger) }
+            }
+        } catch {
+            throw Self.storeError(error, "a write failed")
+        }
+    }
+
+    /// The store's own errors and sync errors pass; the driver's are wrapped (their text never
+    /// includes the statement's values, so nothing secret reaches a log).
+    static func storeError(_ error: any Error, _ message: String) -> any Error {
+        switch error {
+        case is StoreError, is SyncError: return error
+        default: return StoreError(.database, message, underlying: error)
+        }
+    }
+
+    // MARK: Providers and principals
+
+    public func createProvider(id: ProviderID, name: String) async throws {
+        try await write { connection, logger in
+            let inserted = try await connection.query(
+                "INSERT INTO provider (id, name, created_at) VALUES (\(id.rawValue), \(name), \(StoreSupport.nowMillis())) ON CONFLICT (id) DO NOTHING RETURNING id",
+                logger: logger
+            ).collect()
+            guard !inserted.isEmpty else { throw StoreError(.conflict, "provider \(id) exists") }
+        }
+    }
+
+    public func createPrincipal(_ principal: Principal) async throws {
+        try await write { connection, logger in
+            guard
+                try await connection.exists(
+                    "SELECT 1 FROM provider WHERE id = \(principal.provider.rawValue)", logger)
+            else { throw StoreError(.notFound, "no provider \(principal.provider)") }
+            let inserted = try await connection.query(
+                """
+                INSERT INTO principal (id, provider_id, role, display_name, created_at)
+                VALUES (\(principal.id.rawValue), \(principal.provider.rawValue), \(principal.role.rawValue),
+                    \(principal.displayName), \(StoreSupport.nowMillis()))
+                ON CONFLICT (id) DO NOTHING RETURNING id
+                """, logger: logger
+            ).collect()
+            guard !inserted.isEmpty else { throw StoreError(.conflict, "principal \(principal.id) exists") }
+            try await Self.saveTags(principal, connection, logger)
+        }
+    }
+
+    public func updateRouting(of id: PrincipalID, skills: [String], queues: [String]) async throws {
+        try await write { connection, logger in
+            guard var principal = try await Self.principal(id, connection, logger) else {
+                throw StoreError(.notFound, "no principal \(id)")
+            }
+            principal.skills = skills
+            principal.queues = queues
+            try await connection.query("DELETE FROM principal_tag WHERE principal_id = \(id.rawValue)", logger: logger)
+            try await Self.saveTags(principal, connection, logger)
+        }
+    }
+
+    static func saveTags(_ principal: Principal, _ connection: PostgresConnection, _ logger: Logger) async throws {
+        let tags = Array(StoreSupport.storedTags(of: principal))
+        try await connection.query(
+            "INSERT INTO principal_tag (principal_id, tag) SELECT \(principal.id.rawValue), unnest(\(tags)::text[])",
+            logger: logger)
+    }
+
+    public func principal(_ id: PrincipalID) async throws -> Principal? {
+        try await read { connection, logger in try await Self.principal(id, connection, logger) }
+    }
+
+    static func principal(_ id: PrincipalID, _ connection: PostgresConnection, _ logger: Logger) async throws
+        -> Principal?
+    {
+        let rows = try await connection.query(
+            """
+            SELECT provider_id, role, display_name,
+                ARRAY(SELECT tag FROM principal_tag WHERE principal_id = principal.id)
+            FROM principal WHERE id = \(id.rawValue)
+            """, logger: logger
+        ).collect().map { try $0.decode((String, String, String, [String]).self) }
+        guard let (provider, role, name, tags) = rows.first else { return nil }
+        return StoreSupport.principal(id: id, provider: provider, role: role, displayName: name, tags: tags)
+    }
+
+    // MARK: Enrolment and devices
+
+    public func issueEnrolmentCode(for principal: PrincipalID, lifetime: Int64) async throws -> String {
+        let code = StoreSupport.enrolmentCode()
+        try await write { connection, logger in
+            guard try await connection.exists("SELECT 1 FROM principal WHERE id = \(principal.rawValue)", logger)
+            else { throw StoreError(.notFound, "no principal \(principal)") }
+            try await connection.query(
+                """
+                INSERT INTO enrolment_code (code_hash, principal_id, expires_at)
+                VALUES (\(StoreSupport.hash(code)), \(principal.rawValue), \(StoreSupport.nowMillis() + lifetime * 1000))
+                """, logger: logger)
+        }
+        return code
+    }
+
+    public func enrol(code: String, deviceName: String) async throws -> Enrolment {
+        let now = StoreSupport.nowMillis()
+        return try await write { connection, logger in
+            // One statement spends the code: two instances racing for it cannot both succeed.
+            let spent = try await connection.query(
+                """
+                UPDATE enrolment_code SET used_at = \(now)
+                WHERE code_hash = \(StoreSupport.hash(code.uppercased())) AND used_at IS NULL AND expires_at > \(now)
+                RETURNING principal_id
+                """, logger: logger
+            ).collect().map { try $0.decode(String.self) }
+            guard let id = spent.first, let principal = try await Self.principal(PrincipalID(id), connection, logger)
+            else { throw SyncError(.invalidCode, "the enrolment code is unknown, used or expired") }
+            let (replica, refresh) = StoreSupport.newDevice()
+            try await Self.insertDevice(
+                replica, refresh, principal.id, String(deviceName.prefix(100)), connection, logger)
+            return Enrolment(replica: replica, refreshToken: refresh, principal: principal)
+        }
+    }
+
+    static func insertDevice(
+        _ replica: ReplicaID, _ refresh: String, _ principal: PrincipalID, _ name: String,
+        _ connection: PostgresConnection, _ logger: Logger
+    ) async throws {
+        try await connection.query(
+            """
+            INSERT INTO device (replica_id, principal_id, name, created_at, refresh_hash)
+            VALUES (\(replica.description), \(principal.rawValue), \(name), \(StoreSupport.nowMillis()),
+                \(StoreSupport.hash(refresh)))
+            """, logger: logger)
+    }
+
+    public func enrolDevices(for principal: PrincipalID, count: Int, name: String) async throws -> [Enrolment] {
+        try await write { connection, logger in
+            guard let owner = try await Self.principal(principal, connection, logger) else {
+                throw StoreError(.notFound, "no principal \(principal)")
+            }
+            var enrolments: [Enrolment] = []
+            for _ in 0..<count {
+                let (replica, refresh) = StoreSupport.newDevice()
+                try await Self.insertDevice(replica, refresh, principal, name, connection, logger)
+                enrolments.append(Enrolment(replica: replica, refreshToken: refresh, principal: owner))
+            }
+            return enrolments
+        }
+    }
+
+    public func rotateRefreshToken(_ token: String) async throws -> (
+        refreshToken: String, replica: ReplicaID, principal: Principal
+    ) {
+        let replica = try StoreSupport.replica(ofRefreshToken: token)
+        let outcome: Result<(String, Principal), SyncError> = try await write { connection, logger in
+            // The row lock orders two instances rotating the same token.
+            let rows = try await connection.query(
+                """
+                SELECT principal_id, revoked_at, refresh_hash, previous_refresh_hash, rotated_at
+                FROM device WHERE replica_id = \(replica.description) FOR UPDATE
+                """, logger: logger
+            ).collect().map { try $0.decode((String, Int64?, Data, Data?, Int64?).self) }
+            guard let (principalID, revokedAt, current, previous, rotatedAt) = rows.first else {
+                return .failure(SyncError(.unauthorized, "unknown device"))
+            }
+            guard revokedAt == nil else { return .failure(SyncError(.deviceRevoked, "the device was revoked")) }
+            let presented = StoreSupport.hash(token)
+            let now = StoreSupport.nowMillis()
+            let isPrevious = presented == previous
+            if isPrevious, now - (rotatedAt ?? 0) > StoreSupport.refreshGraceMillis {
+                try await connection.query(
+                    "UPDATE device SET revoked_at = \(now) WHERE replica_id = \(replica.description)", logger: logger)
+                return .failure(SyncError(.deviceRevoked, "an old refresh token was used again; the device is revoked"))
+            }
+            guard isPrevious || presented == current else {
+                return .failure(SyncError(.unauthorized, "the refresh token is not valid"))
+            }
+            guard let principal = try await Self.principal(PrincipalID(principalID), connection, logger) else {
+                return .failure(SyncError(.unauthorized, "the principal no longer exists"))
+            }
+            let next = "\(replica).\(StoreSupport.randomToken())"
+            let nextHash = StoreSupport.hash(next)
+            if isPrevious {
+                // A retry within the grace period: the previous token stays the previous one.
+                try await connection.query(
+                    """
+                    UPDATE device SET refresh_hash = \(nextHash), rotated_at = \(now), last_seen_at = \(now)
+                    WHERE replica_id = \(replica.description)
+                    """, logger: logger)
+            } else {
+                try await connection.query(
+                    """
+                    UPDATE device SET previous_refresh_hash = refresh_hash, refresh_hash = \(nextHash),
+                        rotated_at = \(now), last_seen_at = \(now)
+                    WHERE replica_id = \(replica.description)
+                    """, logger: logger)
+            }
+            return .success((next, principal))
+        }
+        let (next, principal) = try outcome.get()
+        return (next, replica, principal)
+    }
+
+    public func devices(of principal: PrincipalID) async throws -> [Device] {
+        try await read { connection, logger in
+            try await connection.query(
+                """
+                SELECT replica_id, name, created_at, last_seen_at, revoked_at FROM device
+                WHERE principal_id = \(principal.rawValue) ORDER BY created_at
+                """, logger: logger
+            ).collect().map { try $0.decode((String, String, Int64, Int64?, Int64?).self) }.compactMap { row in
+                ReplicaID(row.0).map {
+                    Device(replica: $0, name: row.1, createdAt: row.2, lastSeenAt: row.3, revoked: row.4 != nil)
+                }
+            }
+        }
+    }
+
+    public func revokeDevice(_ replica: ReplicaID, owner: PrincipalID?) async throws {
+        try await write { connection, logger in
+            let owners = try await connection.query(
+                "SELECT principal_id FROM device WHERE replica_id = \(replica.description)", logger: logger
+            ).collect().map { try $0.decode(String.self) }
+            guard let principal = owners.first, owner == nil || owner!.rawValue == principal else {
+                throw StoreError(.notFound, "no such device")
+            }
+            try await connection.query(
+                """
+                UPDATE device SET revoked_at = COALESCE(revoked_at, \(StoreSupport.nowMillis()))
+                WHERE replica_id = \(replica.description)
+                """, logger: logger)
+        }
+    }
+
+    public func activePrincipal(_ principal: PrincipalID, device replica: ReplicaID) async throws -> Principal? {
+        try await read { connection, logger in
+            guard
+                try await connection.exists(
+                    """
+                    SELECT 1 FROM device WHERE replica_id = \(replica.description)
+                        AND principal_id = \(principal.rawValue) AND revoked_at IS NULL
+                    """, logger)
+            else { return nil }
+            return try await Self.principal(principal, connection, logger)
+        }
+    }
+}
+
+extension PostgresConnection {
+    /// The first column of the one row a query returns.
+    func one<T: PostgresDecodable>(_ query: PostgresQuery, _ type: T.Type, _ logger: Logger) async throws -> T {
+        guard let value = try await self.query(query, logger: logger).collect().first?.decode(T.self) else {
+            throw StoreError(.corrupt, "a query that returns one row returned none")
+        }
+        return value
+    }
+
+    /// Whether a query returns a row.
+    func exists(_ query: PostgresQuery, _ logger: Logger) async throws -> Bool {
+        try await !self.query(query, logger: logger).collect().isEmpty
+    }
+}

@@ -1,0 +1,138 @@
+import ConciergeCore
+import Crypto
+import Foundation
+
+/// The engine-independent steps of the push pipeline; each engine runs them inside its own write
+/// transaction, between its reads and writes.
+enum PushSteps {
+    /// A change set with its canonical bytes and their SHA-256 (the content hash).
+    struct EncodedSet: Sendable {
+        var set: ChangeSet
+        var bytes: [UInt8]
+        var hash: Data
+
+        init(_ set: ChangeSet) {
+            self.set = set
+            bytes = set.canonicalJSON
+            hash = Data(SHA256.hash(data: bytes))
+        }
+    }
+
+    /// A set for another device is refused and never stored: its id belongs to that device.
+    static func checkSender(_ set: ChangeSet, _ caller: Caller) -> PushOutcome? {
+        guard set.id.replica != caller.replica else { return nil }
+        return .rejected(set.id, SyncError(.outOfScope, "change sets carry the sending device's replica id"))
+    }
+
+    /// An outcome stored for the same id: the same answer again, or `seqReused` for other content.
+    static func replay(
+        _ encoded: EncodedSet, storedHash: Data, status: String, code: String?, message: String?, logSeq: Int64?,
+        epoch: String
+    ) -> PushOutcome {
+        let id = encoded.set.id
+        guard storedHash == encoded.hash else {
+            return .rejected(
+                id, SyncError(.seqReused, "this change-set id was used for other content; enrol the device again"))
+        }
+        if status == "accepted" {
+            return .duplicate(id, at: Cursor(epoch: epoch, seq: UInt64(logSeq ?? 0)))
+        }
+        return .rejected(id, SyncError(SyncError.Code(code ?? "invalid"), message ?? ""))
+    }
+
+    /// Upgrade steps, then stamps and drift, then the schema: what needs no stored state.
+    static func prepare(_ set: ChangeSet, serverMillis: UInt64, policy: PushPolicy) throws(SyncError) -> ChangeSet {
+        let upgraded = try policy.upgrader.upgrade(set)
+        try upgraded.validateStamps(serverMillis: serverMillis, drift: policy.drift)
+        try policy.schema.validate(upgraded)
+        return upgraded
+    }
+
+    /// The changes of `set` to one record.
+    static func changes(of set: ChangeSet, to key: RecordKey) -> [Change] {
+        set.changes.filter { $0.key == key }.map(\.change)
+    }
+
+    /// Applies the set's changes to one record as stored (`nil`: not yet).
+    /// - Throws: ``SyncError`` `stampReused` when a stamp was used for another write.
+    static func apply(_ changes: [Change], to stored: Record?, key: RecordKey, by author: Author) throws(SyncError)
+        -> Record
+    {
+        var record = stored ?? Record(key: key)
+        do {
+            for change in changes { try record.apply(change, by: author) }
+        } catch {
+            throw SyncError(.stampReused, error.message)
+        }
+        return record
+    }
+
+    /// Whether a record's owner (a principal) decides who may write it: profiles and preferences.
+    static func hasOwner(_ key: RecordKey) -> Bool { key.type == .profile || key.type == .preferences }
+
+    /// A customer message that reached a case already closed: the case and the message.
+    struct FollowUpTrigger {
+        var closed: RecordKey
+        var message: LogEntry
+        var followUp: RecordKey
+    }
+
+    /// The cases of `set` that were closed before it and received a customer message in it.
+    static func followUpTriggers(of set: ChangeSet, before: [RecordKey: Record], after: [RecordKey: Record])
+        -> [FollowUpTrigger]
+    {
+        set.keys.filter { $0.type == .serviceCase }.compactMap { key in
+            guard let old = before[key].flatMap(ServiceCase.init), old.status == .closed,
+                let closed = after[key].flatMap(ServiceCase.init),
+                let message = set.changes.lazy.compactMap({ change -> LogEntry? in
+                    guard change.key == key, case .append(_, let entry) = change.change else { return nil }
+                    return closed.timeline.first { $0.id == entry.id && closed.isCustomerMessage($0) }
+                }).first,
+                let followUpID = FollowUp.caseID(for: key.id)
+            else { return nil }
+            return FollowUpTrigger(
+                closed: key, message: message, followUp: RecordKey(type: .serviceCase, id: followUpID))
+        }
+    }
+
+    /// The server's change set that opens the follow-up of a closed case (`whole`, as stored):
+    /// it copies provider, customer, subject, category and origin, starts the timeline with an
+    /// entry that links the closed case and the message, and links the two cases both ways.
+    static func followUpSet(_ trigger: FollowUpTrigger, whole: Record, server: inout ServerIdentity) -> ChangeSet {
+        let key = trigger.closed
+        var changes: [RecordChange] = []
+        for field in [
+            CaseFields.provider, CaseFields.customer, CaseFields.subject, CaseFields.category,
+            CaseFields.originChannel,
+        ] {
+            guard let value = whole.value(field),
+                let declaration = Schema.current.declaration(of: field, on: .serviceCase)
+            else { continue }
+            changes.append(
+                RecordChange(
+                    trigger.followUp,
+                    .write(
+                        field: field, value: value, base: nil, stamp: server.nextStamp(), history: declaration.history,
+                        personal: declaration.personal)))
+        }
+        changes.append(
+            RecordChange(
+                trigger.followUp, .add(field: CaseFields.links, element: key.id.rawValue, stamp: server.nextStamp())))
+        changes.append(
+            RecordChange(
+                trigger.followUp,
+                .append(
+                    field: CaseFields.timeline,
+                    entry: NewEntry(
+                        id: EntryID("follow-up-of-\(key.id)"), stamp: server.nextStamp(), kind: EntryKind.followUp,
+                        payload: [
+                            "case": .string(key.id.rawValue), "message": .string(trigger.message.id.rawValue),
+                        ]))))
+        changes.append(
+            RecordChange(
+                key, .add(field: CaseFields.links, element: trigger.followUp.id.rawValue, stamp: server.nextStamp())))
+        return ChangeSet(
+            id: ChangeSetID(replica: server.replica, seq: server.nextSeq()), author: ServerIdentity.author,
+            schemaVersion: Schema.current.version, changes: changes)
+    }
+}
