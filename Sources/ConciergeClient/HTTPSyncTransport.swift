@@ -42,6 +42,16 @@ public final class HTTPSyncTransport: SyncTransport, Sendable {
     /// The session as it stands (tokens included).
     public var currentSession: Session { session.withLock { $0 } }
 
+    /// Sends the next requests to another instance of the same service (same database, same
+    /// signing key): the session and the replica's cursor stay valid there.
+    public func switchServer(to server: URL) {
+        let changed = session.withLock { session -> Session in
+            session.server = server
+            return session
+        }
+        onSessionChange(changed)
+    }
+
     /// Enrols this device with a one-time code.
     public static func enrol(
         server: URL, code: String, deviceName: String, client: HTTPClient = HTTPSyncTransport.defaultClient

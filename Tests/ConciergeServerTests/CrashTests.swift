@@ -35,11 +35,12 @@ import Testing
     }
 
     /// Starts the server and waits until it answers `/healthz`.
-    static func start(data: URL, port: Int) async throws -> (Process, Int) {
+    static func start(data: URL, port: Int, arguments extra: [String] = []) async throws -> (Process, Int) {
         let portFile = data.appendingPathComponent("port-\(UUID().uuidString)")
         let process = Process()
         process.executableURL = binary
-        process.arguments = ["serve", "--data", data.path, "--port", String(port), "--port-file", portFile.path]
+        process.arguments =
+            ["serve", "--data", data.path, "--port", String(port), "--port-file", portFile.path] + extra
         process.environment = ["CONCIERGE_LOG_LEVEL": "error"]
         process.standardError = FileHandle.nullDevice
         try process.run()

@@ -32,6 +32,34 @@ import Testing
         #expect(result.mismatches.isEmpty, "\(result.mismatches)")
         #expect(result.acknowledged > 0)
     }
+
+    /// Two instances on one PostgreSQL database, replicas spread over both and switching between
+    /// them mid-stream: the same oracle, byte for byte.
+    @Test(arguments: (1...seeds).map { UInt64($0) * 7919 })
+    func replicasOnTwoPostgresInstancesConvergeToTheOracle(seed: UInt64) async throws {
+        let first = try await TestServer.start(engine: .postgres)
+        let second = try await TestServer.start(engine: .postgres, databaseURL: first.configuration.databaseURL)
+        try await first.seed()
+        let principals = try await ["anna", "carl", "ben", "tom", "tina", "sue"].asyncMap {
+            try await second.store.principal(PrincipalID($0))!
+        }
+        var configuration = Harness.Configuration(seed: seed, folder: first.folder.appendingPathComponent("harness"))
+        configuration.replicas = Self.replicas
+        configuration.edits = Self.edits
+        configuration.cliBinary = Repository.path(".build/debug/concierge")
+        let store = second.store
+        let result = try await Harness.run(
+            configuration, servers: [first.url, second.url], principals: principals
+        ) { principal in
+            try await store.issueEnrolmentCode(for: principal)
+        }
+        await first.stop()
+        await second.stop()
+        print("harness (PostgreSQL, 2 instances) \(result)")
+        #expect(result.mismatches.isEmpty, "\(result.mismatches)")
+        #expect(result.acknowledged > 0)
+        #expect(result.switches > 0)
+    }
 }
 
 extension Array {

@@ -7,8 +7,6 @@ import ServiceLifecycle
 /// What a push on one instance tells the others: the log position and who it concerns. Sent with
 /// `pg_notify` inside the push's transaction, so it is delivered on commit and only then.
 struct FanOutNotice: Sendable {
-    /// This process, so that an instance skips its own notices (it told its clients already).
-    static let instance = ReplicaID.random().description
     /// PostgreSQL's payload limit is 8,000 bytes; a larger notice goes to every connection.
     static let payloadLimit = 7_900
 
@@ -16,8 +14,10 @@ struct FanOutNotice: Sendable {
     var touched: Touched
     var everyone: Bool
 
-    init(_ touched: Touched) {
-        instance = Self.instance
+    /// - Parameter instance: the sending instance, which skips its own notices (it told its
+    ///   clients already).
+    init(_ touched: Touched, from instance: String) {
+        self.instance = instance
         self.touched = touched
         everyone = false
     }
@@ -73,7 +73,7 @@ struct LiveFanOut: Service {
                     try await connection.listen(on: PostgresServerStore.channel) { notices in
                         for try await notice in notices {
                             guard let notice = FanOutNotice(payload: notice.payload),
-                                notice.instance != FanOutNotice.instance
+                                notice.instance != store.instance
                             else { continue }
                             if notice.everyone {
                                 live.notifyEveryone(seq: notice.touched.head)

@@ -11,11 +11,14 @@ extension PostgresServerStore {
     {
         let epoch = self.epoch
         let hooks = self.hooks
+        let instance = self.instance
         // Encoding and hashing are pure work: done before the head row is taken.
         let encoded = sets.map(PushSteps.EncodedSet.init)
         return try await write { connection, logger in
             var push = try await PostgresPush(
                 connection: connection, logger: logger, epoch: epoch, ordering: hooks.ordering)
+            push.notifies = hooks.notifies
+            push.instance = instance
             var outcomes: [PushOutcome] = []
             for set in encoded {
                 let outcome = try await push.push(set, from: caller, serverMillis: serverMillis, policy: policy)
@@ -197,6 +200,9 @@ struct PostgresPush {
     let ordering: PostgresServerStore.LogOrdering
     var head: Int64
     var counts = PushCounts()
+    var notifies = true
+    /// The store's instance id, on its notices.
+    var instance = ""
 
     init(connection: PostgresConnection, logger: Logger, epoch: String, ordering: PostgresServerStore.LogOrdering)
         async throws
@@ -236,9 +242,9 @@ struct PostgresPush {
         try await connection.query(
             "UPDATE device SET last_seen_at = \(StoreSupport.nowMillis()) WHERE replica_id = \(caller.replica.description)",
             logger: logger)
-        if counts.touched.head > 0 {
+        if notifies, counts.touched.head > 0 {
             try await connection.query(
-                "SELECT pg_notify(\(PostgresServerStore.channel), \(FanOutNotice(counts.touched).payload))",
+                "SELECT pg_notify(\(PostgresServerStore.channel), \(FanOutNotice(counts.touched, from: instance).payload))",
                 logger: logger)
         }
     }

@@ -27,6 +27,8 @@ public final class PostgresServerStore: ServerStore {
         var ordering: LogOrdering = .commitOrdered
         /// Runs inside a push's transaction after its writes, before its commit.
         var beforeCommit: (@Sendable ([PushOutcome]) async throws -> Void)?
+        /// Whether pushes notify other instances (a test turns it off to lose a notice).
+        var notifies = true
     }
 
     let client: PostgresClient
@@ -34,6 +36,8 @@ public final class PostgresServerStore: ServerStore {
     public let epoch: String
     let logger: Logger
     let hooks: Hooks
+    /// This store's id on the notices it sends, so that its instance skips its own.
+    let instance = ReplicaID.random().description
     /// The channel pushes notify on commit, for live fan-out across instances.
     static let channel = "concierge_live"
 

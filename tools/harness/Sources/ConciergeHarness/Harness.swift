@@ -41,6 +41,8 @@ public struct Harness {
         public var acknowledged = 0
         public var finalRejections = 0
         public var cuts = 0
+        /// How often an engine replica moved to another instance.
+        public var switches = 0
         public var lostAnswers = 0
         public var syncRounds = 0
         /// Mismatches between a replica and the oracle; empty when the run converged.
@@ -48,7 +50,7 @@ public struct Harness {
 
         public var description: String {
             "seed \(seed): \(replicas) replicas, \(edits) edits, \(acknowledged) sets acknowledged, "
-                + "\(finalRejections) refused for good, \(cuts) cuts, \(lostAnswers) lost answers, "
+                + "\(finalRejections) refused for good, \(cuts) cuts, \(lostAnswers) lost answers, \(switches) instance switches, "
                 + "\(syncRounds) rounds to quiet: \(mismatches.isEmpty ? "converged" : "\(mismatches.count) MISMATCHES")"
         }
     }
@@ -56,6 +58,16 @@ public struct Harness {
     /// Runs the harness against a server at `server`; `issueCode` enrols principals there.
     public static func run(
         _ configuration: Configuration, server: URL, principals: [Principal],
+        issueCode: @Sendable (PrincipalID) async throws -> String
+    ) async throws -> Result {
+        try await run(configuration, servers: [server], principals: principals, issueCode: issueCode)
+    }
+
+    /// Runs the harness against several instances of one service (one database): replicas enrol
+    /// round robin, and engine replicas switch instance at random between syncs, so pages,
+    /// snapshots and live state cross instances mid-stream.
+    public static func run(
+        _ configuration: Configuration, servers: [URL], principals: [Principal],
         issueCode: @Sendable (PrincipalID) async throws -> String
     ) async throws -> Result {
         var random = SplitMix64(seed: configuration.seed)
@@ -71,6 +83,7 @@ public struct Harness {
             let principal =
                 index % 2 == 0 ? customers[(index / 2) % customers.count] : staff[(index / 2) % staff.count]
             let code = try await issueCode(principal.id)
+            let server = servers[index % servers.count]
             if principal.role == .customer, clis.count < configuration.cliReplicas, let binary = configuration.cliBinary
             {
                 clis.append(
@@ -95,6 +108,10 @@ public struct Harness {
             if pick < engines.count {
                 let engine = engines[pick]
                 try engine.randomEdit(&random, customers: allCustomers, assignees: assignees)
+                if servers.count > 1, random.next() % 3 == 0 {
+                    engine.transport.inner.switchServer(to: servers[Int(random.next() % UInt64(servers.count))])
+                    result.switches += 1
+                }
                 if random.next() % 4 == 0 { await engine.trySync() }
             } else {
                 let cli = clis[pick - engines.count]

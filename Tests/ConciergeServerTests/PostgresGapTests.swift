@@ -1,0 +1,161 @@
+import ConciergeCore
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+import Testing
+
+@testable import ConciergeServer
+
+/// Readers following the change log while writers' commits are held open on purpose, so that on
+/// a plain sequence later positions commit first. With the engine's commit-ordered positions every
+/// reader receives exactly the committed sets; a naive `seq > cursor` reader over a plain sequence
+/// skips the held one (kept as a test: it shows the hazard the design avoids, and that this test
+/// can fail).
+@Suite(.timeLimit(.minutes(2))) struct PostgresGapTests {
+    /// A door a writer's transaction waits at, inside the transaction, after its writes.
+    final class Door: Sendable {
+        let entered = Mutex(false)
+        let stream: AsyncStream<Void>
+        let continuation: AsyncStream<Void>.Continuation
+
+        init() { (stream, continuation) = AsyncStream.makeStream(of: Void.self) }
+
+        func wait() async {
+            entered.withLock { $0 = true }
+            for await _ in stream { return }
+        }
+
+        func open() { continuation.finish() }
+    }
+
+    final class Shared<Value: Sendable>: Sendable {
+        let value: Mutex<Value>
+        init(_ value: Value) { self.value = Mutex(value) }
+        func get() -> Value { value.withLock { $0 } }
+        func update(_ body: @Sendable (inout Value) -> Void) { value.withLock { body(&$0) } }
+    }
+
+    struct Run {
+        var committed: Set<ChangeSetID>
+        var received: [Set<ChangeSetID>]
+    }
+
+    /// Writer A's commit is held; B and C push meanwhile; two readers poll; then A commits and
+    /// the readers poll until quiet.
+    static func run(_ ordering: PostgresServerStore.LogOrdering) async throws -> Run {
+        let url = try await TestPostgres.freshDatabase()
+        var logger = Logger(label: "gap-test")
+        logger.logLevel = .warning
+        let door = Door()
+        let held = Shared<ReplicaID?>(nil)
+        var hooks = PostgresServerStore.Hooks()
+        hooks.ordering = ordering
+        hooks.beforeCommit = { outcomes in
+            if let id = outcomes.first?.id, id.replica == held.get() { await door.wait() }
+        }
+        let store = try await PostgresServerStore.connect(url: url, maxConnections: 10, logger: logger, hooks: hooks)
+        if ordering == .unordered {
+            try await store.write { connection, logger in
+                try await connection.query("CREATE SEQUENCE change_log_unordered", logger: logger)
+            }
+        }
+        try await store.createProvider(id: "acme", name: "ACME")
+        for (id, role) in [("anna", "customer"), ("carl", "customer"), ("cleo", "customer"), ("sue", "supervisor")] {
+            try await store.createPrincipal(
+                Principal(id: PrincipalID(id), provider: "acme", role: Role(role), displayName: id))
+        }
+        func caller(_ id: PrincipalID) async throws -> Caller {
+            let enrolment = try await store.enrolDevices(for: id, count: 1, name: "test")[0]
+            return Caller(principal: enrolment.principal, replica: enrolment.replica)
+        }
+        func newCase(by caller: Caller) throws -> ChangeSet {
+            let replica = Replica(
+                store: InMemoryReplicaStore(replica: caller.replica, author: caller.principal.author))
+            let key = RecordKey(type: .serviceCase, id: RecordID(UUID().uuidString.lowercased()))
+            return try #require(
+                try replica.edit { editor in
+                    try editor.write("acme", to: CaseFields.provider, of: key)
+                    try editor.write(.string(caller.principal.id.rawValue), to: CaseFields.customer, of: key)
+                    try editor.write("Held or not", to: CaseFields.subject, of: key)
+                })
+        }
+        let writers = [try await caller("anna"), try await caller("carl"), try await caller("cleo")]
+        let readers = [try await caller("sue"), try await caller("sue")]
+        var cursors = readers.map { _ in Cursor(epoch: store.epoch, seq: 0) }
+        var received = readers.map { _ in Set<ChangeSetID>() }
+        func poll() async throws {
+            for (index, reader) in readers.enumerated() {
+                while true {
+                    let response = try await store.pull(for: reader, cursor: cursors[index], limit: 100, snapshot: nil)
+                    guard case .page(let page) = response else {
+                        Issue.record("a reader following the log got a reset")
+                        return
+                    }
+                    for case .changeSet(let set) in page.events { received[index].insert(set.id) }
+                    cursors[index] = page.cursor
+                    if !page.hasMore { break }
+                }
+            }
+        }
+        let sets = try writers.map(newCase)
+        let heldReplica = writers[0].replica
+        held.update { $0 = heldReplica }
+        let policy = PushPolicy()
+        let now = UInt64(Date().timeIntervalSince1970 * 1000)
+        let (firstSet, firstWriter) = (sets[0], writers[0])
+        let first = Task { try await store.push([firstSet], from: firstWriter, serverMillis: now, policy: policy) }
+        while !door.entered.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+        let finished = Shared(0)
+        var later: [Task<(outcomes: [PushOutcome], counts: PushCounts), any Error>] = []
+        for index in 1...2 {
+            let set = sets[index]
+            let writer = writers[index]
+            later.append(
+                Task {
+                    defer { finished.update { $0 += 1 } }
+                    return try await store.push([set], from: writer, serverMillis: now, policy: policy)
+                })
+        }
+        // Until B and C have committed (plain sequence) or wait for the head row (commit order).
+        while finished.get() < 2 {
+            let waiting = try await store.read { connection, logger in
+                try await connection.one(
+                    """
+                    SELECT COUNT(*) FROM pg_stat_activity
+                    WHERE datname = current_database() AND wait_event_type = 'Lock'
+                    """, Int64.self, logger)
+            }
+            if waiting >= 2 { break }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        try await poll()
+        try await poll()
+        door.open()
+        var committed = Set<ChangeSetID>()
+        for task in [first] + later {
+            for outcome in try await task.value.outcomes where outcome.status == .accepted {
+                committed.insert(outcome.id)
+            }
+        }
+        try await poll()
+        try await poll()
+        await store.close()
+        return Run(committed: committed, received: received)
+    }
+
+    @Test func readersOfCommitOrderedPositionsReceiveEveryCommittedSet() async throws {
+        let run = try await Self.run(.commitOrdered)
+        #expect(run.committed.count == 3)
+        for received in run.received { #expect(received == run.committed) }
+    }
+
+    @Test func aNaiveReaderOfAPlainSequenceSkipsTheHeldCommit() async throws {
+        let run = try await Self.run(.unordered)
+        #expect(run.committed.count == 3)
+        for received in run.received {
+            #expect(received.count == 2, "the naive reader should have moved past the held set")
+            #expect(received.isSubset(of: run.committed))
+        }
+    }
+}
