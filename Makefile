@@ -5,7 +5,7 @@ SOAK_PROPERTY_CASES ?= 10000
 KILL_ROUNDS ?= 20
 SOAK_KILL_ROUNDS ?= 100
 
-.PHONY: all build demo test soak bench-core bench-server bench-sync format-check deps clean
+.PHONY: all build demo test soak bench-core bench-server bench-server-postgres bench-sync format-check deps clean
 
 all: build
 
@@ -53,6 +53,13 @@ bench-server: deps
 	$(SWIFT) build -c release --product concierge-server
 	cd tools/benchmarks && $(SWIFT) build -c release --product load-gen && $(SWIFT) build -c release --product server-bench && \
 		CONCIERGE_SERVER_BINARY=$(CURDIR)/.build/release/concierge-server .build/release/server-bench
+
+# The same benchmark on PostgreSQL (a throwaway cluster), with one instance and with two.
+bench-server-postgres: deps
+	$(SWIFT) build -c release --product concierge-server
+	cd tools/benchmarks && $(SWIFT) build -c release --product load-gen && $(SWIFT) build -c release --product server-bench
+	CONCIERGE_SERVER_BINARY=$(CURDIR)/.build/release/concierge-server \
+		tools/scripts/with-postgres.sh tools/scripts/bench-postgres.sh tools/benchmarks/.build/release/server-bench
 
 # First sync of 100,000 cases into a fresh replica file, end to end; the last line sums up.
 bench-sync: deps

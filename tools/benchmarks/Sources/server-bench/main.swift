@@ -16,6 +16,10 @@ let serverBinary = URL(
 let loadGen = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
     "load-gen")
 let quick = environment["BENCH_QUICK"] != nil
+// BENCH_DATABASE_URL selects the PostgreSQL engine (an empty database); BENCH_INSTANCES server
+// processes then share it, and the push load is spread over them.
+let databaseURL = environment["BENCH_DATABASE_URL"]
+let instances = databaseURL == nil ? 1 : max(1, Int(environment["BENCH_INSTANCES"] ?? "") ?? 1)
 let caseCount = 10_000
 let pushSeconds = quick ? 3 : 10
 let liveClients = quick ? 200 : 1_000
@@ -29,7 +33,7 @@ let logger: Logger = {
     return logger
 }()
 
-@MainActor func sessionValue(_ enrolment: SQLiteServerStore.Enrolment, tokens: TokenService) async throws -> Value {
+@MainActor func sessionValue(_ enrolment: Enrolment, tokens: TokenService) async throws -> Value {
     [
         "replica": .string(enrolment.replica.description), "principal": .string(enrolment.principal.id.rawValue),
         "provider": .string(provider.rawValue), "role": .string(enrolment.principal.role.rawValue),
@@ -51,13 +55,23 @@ struct Seeded {
 }
 
 @MainActor func seed() async throws -> Seeded {
-    let store = try SQLiteServerStore(path: data.appendingPathComponent("concierge.sqlite").path, logger: logger)
-    let tokens = try await TokenService.load(folder: data, lifetime: 3_600)
+    let store: any ServerStore
+    let tokens: TokenService
+    if let databaseURL {
+        let postgres = try await PostgresServerStore.connect(url: databaseURL, logger: logger)
+        let key = try await postgres.signingKey(orMake: TokenService.makeKey)
+        store = postgres
+        tokens = try await TokenService(pem: key.pem, keyID: key.kid, lifetime: 3_600)
+    } else {
+        store = try SQLiteServerStore(path: data.appendingPathComponent("concierge.sqlite").path, logger: logger)
+        tokens = try await TokenService.load(folder: data, lifetime: 3_600)
+    }
+    defer { Task { await store.close() } }
     try await store.createProvider(id: provider, name: "Bench")
     let supervisor = Principal(id: "sup", provider: provider, role: .supervisor, displayName: "Sup")
     try await store.createPrincipal(supervisor)
     try await store.createPrincipal(Principal(id: "idle", provider: provider, role: .customer, displayName: "Idle"))
-    var agentEnrolments: [SQLiteServerStore.Enrolment] = []
+    var agentEnrolments: [Enrolment] = []
     for index in 0..<liveClients {
         let agent = Principal(
             id: PrincipalID("agent-\(index)"), provider: provider, role: .agent, displayName: "A",
@@ -67,7 +81,7 @@ struct Seeded {
     }
     let supDevices = try await store.enrolDevices(for: "sup", count: 10, name: "bench")
     // The cases: each visible to the 10 agents of its skill.
-    let seeder = SQLiteServerStore.Caller(principal: supervisor, replica: supDevices[9].replica)
+    let seeder = Caller(principal: supervisor, replica: supDevices[9].replica)
     var clock = HybridLogicalClock()
     var cases: [String] = []
     var sets: [ChangeSet] = []
@@ -133,27 +147,40 @@ print(
 
 // MARK: The server process
 
-let portFile = data.appendingPathComponent("port")
-let server = Process()
-server.executableURL = serverBinary
-server.arguments = ["serve", "--data", data.path, "--port", "0", "--port-file", portFile.path]
-server.environment = [
-    "CONCIERGE_LOG_LEVEL": "error", "CONCIERGE_MAX_BATCH_SETS": "500", "CONCIERGE_COMPACT_INTERVAL_SECONDS": "86400",
-]
-try server.run()
-var port = 0
-for _ in 0..<1_000 where port == 0 {
-    port = (try? String(contentsOf: portFile, encoding: .utf8)).flatMap(Int.init) ?? 0
-    if port == 0 { try await Task.sleep(for: .milliseconds(10)) }  // polling for readiness
-}
-let serverURL = "http://127.0.0.1:\(port)/"
-
-@MainActor func cpuSeconds() -> Double {
-    guard let stat = try? String(contentsOfFile: "/proc/\(server.processIdentifier)/stat", encoding: .utf8) else {
-        return 0
+var servers: [Process] = []
+var serverURLs: [String] = []
+for instance in 0..<instances {
+    let portFile = data.appendingPathComponent("port-\(instance)")
+    let server = Process()
+    server.executableURL = serverBinary
+    server.arguments =
+        ["serve", "--data", data.path, "--port", "0", "--port-file", portFile.path]
+        + (databaseURL.map { ["--database-url", $0] } ?? [])
+    server.environment = [
+        "CONCIERGE_LOG_LEVEL": "error", "CONCIERGE_MAX_BATCH_SETS": "500",
+        "CONCIERGE_COMPACT_INTERVAL_SECONDS": "86400",
+    ]
+    try server.run()
+    var port = 0
+    for _ in 0..<1_000 where port == 0 {
+        port = (try? String(contentsOf: portFile, encoding: .utf8)).flatMap(Int.init) ?? 0
+        if port == 0 { try await Task.sleep(for: .milliseconds(10)) }  // polling for readiness
     }
-    let fields = stat.split(separator: ")").last!.split(separator: " ")
-    return (Double(fields[11])! + Double(fields[12])!) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    servers.append(server)
+    serverURLs.append("http://127.0.0.1:\(port)/")
+}
+let server = servers[0]
+let serverURL = serverURLs[0]
+
+/// CPU seconds of every server instance (PostgreSQL's own processes not included).
+@MainActor func cpuSeconds() -> Double {
+    servers.reduce(0) { total, server in
+        guard let stat = try? String(contentsOfFile: "/proc/\(server.processIdentifier)/stat", encoding: .utf8) else {
+            return total
+        }
+        let fields = stat.split(separator: ")").last!.split(separator: " ")
+        return total + (Double(fields[11])! + Double(fields[12])!) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
 }
 
 @MainActor func residentMB() -> Double {
@@ -194,8 +221,8 @@ func finish(_ started: (Process, Pipe)) throws -> Value {
     return try CanonicalJSON.decode(data)
 }
 
-@MainActor func job(_ name: String, _ members: [String: Value]) -> Value {
-    .object(members.merging(["job": .string(name), "server": .string(serverURL)]) { $1 })
+@MainActor func job(_ name: String, _ members: [String: Value], server: String = serverURL) -> Value {
+    .object(members.merging(["job": .string(name), "server": .string(server)]) { $1 })
 }
 
 // MARK: Push throughput
@@ -210,7 +237,7 @@ for index in 0..<2 {
         "sessions": .array(sessions), "cases": casesValue, "seconds": .int(Int64(pushSeconds)), "inFlight": 4,
         "seed": .int(Int64(index)),
     ]
-    pushers.append(try start(job("push", members)))
+    pushers.append(try start(job("push", members, server: serverURLs[index % serverURLs.count])))
 }
 let pushResults = try pushers.map(finish)
 var elapsed = Date().timeIntervalSince(clock)
@@ -322,9 +349,11 @@ print(
 )
 for idler in idlers { _ = try finish(idler) }
 
-server.terminate()
-server.waitUntilExit()
+for server in servers {
+    server.terminate()
+    server.waitUntilExit()
+}
 try? FileManager.default.removeItem(at: data)
 print(
-    "SUMMARY push=\(Int(pushRate)) writes/s (target >= 50000; server CPU \(String(format: "%.1f", pushCPU)) s over \(pushSeconds) s) pull=\(Int(Double(pullSets) / pullSeconds)) sets/s live-p50=\(String(format: "%.1f", percentile(0.5)))ms live-p99=\(String(format: "%.1f", percentile(0.99)))ms (targets < 10 / < 50) idle=\(connectedIdle) clients in \(Int(rssIdle)) MB (target 10000 in < 1024 MB)"
+    "SUMMARY engine=\(databaseURL == nil ? "sqlite" : "postgres x\(instances)") push=\(Int(pushRate)) writes/s (target >= \(databaseURL == nil ? 50_000 : 30_000); server CPU \(String(format: "%.1f", pushCPU)) s over \(pushSeconds) s) pull=\(Int(Double(pullSets) / pullSeconds)) sets/s live-p50=\(String(format: "%.1f", percentile(0.5)))ms live-p99=\(String(format: "%.1f", percentile(0.99)))ms (targets < 10 / < 50) idle=\(connectedIdle) clients in \(Int(rssIdle)) MB (target 10000 in < 1024 MB)"
 )
