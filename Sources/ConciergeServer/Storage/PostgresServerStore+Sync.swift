@@ -19,6 +19,7 @@ extension PostgresServerStore {
                 connection: connection, logger: logger, epoch: epoch, ordering: hooks.ordering)
             push.notifies = hooks.notifies
             push.instance = instance
+            try await push.prepare(encoded, from: caller, serverMillis: serverMillis, policy: policy)
             var outcomes: [PushOutcome] = []
             for set in encoded {
                 let outcome = try await push.push(set, from: caller, serverMillis: serverMillis, policy: policy)
@@ -192,251 +193,6 @@ extension PostgresServerStore {
     }
 }
 
-/// One push batch inside its transaction: the head row held, positions assigned in order.
-struct PostgresPush {
-    let connection: PostgresConnection
-    let logger: Logger
-    let epoch: String
-    let ordering: PostgresServerStore.LogOrdering
-    var head: Int64
-    var counts = PushCounts()
-    var notifies = true
-    /// The store's instance id, on its notices.
-    var instance = ""
-
-    init(connection: PostgresConnection, logger: Logger, epoch: String, ordering: PostgresServerStore.LogOrdering)
-        async throws
-    {
-        self.connection = connection
-        self.logger = logger
-        self.epoch = epoch
-        self.ordering = ordering
-        switch ordering {
-        case .commitOrdered:
-            // Held until commit: pushes apply one at a time, and positions commit in order.
-            head = try await connection.one("SELECT seq FROM log_head FOR UPDATE", Int64.self, logger)
-        case .unordered:
-            head = 0
-        }
-    }
-
-    var reader: PostgresReader { PostgresReader(connection: connection, logger: logger) }
-
-    mutating func nextPosition() async throws -> Int64 {
-        switch ordering {
-        case .commitOrdered:
-            head += 1
-            return head
-        case .unordered:
-            head = try await connection.one("SELECT nextval('change_log_unordered')", Int64.self, logger)
-            return head
-        }
-    }
-
-    /// Moves the head row, notes the device's contact, and tells the other instances (the notice
-    /// is delivered on commit, and only then).
-    mutating func finish(caller: Caller) async throws {
-        if ordering == .commitOrdered, counts.touched.head > 0 {
-            try await connection.query("UPDATE log_head SET seq = \(head)", logger: logger)
-        }
-        try await connection.query(
-            "UPDATE device SET last_seen_at = \(StoreSupport.nowMillis()) WHERE replica_id = \(caller.replica.description)",
-            logger: logger)
-        if notifies, counts.touched.head > 0 {
-            try await connection.query(
-                "SELECT pg_notify(\(PostgresServerStore.channel), \(FanOutNotice(counts.touched, from: instance).payload))",
-                logger: logger)
-        }
-    }
-
-    mutating func push(
-        _ encoded: PushSteps.EncodedSet, from caller: Caller, serverMillis: UInt64, policy: PushPolicy
-    ) async throws -> PushOutcome {
-        let set = encoded.set
-        if let refused = PushSteps.checkSender(set, caller) { return refused }
-        let replica = set.id.replica.description
-        let setSeq = Int64(bitPattern: set.id.seq)
-        if let stored = try await connection.query(
-            """
-            SELECT content_hash, status, code, message, log_seq FROM change_set_outcome
-            WHERE replica_id = \(replica) AND set_seq = \(setSeq)
-            """, logger: logger
-        ).collect().first {
-            let (hash, status, code, message, logSeq) = try stored.decode((Data, String, String?, String?, Int64?).self)
-            return PushSteps.replay(
-                encoded, storedHash: hash, status: status, code: code, message: message, logSeq: logSeq, epoch: epoch)
-        }
-        func reject(_ error: SyncError) async throws -> PushOutcome {
-            if !error.isRetryable {
-                try await connection.query(
-                    """
-                    INSERT INTO change_set_outcome (replica_id, set_seq, content_hash, status, code, message)
-                    VALUES (\(replica), \(setSeq), \(encoded.hash), 'rejected', \(error.code.rawValue), \(error.message))
-                    """, logger: logger)
-            }
-            return .rejected(set.id, error)
-        }
-        let upgraded: ChangeSet
-        do {
-            upgraded = try PushSteps.prepare(set, serverMillis: serverMillis, policy: policy)
-        } catch {
-            return try await reject(error)
-        }
-        var before: [RecordKey: Record] = [:]
-        var after: [RecordKey: Record] = [:]
-        var owners: [RecordKey: Principal] = [:]
-        for key in upgraded.keys {
-            let changes = PushSteps.changes(of: upgraded, to: key)
-            let stored = try await reader.load(key, need: RecordRows.Need(changes))
-            before[key] = stored
-            do {
-                after[key] = try PushSteps.apply(changes, to: stored, key: key, by: upgraded.author)
-            } catch {
-                return try await reject(error)
-            }
-            if PushSteps.hasOwner(key),
-                let owner = try await PostgresServerStore.principal(PrincipalID(key.id.rawValue), connection, logger)
-            {
-                owners[key] = owner
-            }
-        }
-        do {
-            try Authorizer().authorize(
-                upgraded, by: caller.principal, before: before, after: after, owner: { owners[$0] })
-        } catch {
-            return try await reject(error)
-        }
-        let seq = try await commit(
-            upgraded, bytes: upgraded == set ? encoded.bytes : upgraded.canonicalJSON, before: before, after: after,
-            owners: owners)
-        try await connection.query(
-            """
-            INSERT INTO change_set_outcome (replica_id, set_seq, content_hash, status, log_seq)
-            VALUES (\(replica), \(setSeq), \(encoded.hash), 'accepted', \(seq))
-            """, logger: logger)
-        try await openFollowUps(after: upgraded, before: before, after: after)
-        return .accepted(set.id, at: Cursor(epoch: epoch, seq: UInt64(seq)))
-    }
-
-    /// Appends an accepted set to the log, then writes the records it changed, who may read them,
-    /// and the enter and leave events of principals whose scope it moved.
-    mutating func commit(
-        _ set: ChangeSet, bytes: [UInt8], before: [RecordKey: Record], after: [RecordKey: Record],
-        owners: [RecordKey: Principal]
-    ) async throws -> Int64 {
-        let seq = try await nextPosition()
-        try await connection.query(
-            """
-            INSERT INTO change_log (seq, replica_id, set_seq, change_set, committed_at)
-            VALUES (\(seq), \(set.id.replica.description), \(Int64(bitPattern: set.id.seq)), \(Data(bytes)),
-                \(StoreSupport.nowMillis()))
-            """, logger: logger)
-        for key in set.keys {
-            let changes = PushSteps.changes(of: set, to: key)
-            let oldAudience = before[key].map { Audience.of($0, owner: owners[key]) }
-            let audience = Audience.of(after[key]!, owner: owners[key])
-            try await save(RecordRows.writes(after[key]!, touched: changes, audience: audience), seq: seq)
-            counts.touched.tags.formUnion(audience)
-            counts.touched.head = UInt64(seq)
-            try await connection.query(
-                """
-                INSERT INTO change_audience (tag, seq, type, id)
-                SELECT unnest(\(Array(audience))::text[]), \(seq), \(key.type.rawValue), \(key.id.rawValue)
-                ON CONFLICT DO NOTHING
-                """, logger: logger)
-            if let oldAudience, oldAudience != audience {
-                let was = try await principals(reading: oldAudience)
-                let now = try await principals(reading: audience)
-                let (entered, left) = (now.subtracting(was), was.subtracting(now))
-                for (principals, kind) in [(entered, "enter"), (left, "leave")] where !principals.isEmpty {
-                    try await connection.query(
-                        """
-                        INSERT INTO scope_event (principal_id, seq, kind, type, id)
-                        SELECT unnest(\(Array(principals))::text[]), \(seq), \(kind), \(key.type.rawValue), \(key.id.rawValue)
-                        ON CONFLICT DO NOTHING
-                        """, logger: logger)
-                }
-                counts.enters += entered.count
-                counts.leaves += left.count
-                counts.touched.principals.formUnion(entered)
-                counts.touched.principals.formUnion(left)
-            }
-        }
-        return seq
-    }
-
-    func principals(reading tags: Set<String>) async throws -> Set<String> {
-        guard !tags.isEmpty else { return [] }
-        return Set(
-            try await connection.query(
-                "SELECT DISTINCT principal_id FROM principal_tag WHERE tag = ANY(\(Array(tags)))", logger: logger
-            ).collect().map { try $0.decode(String.self) })
-    }
-
-    /// Writes a record's rows: the record row, then its entry and field rows, each kind in one
-    /// multi-row upsert.
-    func save(_ writes: RecordRows.Writes, seq: Int64) async throws {
-        try await connection.query(
-            """
-            INSERT INTO record (type, id, deleted, redacted, audience, last_seq)
-            VALUES (\(writes.type), \(writes.id), \(writes.deleted), \(writes.redacted), \(writes.audience), \(seq))
-            ON CONFLICT (type, id) DO UPDATE SET deleted = excluded.deleted, redacted = excluded.redacted,
-                audience = excluded.audience, last_seq = excluded.last_seq
-            """, logger: logger)
-        if !writes.entries.isEmpty {
-            try await connection.query(
-                """
-                INSERT INTO record_entry (type, id, field, entry_id, kind, state)
-                SELECT \(writes.type), \(writes.id), * FROM unnest(\(writes.entries.map(\.field))::text[],
-                    \(writes.entries.map(\.entryID))::text[], \(writes.entries.map(\.kind))::text[],
-                    \(writes.entries.map { ByteBuffer(data: $0.state) })::bytea[])
-                ON CONFLICT (type, id, field, entry_id) DO UPDATE SET kind = excluded.kind, state = excluded.state
-                """, logger: logger)
-        }
-        if !writes.fields.isEmpty {
-            try await connection.query(
-                """
-                INSERT INTO record_field (type, id, field, state)
-                SELECT \(writes.type), \(writes.id), * FROM unnest(\(writes.fields.map(\.name))::text[],
-                    \(writes.fields.map { ByteBuffer(data: $0.state) })::bytea[])
-                ON CONFLICT (type, id, field) DO UPDATE SET state = excluded.state
-                """, logger: logger)
-        }
-    }
-
-    /// Opens the follow-up of each closed case that received a customer message in `set`.
-    mutating func openFollowUps(after set: ChangeSet, before: [RecordKey: Record], after: [RecordKey: Record])
-        async throws
-    {
-        for trigger in PushSteps.followUpTriggers(of: set, before: before, after: after) {
-            let stored = try await reader.wholeRecords([trigger.followUp, trigger.closed])
-            guard stored[trigger.followUp] == nil, let whole = stored[trigger.closed] else { continue }
-            var meta: [String: String] = [:]
-            for row in try await connection.query(
-                "SELECT key, value FROM server_meta WHERE key = ANY(\(ServerIdentity.metaKeys)) FOR UPDATE",
-                logger: logger
-            ).collect() {
-                let (key, value) = try row.decode((String, String).self)
-                meta[key] = value
-            }
-            var server = ServerIdentity(meta: meta)
-            let followUpSet = PushSteps.followUpSet(trigger, whole: whole, server: &server)
-            var newRecords: [RecordKey: Record] = [trigger.closed: whole]
-            try followUpSet.apply(to: &newRecords)
-            for (key, value) in server.meta {
-                try await connection.query(
-                    """
-                    INSERT INTO server_meta (key, value) VALUES (\(key), \(value))
-                    ON CONFLICT (key) DO UPDATE SET value = excluded.value
-                    """, logger: logger)
-            }
-            _ = try await commit(
-                followUpSet, bytes: followUpSet.canonicalJSON, before: [trigger.closed: whole], after: newRecords,
-                owners: [:])
-        }
-    }
-}
-
 /// Reads of records, log pages and snapshots, inside a caller's transaction.
 struct PostgresReader {
     let connection: PostgresConnection
@@ -540,6 +296,85 @@ struct PostgresReader {
                 key, deleted: deleted, redacted: redacted, fields: fields[key] ?? [], entries: entries[key] ?? [])
         }
         return records
+    }
+
+    /// Many records at once, each with what `needs` asks of it (every field in any case), in a
+    /// handful of statements; keys with no record are absent.
+    func records(_ keys: [RecordKey], needs: [RecordKey: RecordRows.Need]) async throws -> [RecordKey: Record] {
+        let whole = keys.filter { needs[$0]?.everything ?? false }
+        var result = try await wholeRecords(whole)
+        let partial = keys.filter { !(needs[$0]?.everything ?? false) }
+        guard !partial.isEmpty else { return result }
+        let types = partial.map(\.type.rawValue)
+        let ids = partial.map(\.id.rawValue)
+        var markers: [RecordKey: (String?, String?)] = [:]
+        for row in try await connection.query(
+            """
+            SELECT r.type, r.id, r.deleted, r.redacted FROM record r
+            JOIN unnest(\(types)::text[], \(ids)::text[]) AS k(type, id) ON r.type = k.type AND r.id = k.id
+            """, logger: logger
+        ).collect() {
+            let (type, id, deleted, redacted) = try row.decode((String, String, String?, String?).self)
+            markers[RecordKey(type: RecordType(type), id: RecordID(id))] = (deleted, redacted)
+        }
+        guard !markers.isEmpty else { return result }
+        var fields: [RecordKey: [(field: String, state: Data)]] = [:]
+        for row in try await connection.query(
+            """
+            SELECT f.type, f.id, f.field, f.state FROM record_field f
+            JOIN unnest(\(types)::text[], \(ids)::text[]) AS k(type, id) ON f.type = k.type AND f.id = k.id
+            """, logger: logger
+        ).collect() {
+            let (type, id, field, state) = try row.decode((String, String, String, Data).self)
+            fields[RecordKey(type: RecordType(type), id: RecordID(id)), default: []].append((field, state))
+        }
+        // Entries: those the sets name, and the status changes where the status is needed.
+        var wanted: [(type: String, id: String, field: String, entry: String)] = []
+        var statusKeys: [RecordKey] = []
+        for key in partial where markers[key] != nil {
+            guard let need = needs[key] else { continue }
+            for (field, entries) in need.entries {
+                for entry in entries { wanted.append((key.type.rawValue, key.id.rawValue, field, entry.rawValue)) }
+            }
+            if need.statusChanges && key.type == .serviceCase { statusKeys.append(key) }
+        }
+        var entries: [RecordKey: [String: (field: String, state: Data)]] = [:]
+        func collect(_ rows: [PostgresRow]) throws {
+            for row in rows {
+                let (type, id, field, entry, state) = try row.decode((String, String, String, String, Data).self)
+                entries[RecordKey(type: RecordType(type), id: RecordID(id)), default: [:]]["\(field)/\(entry)"] = (
+                    field, state
+                )
+            }
+        }
+        if !wanted.isEmpty {
+            try collect(
+                try await connection.query(
+                    """
+                    SELECT e.type, e.id, e.field, e.entry_id, e.state FROM record_entry e
+                    JOIN unnest(\(wanted.map(\.type))::text[], \(wanted.map(\.id))::text[],
+                        \(wanted.map(\.field))::text[], \(wanted.map(\.entry))::text[]) AS k(type, id, field, entry_id)
+                    ON e.type = k.type AND e.id = k.id AND e.field = k.field AND e.entry_id = k.entry_id
+                    """, logger: logger
+                ).collect())
+        }
+        if !statusKeys.isEmpty {
+            try collect(
+                try await connection.query(
+                    """
+                    SELECT e.type, e.id, e.field, e.entry_id, e.state FROM record_entry e
+                    JOIN unnest(\(statusKeys.map(\.type.rawValue))::text[], \(statusKeys.map(\.id.rawValue))::text[])
+                        AS k(type, id) ON e.type = k.type AND e.id = k.id
+                    WHERE e.field = \(CaseFields.timeline) AND e.kind = \(EntryKind.statusChange)
+                    """, logger: logger
+                ).collect())
+        }
+        for (key, (deleted, redacted)) in markers {
+            result[key] = try RecordRows.assemble(
+                key, deleted: deleted, redacted: redacted, fields: fields[key] ?? [],
+                entries: Array((entries[key] ?? [:]).values))
+        }
+        return result
     }
 
     /// The records as stored, projected for `principal`, in the order of `keys`.

@@ -33,6 +33,14 @@ enum RecordRows {
             }
         }
 
+        /// Everything either needs.
+        mutating func merge(_ other: Need) {
+            fields.formUnion(other.fields)
+            entries.merge(other.entries) { $0.union($1) }
+            statusChanges = statusChanges || other.statusChanges
+            everything = everything || other.everything
+        }
+
         static let all: Need = {
             var need = Need([]); need.everything = true; return need
         }()

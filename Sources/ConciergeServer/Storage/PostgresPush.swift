@@ -1,0 +1,445 @@
+import ConciergeCore
+import Foundation
+import Logging
+import PostgresNIO
+
+/// One push batch inside its transaction: the head row held, positions assigned in order.
+///
+/// Round trips, not rows, bound a push on PostgreSQL, so the batch reads everything it needs in a
+/// few statements before its first set (the stored outcomes, and every record the batch touches,
+/// with every field and entry any of its sets needs), checks and merges the sets one after the
+/// other in memory, and writes the rows of all accepted sets with one multi-row statement per
+/// table. Rows a set writes are visible to the later sets of the batch through the in-memory
+/// records; anything read from the database afterwards (a follow-up case) is read after a flush.
+struct PostgresPush {
+    let connection: PostgresConnection
+    let logger: Logger
+    let epoch: String
+    let ordering: PostgresServerStore.LogOrdering
+    var head: Int64
+    var counts = PushCounts()
+    var notifies = true
+    /// The store's instance id, on its notices.
+    var instance = ""
+
+    /// The batch's sets after upgrade and validation (or why they failed), by change-set id.
+    var prepared: [ChangeSetID: Result<ChangeSet, SyncError>] = [:]
+    /// Outcomes stored before this batch or earlier in it, by set seq.
+    var stored: [UInt64: (hash: Data, status: String, code: String?, message: String?, logSeq: Int64?)] = [:]
+    /// Records as this batch sees them; `.some(nil)`: known not to exist.
+    var records: [RecordKey: Record?] = [:]
+    /// What the batch's sets need of each record.
+    var needs: [RecordKey: RecordRows.Need] = [:]
+    var pending = PendingRows()
+
+    init(connection: PostgresConnection, logger: Logger, epoch: String, ordering: PostgresServerStore.LogOrdering)
+        async throws
+    {
+        self.connection = connection
+        self.logger = logger
+        self.epoch = epoch
+        self.ordering = ordering
+        switch ordering {
+        case .commitOrdered:
+            // Held until commit: pushes apply one at a time, and positions commit in order.
+            head = try await connection.one("SELECT seq FROM log_head FOR UPDATE", Int64.self, logger)
+        case .unordered:
+            head = 0
+        }
+    }
+
+    var reader: PostgresReader { PostgresReader(connection: connection, logger: logger) }
+
+    /// Validates every set (pure work), then reads the stored outcomes and the records the batch
+    /// needs, in a few statements.
+    mutating func prepare(
+        _ sets: [PushSteps.EncodedSet], from caller: Caller, serverMillis: UInt64, policy: PushPolicy
+    ) async throws {
+        var seqs: [Int64] = []
+        for encoded in sets where encoded.set.id.replica == caller.replica {
+            seqs.append(Int64(bitPattern: encoded.set.id.seq))
+            let result = Result { () throws(SyncError) -> ChangeSet in
+                try PushSteps.prepare(encoded.set, serverMillis: serverMillis, policy: policy)
+            }
+            prepared[encoded.set.id] = result
+            guard case .success(let set) = result else { continue }
+            for key in set.keys {
+                needs[key, default: RecordRows.Need([])].merge(RecordRows.Need(PushSteps.changes(of: set, to: key)))
+            }
+        }
+        for row in try await connection.query(
+            """
+            SELECT set_seq, content_hash, status, code, message, log_seq FROM change_set_outcome
+            WHERE replica_id = \(caller.replica.description) AND set_seq = ANY(\(seqs))
+            """, logger: logger
+        ).collect() {
+            let (seq, hash, status, code, message, logSeq) = try row.decode(
+                (Int64, Data, String, String?, String?, Int64?).self)
+            stored[UInt64(bitPattern: seq)] = (hash, status, code, message, logSeq)
+        }
+        try await loadRecords(Array(needs.keys))
+    }
+
+    /// Reads records into the batch's view (after writing what is pending, so reads see it).
+    mutating func loadRecords(_ keys: [RecordKey]) async throws {
+        guard !keys.isEmpty else { return }
+        try await flush()
+        let loaded = try await reader.records(keys, needs: needs)
+        for key in keys { records[key] = .some(loaded[key]) }
+    }
+
+    /// Moves the head row, notes the device's contact, and tells the other instances (the notice
+    /// is delivered on commit, and only then).
+    mutating func finish(caller: Caller) async throws {
+        try await flush()
+        if ordering == .commitOrdered, counts.touched.head > 0 {
+            try await connection.query("UPDATE log_head SET seq = \(head)", logger: logger)
+        }
+        try await connection.query(
+            "UPDATE device SET last_seen_at = \(StoreSupport.nowMillis()) WHERE replica_id = \(caller.replica.description)",
+            logger: logger)
+        if notifies, counts.touched.head > 0 {
+            try await connection.query(
+                "SELECT pg_notify(\(PostgresServerStore.channel), \(FanOutNotice(counts.touched, from: instance).payload))",
+                logger: logger)
+        }
+    }
+
+    mutating func nextPosition() async throws -> Int64 {
+        switch ordering {
+        case .commitOrdered:
+            head += 1
+            return head
+        case .unordered:
+            head = try await connection.one("SELECT nextval('change_log_unordered')", Int64.self, logger)
+            return head
+        }
+    }
+
+    mutating func push(
+        _ encoded: PushSteps.EncodedSet, from caller: Caller, serverMillis: UInt64, policy: PushPolicy
+    ) async throws -> PushOutcome {
+        let set = encoded.set
+        if let refused = PushSteps.checkSender(set, caller) { return refused }
+        if let outcome = stored[set.id.seq] {
+            return PushSteps.replay(
+                encoded, storedHash: outcome.hash, status: outcome.status, code: outcome.code, message: outcome.message,
+                logSeq: outcome.logSeq, epoch: epoch)
+        }
+        func reject(_ error: SyncError) -> PushOutcome {
+            if !error.isRetryable {
+                pending.outcomes.append(
+                    .init(
+                        replica: set.id.replica.description, setSeq: Int64(bitPattern: set.id.seq), hash: encoded.hash,
+                        status: "rejected", code: error.code.rawValue, message: error.message, logSeq: nil))
+                stored[set.id.seq] = (encoded.hash, "rejected", error.code.rawValue, error.message, nil)
+            }
+            return .rejected(set.id, error)
+        }
+        let upgraded: ChangeSet
+        switch prepared[set.id] {
+        case .success(let set)?: upgraded = set
+        case .failure(let error)?: return reject(error)
+        case nil: return reject(SyncError(.malformed, "the set was not prepared"))
+        }
+        var before: [RecordKey: Record] = [:]
+        var after: [RecordKey: Record] = [:]
+        var owners: [RecordKey: Principal] = [:]
+        let missing = upgraded.keys.filter { records[$0] == nil }
+        if !missing.isEmpty { try await loadRecords(Array(missing)) }
+        for key in upgraded.keys {
+            let stored = records[key] ?? nil
+            before[key] = stored
+            do {
+                after[key] = try PushSteps.apply(
+                    PushSteps.changes(of: upgraded, to: key), to: stored, key: key, by: upgraded.author)
+            } catch {
+                return reject(error)
+            }
+            if PushSteps.hasOwner(key),
+                let owner = try await PostgresServerStore.principal(PrincipalID(key.id.rawValue), connection, logger)
+            {
+                owners[key] = owner
+            }
+        }
+        do {
+            try Authorizer().authorize(
+                upgraded, by: caller.principal, before: before, after: after, owner: { owners[$0] })
+        } catch {
+            return reject(error)
+        }
+        let seq = try await commit(
+            upgraded, bytes: upgraded == set ? encoded.bytes : upgraded.canonicalJSON, before: before, after: after,
+            owners: owners)
+        pending.outcomes.append(
+            .init(
+                replica: set.id.replica.description, setSeq: Int64(bitPattern: set.id.seq), hash: encoded.hash,
+                status: "accepted", code: nil, message: nil, logSeq: seq))
+        stored[set.id.seq] = (encoded.hash, "accepted", nil, nil, seq)
+        try await openFollowUps(after: upgraded, before: before, after: after)
+        return .accepted(set.id, at: Cursor(epoch: epoch, seq: UInt64(seq)))
+    }
+
+    /// Appends an accepted set to the log, then (in the batch's pending rows) the records it
+    /// changed, who may read them, and the enter and leave events of principals whose scope it
+    /// moved.
+    mutating func commit(
+        _ set: ChangeSet, bytes: [UInt8], before: [RecordKey: Record], after: [RecordKey: Record],
+        owners: [RecordKey: Principal]
+    ) async throws -> Int64 {
+        let seq = try await nextPosition()
+        pending.log.append(
+            .init(
+                seq: seq, replica: set.id.replica.description, setSeq: Int64(bitPattern: set.id.seq),
+                changeSet: ByteBuffer(bytes: bytes)))
+        for key in set.keys {
+            let changes = PushSteps.changes(of: set, to: key)
+            let oldAudience = before[key].map { Audience.of($0, owner: owners[key]) }
+            let audience = Audience.of(after[key]!, owner: owners[key])
+            pending.add(RecordRows.writes(after[key]!, touched: changes, audience: audience), seq: seq)
+            records[key] = .some(after[key]!)
+            counts.touched.tags.formUnion(audience)
+            counts.touched.head = UInt64(seq)
+            for tag in audience { pending.audience.insert(.init(tag: tag, seq: seq, key: key)) }
+            if let oldAudience, oldAudience != audience {
+                let was = try await principals(reading: oldAudience)
+                let now = try await principals(reading: audience)
+                let (entered, left) = (now.subtracting(was), was.subtracting(now))
+                for (principals, kind) in [(entered, "enter"), (left, "leave")] {
+                    for principal in principals {
+                        pending.scope.insert(.init(principal: principal, seq: seq, kind: kind, key: key))
+                    }
+                }
+                counts.enters += entered.count
+                counts.leaves += left.count
+                counts.touched.principals.formUnion(entered)
+                counts.touched.principals.formUnion(left)
+            }
+        }
+        return seq
+    }
+
+    func principals(reading tags: Set<String>) async throws -> Set<String> {
+        guard !tags.isEmpty else { return [] }
+        return Set(
+            try await connection.query(
+                "SELECT DISTINCT principal_id FROM principal_tag WHERE tag = ANY(\(Array(tags)))", logger: logger
+            ).collect().map { try $0.decode(String.self) })
+    }
+
+    /// Opens the follow-up of each closed case that received a customer message in `set`.
+    mutating func openFollowUps(after set: ChangeSet, before: [RecordKey: Record], after: [RecordKey: Record])
+        async throws
+    {
+        for trigger in PushSteps.followUpTriggers(of: set, before: before, after: after) {
+            try await flush()
+            let stored = try await reader.wholeRecords([trigger.followUp, trigger.closed])
+            guard stored[trigger.followUp] == nil, let whole = stored[trigger.closed] else { continue }
+            var meta: [String: String] = [:]
+            for row in try await connection.query(
+                "SELECT key, value FROM server_meta WHERE key = ANY(\(ServerIdentity.metaKeys)) FOR UPDATE",
+                logger: logger
+            ).collect() {
+                let (key, value) = try row.decode((String, String).self)
+                meta[key] = value
+            }
+            var server = ServerIdentity(meta: meta)
+            let followUpSet = PushSteps.followUpSet(trigger, whole: whole, server: &server)
+            var newRecords: [RecordKey: Record] = [trigger.closed: whole]
+            try followUpSet.apply(to: &newRecords)
+            for (key, value) in server.meta {
+                try await connection.query(
+                    """
+                    INSERT INTO server_meta (key, value) VALUES (\(key), \(value))
+                    ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                    """, logger: logger)
+            }
+            _ = try await commit(
+                followUpSet, bytes: followUpSet.canonicalJSON, before: [trigger.closed: whole], after: newRecords,
+                owners: [:])
+            // Both are whole now; later sets of the batch may need any of their fields.
+            needs[trigger.closed] = .all
+            needs[trigger.followUp] = .all
+        }
+    }
+
+    /// Writes the pending rows, one multi-row statement per table.
+    mutating func flush() async throws {
+        guard !pending.isEmpty else { return }
+        let rows = pending
+        pending = PendingRows()
+        if !rows.log.isEmpty {
+            try await connection.query(
+                """
+                INSERT INTO change_log (seq, replica_id, set_seq, change_set, committed_at)
+                SELECT *, \(StoreSupport.nowMillis()) FROM unnest(\(rows.log.map(\.seq))::bigint[],
+                    \(rows.log.map(\.replica))::text[], \(rows.log.map(\.setSeq))::bigint[],
+                    \(rows.log.map(\.changeSet))::bytea[])
+                """, logger: logger)
+        }
+        if !rows.records.isEmpty {
+            let records = Array(rows.records.values)
+            // Audiences as text (one array literal each): PostgreSQL has no arrays of arrays of
+            // varying length. Arrays carry no NULLs here: an empty marker text stands for none.
+            try await connection.query(
+                """
+                INSERT INTO record (type, id, deleted, redacted, audience, last_seq)
+                SELECT type, id, NULLIF(deleted, ''), NULLIF(redacted, ''), audience::text[], last_seq
+                FROM unnest(\(records.map(\.type))::text[], \(records.map(\.id))::text[],
+                    \(records.map { $0.deleted ?? "" })::text[], \(records.map { $0.redacted ?? "" })::text[],
+                    \(records.map(\.audienceLiteral))::text[], \(records.map(\.lastSeq))::bigint[])
+                    AS r(type, id, deleted, redacted, audience, last_seq)
+                ON CONFLICT (type, id) DO UPDATE SET deleted = excluded.deleted, redacted = excluded.redacted,
+                    audience = excluded.audience, last_seq = excluded.last_seq
+                """, logger: logger)
+        }
+        if !rows.fields.isEmpty {
+            let fields = rows.fields.map { ($0.key, $0.value) }
+            try await connection.query(
+                """
+                INSERT INTO record_field (type, id, field, state)
+                SELECT * FROM unnest(\(fields.map(\.0.type))::text[], \(fields.map(\.0.id))::text[],
+                    \(fields.map(\.0.field))::text[], \(fields.map { ByteBuffer(data: $0.1) })::bytea[])
+                ON CONFLICT (type, id, field) DO UPDATE SET state = excluded.state
+                """, logger: logger)
+        }
+        if !rows.entries.isEmpty {
+            let entries = rows.entries.map { ($0.key, $0.value) }
+            try await connection.query(
+                """
+                INSERT INTO record_entry (type, id, field, entry_id, kind, state)
+                SELECT * FROM unnest(\(entries.map(\.0.type))::text[], \(entries.map(\.0.id))::text[],
+                    \(entries.map(\.0.field))::text[], \(entries.map(\.0.entryID))::text[],
+                    \(entries.map(\.1.kind))::text[], \(entries.map { ByteBuffer(data: $0.1.state) })::bytea[])
+                ON CONFLICT (type, id, field, entry_id) DO UPDATE SET kind = excluded.kind, state = excluded.state
+                """, logger: logger)
+        }
+        if !rows.audience.isEmpty {
+            let audience = Array(rows.audience)
+            try await connection.query(
+                """
+                INSERT INTO change_audience (tag, seq, type, id)
+                SELECT * FROM unnest(\(audience.map(\.tag))::text[], \(audience.map(\.seq))::bigint[],
+                    \(audience.map(\.key.type.rawValue))::text[], \(audience.map(\.key.id.rawValue))::text[])
+                ON CONFLICT DO NOTHING
+                """, logger: logger)
+        }
+        if !rows.scope.isEmpty {
+            let scope = Array(rows.scope)
+            try await connection.query(
+                """
+                INSERT INTO scope_event (principal_id, seq, kind, type, id)
+                SELECT * FROM unnest(\(scope.map(\.principal))::text[], \(scope.map(\.seq))::bigint[],
+                    \(scope.map(\.kind))::text[], \(scope.map(\.key.type.rawValue))::text[],
+                    \(scope.map(\.key.id.rawValue))::text[])
+                ON CONFLICT DO NOTHING
+                """, logger: logger)
+        }
+        if !rows.outcomes.isEmpty {
+            let outcomes = rows.outcomes
+            try await connection.query(
+                """
+                INSERT INTO change_set_outcome (replica_id, set_seq, content_hash, status, code, message, log_seq)
+                SELECT replica_id, set_seq, content_hash, status, NULLIF(code, ''), NULLIF(message, ''), NULLIF(log_seq, 0)
+                FROM unnest(\(outcomes.map(\.replica))::text[], \(outcomes.map(\.setSeq))::bigint[],
+                    \(outcomes.map { ByteBuffer(data: $0.hash) })::bytea[], \(outcomes.map(\.status))::text[],
+                    \(outcomes.map { $0.code ?? "" })::text[], \(outcomes.map { $0.message ?? "" })::text[],
+                    \(outcomes.map { $0.logSeq ?? 0 })::bigint[])
+                    AS o(replica_id, set_seq, content_hash, status, code, message, log_seq)
+                """, logger: logger)
+        }
+    }
+}
+
+/// The rows a push batch has yet to write; a later write of the same row replaces an earlier one.
+struct PendingRows {
+    struct Log {
+        var seq: Int64
+        var replica: String
+        var setSeq: Int64
+        var changeSet: ByteBuffer
+    }
+
+    struct RecordRow {
+        var type: String
+        var id: String
+        var deleted: String?
+        var redacted: String?
+        /// The audience as a PostgreSQL array literal.
+        var audienceLiteral: String
+        var lastSeq: Int64
+    }
+
+    struct FieldKey: Hashable {
+        var type: String
+        var id: String
+        var field: String
+    }
+
+    struct EntryKey: Hashable {
+        var type: String
+        var id: String
+        var field: String
+        var entryID: String
+    }
+
+    struct AudienceRow: Hashable {
+        var tag: String
+        var seq: Int64
+        var key: RecordKey
+    }
+
+    struct ScopeRow: Hashable {
+        var principal: String
+        var seq: Int64
+        var kind: String
+        var key: RecordKey
+    }
+
+    struct Outcome {
+        var replica: String
+        var setSeq: Int64
+        var hash: Data
+        var status: String
+        var code: String?
+        var message: String?
+        var logSeq: Int64?
+    }
+
+    var log: [Log] = []
+    var records: [RecordKey: RecordRow] = [:]
+    var fields: [FieldKey: Data] = [:]
+    var entries: [EntryKey: (kind: String, state: Data)] = [:]
+    var audience: Set<AudienceRow> = []
+    var scope: Set<ScopeRow> = []
+    var outcomes: [Outcome] = []
+
+    var isEmpty: Bool {
+        log.isEmpty && records.isEmpty && fields.isEmpty && entries.isEmpty && audience.isEmpty && scope.isEmpty
+            && outcomes.isEmpty
+    }
+
+    mutating func add(_ writes: RecordRows.Writes, seq: Int64) {
+        let key = RecordKey(type: RecordType(writes.type), id: RecordID(writes.id))
+        records[key] = RecordRow(
+            type: writes.type, id: writes.id, deleted: writes.deleted, redacted: writes.redacted,
+            audienceLiteral: Self.arrayLiteral(writes.audience), lastSeq: seq)
+        for field in writes.fields {
+            fields[FieldKey(type: writes.type, id: writes.id, field: field.name)] = field.state
+        }
+        for entry in writes.entries {
+            entries[EntryKey(type: writes.type, id: writes.id, field: entry.field, entryID: entry.entryID)] = (
+                entry.kind, entry.state
+            )
+        }
+    }
+
+    /// `{"a","b"}`, every element quoted and escaped.
+    static func arrayLiteral(_ elements: [String]) -> String {
+        "{"
+            + elements.map { element in
+                "\"" + element.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                    + "\""
+            }.joined(separator: ",") + "}"
+    }
+}
