@@ -216,123 +216,61 @@ struct PostgresReader {
         return try rows.first.flatMap { UInt64(try $0.decode(String.self)) } ?? 0
     }
 
-    /// Loads what `need` asks of a record; `nil` when the record does not exist.
-    func load(_ key: RecordKey, need: RecordRows.Need) async throws -> Record? {
-        if need.everything { return try await wholeRecords([key])[key] }
-        let type = key.type.rawValue
-        let id = key.id.rawValue
-        guard
-            let marker = try await connection.query(
-                "SELECT deleted, redacted FROM record WHERE type = \(type) AND id = \(id)", logger: logger
-            ).collect().first
-        else { return nil }
-        let (deleted, redacted) = try marker.decode((String?, String?).self)
-        let fields = try await connection.query(
-            "SELECT field, state FROM record_field WHERE type = \(type) AND id = \(id) AND field = ANY(\(Array(need.fields)))",
-            logger: logger
-        ).collect().map { try $0.decode((String, Data).self) }
-        var entries: [(String, Data)] = []
-        for (field, ids) in need.entries {
-            entries += try await connection.query(
-                """
-                SELECT field, state FROM record_entry
-                WHERE type = \(type) AND id = \(id) AND field = \(field) AND entry_id = ANY(\(ids.map(\.rawValue)))
-                """, logger: logger
-            ).collect().map { try $0.decode((String, Data).self) }
+    /// The record rows (markers) and every field row of `keys`, two statements for any number.
+    func markersAndFields(_ keys: [RecordKey]) async throws -> (
+        markers: [RecordKey: (deleted: String?, redacted: String?)], fields: [RecordKey: [(field: String, state: Data)]]
+    ) {
+        let types = keys.map(\.type.rawValue)
+        let ids = keys.map(\.id.rawValue)
+        var markers: [RecordKey: (deleted: String?, redacted: String?)] = [:]
+        for row in try await connection.query(
+            """
+            SELECT r.type, r.id, r.deleted, r.redacted FROM record r
+            JOIN unnest(\(types)::text[], \(ids)::text[]) AS k(type, id) ON r.type = k.type AND r.id = k.id
+            """, logger: logger
+        ).collect() {
+            let (type, id, deleted, redacted) = try row.decode((String, String, String?, String?).self)
+            markers[RecordKey(type: RecordType(type), id: RecordID(id))] = (deleted, redacted)
         }
-        if need.statusChanges && key.type == .serviceCase {
-            entries += try await connection.query(
-                """
-                SELECT field, state FROM record_entry
-                WHERE type = \(type) AND id = \(id) AND field = \(CaseFields.timeline) AND kind = \(EntryKind.statusChange)
-                    AND NOT (entry_id = ANY(\((need.entries[CaseFields.timeline] ?? []).map(\.rawValue))))
-                """, logger: logger
-            ).collect().map { try $0.decode((String, Data).self) }
+        var fields: [RecordKey: [(field: String, state: Data)]] = [:]
+        guard !markers.isEmpty else { return (markers, fields) }
+        for row in try await connection.query(
+            """
+            SELECT f.type, f.id, f.field, f.state FROM record_field f
+            JOIN unnest(\(types)::text[], \(ids)::text[]) AS k(type, id) ON f.type = k.type AND f.id = k.id
+            """, logger: logger
+        ).collect() {
+            let (type, id, field, state) = try row.decode((String, String, String, Data).self)
+            fields[RecordKey(type: RecordType(type), id: RecordID(id)), default: []].append((field, state))
         }
-        return try RecordRows.assemble(
-            key, deleted: deleted, redacted: redacted, fields: fields.map { ($0.0, $0.1) },
-            entries: entries.map { ($0.0, $0.1) })
+        return (markers, fields)
     }
 
     /// Whole records, three statements for any number of keys; keys with no record are absent.
     func wholeRecords(_ keys: [RecordKey]) async throws -> [RecordKey: Record] {
-        guard !keys.isEmpty else { return [:] }
-        let types = keys.map(\.type.rawValue)
-        let ids = keys.map(\.id.rawValue)
-        var markers: [RecordKey: (String?, String?)] = [:]
-        for row in try await connection.query(
-            """
-            SELECT r.type, r.id, r.deleted, r.redacted FROM record r
-            JOIN unnest(\(types)::text[], \(ids)::text[]) AS k(type, id) ON r.type = k.type AND r.id = k.id
-            """, logger: logger
-        ).collect() {
-            let (type, id, deleted, redacted) = try row.decode((String, String, String?, String?).self)
-            markers[RecordKey(type: RecordType(type), id: RecordID(id))] = (deleted, redacted)
-        }
-        guard !markers.isEmpty else { return [:] }
-        var fields: [RecordKey: [(field: String, state: Data)]] = [:]
-        for row in try await connection.query(
-            """
-            SELECT f.type, f.id, f.field, f.state FROM record_field f
-            JOIN unnest(\(types)::text[], \(ids)::text[]) AS k(type, id) ON f.type = k.type AND f.id = k.id
-            """, logger: logger
-        ).collect() {
-            let (type, id, field, state) = try row.decode((String, String, String, Data).self)
-            fields[RecordKey(type: RecordType(type), id: RecordID(id)), default: []].append((field, state))
-        }
-        var entries: [RecordKey: [(field: String, state: Data)]] = [:]
-        for row in try await connection.query(
-            """
-            SELECT e.type, e.id, e.field, e.state FROM record_entry e
-            JOIN unnest(\(types)::text[], \(ids)::text[]) AS k(type, id) ON e.type = k.type AND e.id = k.id
-            """, logger: logger
-        ).collect() {
-            let (type, id, field, state) = try row.decode((String, String, String, Data).self)
-            entries[RecordKey(type: RecordType(type), id: RecordID(id)), default: []].append((field, state))
-        }
-        var records: [RecordKey: Record] = [:]
-        for (key, (deleted, redacted)) in markers {
-            records[key] = try RecordRows.assemble(
-                key, deleted: deleted, redacted: redacted, fields: fields[key] ?? [], entries: entries[key] ?? [])
-        }
-        return records
+        var needs: [RecordKey: RecordRows.Need] = [:]
+        for key in keys { needs[key] = .all }
+        return try await records(keys, needs: needs)
     }
 
-    /// Many records at once, each with what `needs` asks of it (every field in any case), in a
-    /// handful of statements; keys with no record are absent.
+    /// Many records at once, each with what `needs` asks of it (every field in any case; all
+    /// entries where a need says everything), in a handful of statements; keys with no record
+    /// are absent.
     func records(_ keys: [RecordKey], needs: [RecordKey: RecordRows.Need]) async throws -> [RecordKey: Record] {
-        let whole = keys.filter { needs[$0]?.everything ?? false }
-        var result = try await wholeRecords(whole)
-        let partial = keys.filter { !(needs[$0]?.everything ?? false) }
-        guard !partial.isEmpty else { return result }
-        let types = partial.map(\.type.rawValue)
-        let ids = partial.map(\.id.rawValue)
-        var markers: [RecordKey: (String?, String?)] = [:]
-        for row in try await connection.query(
-            """
-            SELECT r.type, r.id, r.deleted, r.redacted FROM record r
-            JOIN unnest(\(types)::text[], \(ids)::text[]) AS k(type, id) ON r.type = k.type AND r.id = k.id
-            """, logger: logger
-        ).collect() {
-            let (type, id, deleted, redacted) = try row.decode((String, String, String?, String?).self)
-            markers[RecordKey(type: RecordType(type), id: RecordID(id))] = (deleted, redacted)
-        }
-        guard !markers.isEmpty else { return result }
-        var fields: [RecordKey: [(field: String, state: Data)]] = [:]
-        for row in try await connection.query(
-            """
-            SELECT f.type, f.id, f.field, f.state FROM record_field f
-            JOIN unnest(\(types)::text[], \(ids)::text[]) AS k(type, id) ON f.type = k.type AND f.id = k.id
-            """, logger: logger
-        ).collect() {
-            let (type, id, field, state) = try row.decode((String, String, String, Data).self)
-            fields[RecordKey(type: RecordType(type), id: RecordID(id)), default: []].append((field, state))
-        }
-        // Entries: those the sets name, and the status changes where the status is needed.
+        guard !keys.isEmpty else { return [:] }
+        let (markers, fields) = try await markersAndFields(keys)
+        guard !markers.isEmpty else { return [:] }
+        // Entries: all of them for whole records; otherwise those the sets name, and the status
+        // changes where the status is needed.
+        var whole: [RecordKey] = []
         var wanted: [(type: String, id: String, field: String, entry: String)] = []
         var statusKeys: [RecordKey] = []
-        for key in partial where markers[key] != nil {
+        for key in keys where markers[key] != nil {
             guard let need = needs[key] else { continue }
+            if need.everything {
+                whole.append(key)
+                continue
+            }
             for (field, entries) in need.entries {
                 for entry in entries { wanted.append((key.type.rawValue, key.id.rawValue, field, entry.rawValue)) }
             }
@@ -346,6 +284,16 @@ struct PostgresReader {
                     field, state
                 )
             }
+        }
+        if !whole.isEmpty {
+            try collect(
+                try await connection.query(
+                    """
+                    SELECT e.type, e.id, e.field, e.entry_id, e.state FROM record_entry e
+                    JOIN unnest(\(whole.map(\.type.rawValue))::text[], \(whole.map(\.id.rawValue))::text[])
+                        AS k(type, id) ON e.type = k.type AND e.id = k.id
+                    """, logger: logger
+                ).collect())
         }
         if !wanted.isEmpty {
             try collect(
@@ -369,9 +317,10 @@ struct PostgresReader {
                     """, logger: logger
                 ).collect())
         }
-        for (key, (deleted, redacted)) in markers {
+        var result: [RecordKey: Record] = [:]
+        for (key, marker) in markers {
             result[key] = try RecordRows.assemble(
-                key, deleted: deleted, redacted: redacted, fields: fields[key] ?? [],
+                key, deleted: marker.deleted, redacted: marker.redacted, fields: fields[key] ?? [],
                 entries: Array((entries[key] ?? [:]).values))
         }
         return result
