@@ -55,18 +55,7 @@ struct PostgresPush {
     mutating func prepare(
         _ sets: [PushSteps.EncodedSet], from caller: Caller, serverMillis: UInt64, policy: PushPolicy
     ) async throws {
-        var seqs: [Int64] = []
-        for encoded in sets where encoded.set.id.replica == caller.replica {
-            seqs.append(Int64(bitPattern: encoded.set.id.seq))
-            let result = Result { () throws(SyncError) -> ChangeSet in
-                try PushSteps.prepare(encoded.set, serverMillis: serverMillis, policy: policy)
-            }
-            prepared[encoded.set.id] = result
-            guard case .success(let set) = result else { continue }
-            for key in set.keys {
-                needs[key, default: RecordRows.Need([])].merge(RecordRows.Need(PushSteps.changes(of: set, to: key)))
-            }
-        }
+        let seqs = sets.filter { $0.set.id.replica == caller.replica }.map { Int64(bitPattern: $0.set.id.seq) }
         for row in try await connection.query(
             """
             SELECT set_seq, content_hash, status, code, message, log_seq FROM change_set_outcome
@@ -76,6 +65,21 @@ struct PostgresPush {
             let (seq, hash, status, code, message, logSeq) = try row.decode(
                 (Int64, Data, String, String?, String?, Int64?).self)
             stored[UInt64(bitPattern: seq)] = (hash, status, code, message, logSeq)
+        }
+        // Sets answered from their stored outcome need neither checks nor records. An id sent twice
+        // in one batch is prepared once, as first sent: the second copy gets the first's outcome.
+        for encoded in sets
+        where encoded.set.id.replica == caller.replica && stored[encoded.set.id.seq] == nil
+            && prepared[encoded.set.id] == nil
+        {
+            let result = Result { () throws(SyncError) -> ChangeSet in
+                try PushSteps.prepare(encoded.set, serverMillis: serverMillis, policy: policy)
+            }
+            prepared[encoded.set.id] = result
+            guard case .success(let set) = result else { continue }
+            for key in set.keys {
+                needs[key, default: RecordRows.Need([])].merge(RecordRows.Need(PushSteps.changes(of: set, to: key)))
+            }
         }
         try await loadRecords(Array(needs.keys))
     }

@@ -49,46 +49,29 @@ extension PostgresServerStore {
         let (response, acknowledges): (PullResponse, Bool) = try await read { connection, logger in
             let reader = PostgresReader(connection: connection, logger: logger)
             let head = try await reader.head(ordering)
-            if let token {
-                guard let position = SnapshotPosition(token: token) else {
-                    throw SyncError(.invalidCursor, "the snapshot token is malformed")
-                }
-                if position.epoch == epoch {
-                    return (
-                        .reset(try await reader.snapshotPage(for: principal, from: position, head: head, limit: limit)),
-                        false
-                    )
-                }
-            }
-            guard let cursor, cursor.epoch == epoch else {
-                if cursor == nil && head == 0 {
-                    return (.page(PullPage(events: [], cursor: Cursor(epoch: epoch, seq: 0), hasMore: false)), false)
-                }
-                let reason = cursor == nil ? "initial" : "epochChanged"
-                let start = SnapshotPosition(epoch: epoch, reason: reason, start: head, seen: head)
-                return (
-                    .reset(try await reader.snapshotPage(for: principal, from: start, head: head, limit: limit)), false
-                )
-            }
-            guard cursor.seq <= head else {
-                throw SyncError(.invalidCursor, "the cursor is ahead of this server's log")
-            }
             let compacted = try await reader.compactedThrough()
+            let plan = try PullPlan(token: token, cursor: cursor, epoch: epoch, head: head) { compacted }
             // Record the acknowledged cursor only when it moved or the last contact is an hour old.
-            let acknowledges = try await connection.exists(
-                """
-                SELECT 1 FROM device WHERE replica_id = \(replica) AND (acked_epoch IS DISTINCT FROM \(cursor.epoch)
-                    OR acked_seq <> \(Int64(cursor.seq)) OR COALESCE(last_seen_at, 0) < \(stale))
-                """, logger)
-            if cursor.seq < compacted {
-                let start = SnapshotPosition(epoch: epoch, reason: "compacted", start: head, seen: head)
+            var acknowledges = false
+            if plan.acknowledges(cursor, epoch: epoch, head: head), let cursor {
+                acknowledges = try await connection.exists(
+                    """
+                    SELECT 1 FROM device WHERE replica_id = \(replica) AND (acked_epoch IS DISTINCT FROM \(cursor.epoch)
+                        OR acked_seq <> \(Int64(cursor.seq)) OR COALESCE(last_seen_at, 0) < \(stale))
+                    """, logger)
+            }
+            switch plan {
+            case .empty(let page):
+                return (.page(page), false)
+            case .snapshot(let position):
                 return (
-                    .reset(try await reader.snapshotPage(for: principal, from: start, head: head, limit: limit)),
+                    .reset(try await reader.snapshotPage(for: principal, from: position, head: head, limit: limit)),
                     acknowledges
                 )
+            case .log(let after):
+                let page = try await reader.page(for: principal, after: after, head: head, limit: limit, epoch: epoch)
+                return (.page(page), acknowledges)
             }
-            let page = try await reader.page(for: principal, after: cursor.seq, head: head, limit: limit, epoch: epoch)
-            return (.page(page), acknowledges)
         }
         if acknowledges, let cursor {
             try await write { connection, logger in

@@ -136,3 +136,54 @@ enum PushSteps {
             schemaVersion: Schema.current.version, changes: changes)
     }
 }
+
+/// What a pull answers, decided from the request and the log alone: both engines follow it.
+enum PullPlan {
+    /// Nothing to send yet: a first pull of an empty log.
+    case empty(PullPage)
+    /// A page of a reset snapshot (the first, or the next of one under way).
+    case snapshot(SnapshotPosition)
+    /// The log after the caller's cursor.
+    case log(after: UInt64)
+
+    /// - Parameters:
+    ///   - head: the last log position committed, read in the pull's snapshot.
+    ///   - compacted: the log position compaction has deleted through.
+    /// - Throws: ``SyncError`` `invalidCursor` for a malformed token or a cursor ahead of the log.
+    init(token: String?, cursor: Cursor?, epoch: String, head: UInt64, compacted: () throws -> UInt64) throws {
+        if let token {
+            guard let position = SnapshotPosition(token: token) else {
+                throw SyncError(.invalidCursor, "the snapshot token is malformed")
+            }
+            if position.epoch == epoch {
+                self = .snapshot(position)
+                return
+            }
+        }
+        guard let cursor, cursor.epoch == epoch else {
+            if cursor == nil && head == 0 {
+                self = .empty(PullPage(events: [], cursor: Cursor(epoch: epoch, seq: 0), hasMore: false))
+                return
+            }
+            let reason = cursor == nil ? "initial" : "epochChanged"
+            self = .snapshot(SnapshotPosition(epoch: epoch, reason: reason, start: head, seen: head))
+            return
+        }
+        guard cursor.seq <= head else {
+            throw SyncError(.invalidCursor, "the cursor is ahead of this server's log")
+        }
+        if cursor.seq < (try compacted()) {
+            self = .snapshot(SnapshotPosition(epoch: epoch, reason: "compacted", start: head, seen: head))
+        } else {
+            self = .log(after: cursor.seq)
+        }
+    }
+
+    /// Whether the caller's cursor counts as acknowledged (compaction's measure): one of this
+    /// log's, on a pull that is not the next page of a snapshot under way.
+    func acknowledges(_ cursor: Cursor?, epoch: String, head: UInt64) -> Bool {
+        if case .snapshot(let position) = self, position.last != nil { return false }
+        guard let cursor else { return false }
+        return cursor.epoch == epoch && cursor.seq <= head
+    }
+}

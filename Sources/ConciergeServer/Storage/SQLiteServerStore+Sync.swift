@@ -217,54 +217,41 @@ extension SQLiteServerStore {
         let stale = StoreSupport.nowMillis() - 3_600_000
         let (response, acknowledges): (PullResponse, Bool) = try await read { db in
             let head = try Self.head(in: db)
-            if let token {
-                guard let position = SnapshotPosition(token: token) else {
-                    throw SyncError(.invalidCursor, "the snapshot token is malformed")
-                }
-                if position.epoch == epoch {
-                    return (
-                        .reset(try Self.snapshotPage(for: principal, from: position, head: head, limit: limit, in: db)),
-                        false
-                    )
-                }
+            let plan = try PullPlan(token: token, cursor: cursor, epoch: epoch, head: head) {
+                UInt64(
+                    try Int64.fetchOne(
+                        db.cachedStatement(
+                            sql: "SELECT CAST(value AS INTEGER) FROM server_meta WHERE key = 'compacted_through'"))
+                        ?? 0)
             }
-            guard let cursor, cursor.epoch == epoch else {
-                if cursor == nil && head == 0 {
-                    return (.page(PullPage(events: [], cursor: Cursor(epoch: epoch, seq: 0), hasMore: false)), false)
-                }
-                let reason = cursor == nil ? "initial" : "epochChanged"
-                let start = SnapshotPosition(epoch: epoch, reason: reason, start: head, seen: head)
-                return (
-                    .reset(try Self.snapshotPage(for: principal, from: start, head: head, limit: limit, in: db)), false
-                )
-            }
-            guard cursor.seq <= head else {
-                throw SyncError(.invalidCursor, "the cursor is ahead of this server's log")
-            }
-            let compacted =
-                try Int64.fetchOne(
-                    db.cachedStatement(
-                        sql: "SELECT CAST(value AS INTEGER) FROM server_meta WHERE key = 'compacted_through'")) ?? 0
             // The cursor the caller sends is what it holds: compaction's measure. Record it only
             // when it moved, or when the last contact is an hour old (the retention window counts
             // in days): a pull that changes nothing costs no write transaction.
-            let acknowledges =
-                try Bool.fetchOne(
-                    db.cachedStatement(
-                        sql: """
-                            SELECT acked_epoch IS NOT ? OR acked_seq != ? OR COALESCE(last_seen_at, 0) < ?
-                            FROM device WHERE replica_id = ?
-                            """),
-                    arguments: [cursor.epoch, Int64(cursor.seq), stale, replica]) ?? false
-            if cursor.seq < UInt64(compacted) {
-                let start = SnapshotPosition(epoch: epoch, reason: "compacted", start: head, seen: head)
+            var acknowledges = false
+            if plan.acknowledges(cursor, epoch: epoch, head: head), let cursor {
+                acknowledges =
+                    try Bool.fetchOne(
+                        db.cachedStatement(
+                            sql: """
+                                SELECT acked_epoch IS NOT ? OR acked_seq != ? OR COALESCE(last_seen_at, 0) < ?
+                                FROM device WHERE replica_id = ?
+                                """),
+                        arguments: [cursor.epoch, Int64(cursor.seq), stale, replica]) ?? false
+            }
+            switch plan {
+            case .empty(let page):
+                return (.page(page), false)
+            case .snapshot(let position):
                 return (
-                    .reset(try Self.snapshotPage(for: principal, from: start, head: head, limit: limit, in: db)),
+                    .reset(try Self.snapshotPage(for: principal, from: position, head: head, limit: limit, in: db)),
+                    acknowledges
+                )
+            case .log(let after):
+                return (
+                    .page(try Self.page(for: principal, after: after, head: head, limit: limit, epoch: epoch, in: db)),
                     acknowledges
                 )
             }
-            let page = try Self.page(for: principal, after: cursor.seq, head: head, limit: limit, epoch: epoch, in: db)
-            return (.page(page), acknowledges)
         }
         if acknowledges, let cursor {
             try await write { db in
