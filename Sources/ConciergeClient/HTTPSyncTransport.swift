@@ -80,11 +80,21 @@ public final class HTTPSyncTransport: SyncTransport, Sendable {
         if let snapshot = request.snapshot {
             components.queryItems!.append(URLQueryItem(name: "snapshot", value: snapshot))
         }
-        let answer = try await authorized(.GET, "v1/pull?\(components.percentEncodedQuery ?? "")", body: nil)
-        do { return try PullResponse(value: answer) } catch {
+        // The binary form when the server speaks it (a seventh of the bytes, no JSON tree to build);
+        // JSON from a server that does not.
+        let answer = try await authorizedBytes(
+            .GET, "v1/pull?\(components.percentEncodedQuery ?? "")", body: nil,
+            accept: "\(Self.binaryType), application/json;q=0.5")
+        do {
+            if answer.isBinary { return try PullResponse(binary: Array(answer.bytes.readableBytesView)) }
+            return try PullResponse(value: CanonicalJSON.decode(answer.bytes.readableBytesView))
+        } catch {
             throw SyncError(.unavailable, "the server's pull answer does not decode: \(error.message)")
         }
     }
+
+    /// The media type of the binary form of pull answers.
+    static let binaryType = "application/vnd.concierge.binary"
 
     /// The server's digest of this principal's projection, and the log position it was taken at.
     public func integrity() async throws -> (digest: IntegrityDigest, cursor: Cursor?) {
@@ -122,6 +132,10 @@ public final class HTTPSyncTransport: SyncTransport, Sendable {
     }
 
     func authorized(_ method: HTTPMethod, _ path: String, body: Value?) async throws -> Value {
+        try Self.json(try await authorizedBytes(method, path, body: body, accept: "application/json"))
+    }
+
+    func authorizedBytes(_ method: HTTPMethod, _ path: String, body: Value?, accept: String) async throws -> Answer {
         let current = currentSession
         if let claims = try? AccessTokenClaims(jwt: current.accessToken),
             claims.expires(within: 30, of: Int64(Date().timeIntervalSince1970))
@@ -130,24 +144,49 @@ public final class HTTPSyncTransport: SyncTransport, Sendable {
         }
         let url = URL(string: path, relativeTo: currentSession.server)!
         do {
-            return try await Self.send(
+            return try await Self.exchange(
                 client: client, method: method, url: url, body: body, token: currentSession.accessToken,
-                timeout: timeout)
+                timeout: timeout, accept: accept)
         } catch let error as SyncError where error.code == .unauthorized {
             // Expired between the check and the request, or the server's key changed: refresh once.
             try await refresh()
-            return try await Self.send(
+            return try await Self.exchange(
                 client: client, method: method, url: url, body: body, token: currentSession.accessToken,
-                timeout: timeout)
+                timeout: timeout, accept: accept)
         }
+    }
+
+    /// A successful answer's body, and whether it is the binary form.
+    struct Answer {
+        var bytes: ByteBuffer
+        var isBinary: Bool
     }
 
     static func send(
         client: HTTPClient, method: HTTPMethod, url: URL, body: Value?, token: String?, timeout: TimeAmount
     ) async throws -> Value {
+        try json(
+            try await exchange(
+                client: client, method: method, url: url, body: body, token: token, timeout: timeout,
+                accept: "application/json"))
+    }
+
+    static func json(_ answer: Answer) throws -> Value {
+        guard !answer.isBinary, let value = try? CanonicalJSON.decode(answer.bytes.readableBytesView) else {
+            throw SyncError(.unavailable, "the server answered without a protocol body")
+        }
+        return value
+    }
+
+    /// Sends a request; a successful answer comes back as bytes, an error answer is thrown as its
+    /// ``SyncError`` (error bodies are always JSON).
+    static func exchange(
+        client: HTTPClient, method: HTTPMethod, url: URL, body: Value?, token: String?, timeout: TimeAmount,
+        accept: String
+    ) async throws -> Answer {
         var request = HTTPClientRequest(url: url.absoluteString)
         request.method = method
-        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "Accept", value: accept)
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
@@ -161,13 +200,15 @@ public final class HTTPSyncTransport: SyncTransport, Sendable {
         } catch {
             throw SyncError(.unavailable, "cannot reach \(url.host ?? "the server"): \(error)")
         }
-        guard let value = try? CanonicalJSON.decode(bytes.readableBytesView) else {
-            throw SyncError(.unavailable, "the server answered \(response.status.code) without a protocol body")
-        }
+        let isBinary =
+            response.headers.first(name: "Content-Type")?.lowercased().hasPrefix(binaryType) ?? false
         guard (200..<300).contains(response.status.code) else {
+            guard !isBinary, let value = try? CanonicalJSON.decode(bytes.readableBytesView) else {
+                throw SyncError(.unavailable, "the server answered \(response.status.code) without a protocol body")
+            }
             if let error = value["error"], let decoded = try? SyncError(value: error) { throw decoded }
             throw SyncError(.unavailable, "the server answered \(response.status.code)")
         }
-        return value
+        return Answer(bytes: bytes, isBinary: isBinary)
     }
 }

@@ -39,7 +39,7 @@ extension ReplicaFile {
                     db.cachedStatement(sql: "SELECT record FROM confirmed WHERE type = ? AND id = ?"),
                     arguments: [key.type.rawValue, key.id.rawValue])
             else { return nil }
-            do { return try Record(value: CanonicalJSON.decode(bytes)) } catch { throw corrupt("record \(key)", error) }
+            do { return try BinaryForm.record(stored: [UInt8](bytes)) } catch { throw corrupt("record \(key)", error) }
         }
 
         func confirmedKeys() throws -> [RecordKey] {
@@ -113,7 +113,7 @@ extension ReplicaFile {
                     INSERT INTO confirmed (type, id, record) VALUES (?, ?, ?)
                     ON CONFLICT (type, id) DO UPDATE SET record = excluded.record
                     """
-            ).execute(arguments: [record.key.type.rawValue, record.key.id.rawValue, Data(record.canonicalJSON)])
+            ).execute(arguments: [record.key.type.rawValue, record.key.id.rawValue, Data(record.binary)])
         }
 
         func removeConfirmed(_ key: RecordKey) throws {

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import ConciergeClient
 import ConciergeCore
 import ConciergeServer
@@ -66,6 +67,55 @@ import Testing
         let bensView = try #require(ServiceCase(bensRecord))
         #expect(bensView.timeline.contains { $0.kind == EntryKind.note })
         #expect(bensView.isVerified(bensView.timeline[0]))
+        await server.stop()
+    }
+
+    /// States stored as canonical JSON (by versions before the binary form) are read as before, and
+    /// a change rewrites the rows it touches in the binary form. Pulls in JSON and in the binary
+    /// form carry the same response.
+    @Test(arguments: Engine.allCases) func statesStoredAsJSONStillServeAndBothWireFormsAgree(engine: Engine)
+        async throws
+    {
+        let server = try await TestServer.start(engine: engine)
+        try await server.seed()
+        let anna = try await server.device("anna")
+        let ben = try await server.device("ben")
+        let key = try Self.newCase(anna, subject: "Router drops every evening")
+        _ = try Self.newCase(anna, subject: "Wrong bill")
+        try await anna.sync()
+        try await ben.sync()
+        let principal = try #require(try await server.store.principal("ben"))
+        let before = try await server.store.projection(for: principal)
+        #expect(try await server.rewriteStatesAsJSON() >= 8)
+        #expect(try await server.store.projection(for: principal) == before)
+        try ben.edit { editor in
+            try editor.write("high", to: CaseFields.priority, of: key)
+            try editor.append(EntryKind.note, to: CaseFields.timeline, of: key, personal: ["body": "Pair 2"])
+        }
+        #expect(try await ben.sync().accepted == 1)
+        try await anna.sync()
+        for device in [anna, ben] { try await Self.expectMatchesProjection(device, server) }
+        let fresh = try await server.device("ben")
+        try await fresh.sync()
+        try await Self.expectMatchesProjection(fresh, server)
+
+        // The same pull, asked for in each form.
+        var answers: [PullResponse] = []
+        for accept in ["application/json", "application/vnd.concierge.binary"] {
+            var request = HTTPClientRequest(
+                url: server.url.appendingPathComponent("v1/pull").absoluteString + "?limit=10")
+            request.headers.add(name: "Authorization", value: "Bearer \(ben.transport.currentSession.accessToken)")
+            request.headers.add(name: "Accept", value: accept)
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            #expect(response.headers.first(name: "Content-Type") == accept)
+            let body = Array(try await response.body.collect(upTo: 1 << 24).readableBytesView)
+            answers.append(
+                accept == "application/json"
+                    ? try PullResponse(value: CanonicalJSON.decode(body)) : try PullResponse(binary: body))
+        }
+        #expect(answers[0] == answers[1])
+        guard case .reset(let snapshot) = answers[0] else { Issue.record("expected a snapshot"); return }
+        #expect(snapshot.records.count == 2)
         await server.stop()
     }
 

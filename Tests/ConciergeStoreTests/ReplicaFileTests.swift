@@ -70,6 +70,41 @@ import Testing
         #expect(try ReplicaStoreContract.fingerprint(file) == before)
     }
 
+    @Test func recordsAreStoredInTheBinaryFormAndEarlierJSONRowsStillRead() throws {
+        let folder = try Self.folder()
+        let file = try Self.create(in: folder)
+        let author = Author(principal: "agent-1", role: .agent)
+        let stamp = Stamp(hlc: HLC(millis: 1_000), replica: .random())
+        var records: [ConciergeCore.Record] = []
+        for id in ["new", "old"] {
+            var record = ConciergeCore.Record(key: RecordKey(type: .serviceCase, id: RecordID(id)))
+            try record.apply(
+                .write(
+                    field: CaseFields.subject, value: "Grüße", base: nil, stamp: stamp, history: true, personal: true),
+                by: author)
+            records.append(record)
+        }
+        try file.write { try $0.saveConfirmed(records[0]) }
+        try file.close()
+        // A row as files written before the binary form hold it: canonical JSON.
+        let queue = try DatabaseQueue(path: file.path)
+        try queue.write { db in
+            try db.execute(
+                sql: "INSERT INTO confirmed (type, id, record) VALUES (?, ?, ?)",
+                arguments: ["case", "old", Data(records[1].canonicalJSON)])
+        }
+        let stored = try queue.read { db in
+            try Data.fetchOne(db, sql: "SELECT record FROM confirmed WHERE id = 'new'")!
+        }
+        try queue.close()
+        #expect(Array(stored.prefix(4)) == Array("CRB1".utf8))
+        #expect(stored.count * 3 < records[0].canonicalJSON.count)
+        let reopened = try ReplicaFile.open(path: file.path)
+        for record in records {
+            #expect(try reopened.read { try $0.confirmedRecord(record.key) } == record)
+        }
+    }
+
     @Test func creatingNeverOverwrites() throws {
         let folder = try Self.folder()
         let path = folder.appendingPathComponent("a.sqlite").path

@@ -35,7 +35,8 @@ CREATE TABLE replica_meta (
     next_seq INTEGER NOT NULL
 );
 
--- The confirmed state: what pulls delivered, one canonical JSON record per row.
+-- The confirmed state: what pulls delivered, one record per row (binary form; canonical JSON in
+-- files written before it, still read).
 CREATE TABLE confirmed (
     type TEXT NOT NULL,
     id TEXT NOT NULL,

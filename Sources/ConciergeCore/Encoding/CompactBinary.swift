@@ -42,26 +42,7 @@ public enum CompactBinary {
         }
         var out = ByteWriter()
         out.bytes.append(contentsOf: magic)
-        out.varint(UInt64(tables.replicas.items.count))
-        for replica in tables.replicas.items { out.bytes.append(contentsOf: replica.bytes) }
-        out.varint(UInt64(tables.authors.items.count))
-        for author in tables.authors.items {
-            out.string(author.principal.rawValue)
-            out.string(author.role.rawValue)
-        }
-        out.varint(UInt64(tables.strings.items.count))
-        for string in tables.strings.items { out.string(string) }
-        out.varint(UInt64(tables.records.items.count))
-        for key in tables.records.items {
-            out.varint(UInt64(tables.strings[key.type.rawValue]!))
-            if let uuid = ReplicaID(key.id.rawValue), uuid.description == key.id.rawValue {
-                out.byte(0)
-                out.bytes.append(contentsOf: uuid.bytes)
-            } else {
-                out.byte(1)
-                out.string(key.id.rawValue)
-            }
-        }
+        tables.write(into: &out)
         out.bytes.append(contentsOf: body.bytes)
         return out.bytes
     }
@@ -130,37 +111,12 @@ public enum CompactBinary {
     /// - Throws: ``CodecError`` `malformedBinary` for truncated or corrupt input.
     public static func decode(_ bytes: [UInt8]) throws(CodecError) -> [ChangeSet] {
         var reader = ByteReader(bytes: bytes)
-        guard Array(try reader.take(4)) == magic else {
+        guard bytes.count >= 4, Array(try reader.take(4)) == magic else {
             throw CodecError(.malformedBinary, "not a Concierge binary batch")
         }
-        var replicas: [ReplicaID] = []
-        for _ in 0..<(try reader.count()) {
-            let raw = Array(try reader.take(16))
-            let high = raw[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-            let low = raw[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-            replicas.append(ReplicaID(high: high, low: low))
-        }
-        var authors: [Author] = []
-        for _ in 0..<(try reader.count()) {
-            authors.append(Author(principal: PrincipalID(try reader.string()), role: Role(try reader.string())))
-        }
-        var strings: [String] = []
-        for _ in 0..<(try reader.count()) { strings.append(try reader.string()) }
-        var records: [RecordKey] = []
-        for _ in 0..<(try reader.count()) {
-            let type = RecordType(try reader.element(of: strings))
-            let id: String
-            switch try reader.byte() {
-            case 0:
-                let raw = Array(try reader.take(16))
-                let high = raw[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-                let low = raw[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-                id = ReplicaID(high: high, low: low).description
-            case 1: id = try reader.string()
-            default: throw reader.error("unknown record id form")
-            }
-            records.append(RecordKey(type: type, id: RecordID(id)))
-        }
+        let tables = try DecodedTables(&reader)
+        let (replicas, authors) = (tables.replicas, tables.authors)
+        let (strings, records) = (tables.strings, tables.records)
         var sets: [ChangeSet] = []
         var previousMillis: Int64 = 0
         var previous: (replica: ReplicaID, author: Author, version: Int, seq: UInt64)?
@@ -256,6 +212,45 @@ public enum CompactBinary {
             _ = string(key.type.rawValue)
             return records.index(of: key)
         }
+
+        /// Replica ids (16 bytes each), authors (principal and role), strings, then record keys
+        /// (type as a string index, id as an identifier), each table after its count.
+        func write(into out: inout ByteWriter) {
+            out.varint(UInt64(replicas.items.count))
+            for replica in replicas.items { out.bytes.append(contentsOf: replica.bytes) }
+            out.varint(UInt64(authors.items.count))
+            for author in authors.items {
+                out.string(author.principal.rawValue)
+                out.string(author.role.rawValue)
+            }
+            out.varint(UInt64(strings.items.count))
+            for string in strings.items { out.string(string) }
+            out.varint(UInt64(records.items.count))
+            for key in records.items {
+                out.varint(UInt64(strings[key.type.rawValue]!))
+                out.identifier(key.id.rawValue)
+            }
+        }
+    }
+
+    /// The tables as read back.
+    struct DecodedTables {
+        var replicas: [ReplicaID] = []
+        var authors: [Author] = []
+        var strings: [String] = []
+        var records: [RecordKey] = []
+
+        init(_ reader: inout ByteReader) throws(CodecError) {
+            for _ in 0..<(try reader.count()) { replicas.append(try reader.uuid()) }
+            for _ in 0..<(try reader.count()) {
+                authors.append(Author(principal: PrincipalID(try reader.string()), role: Role(try reader.string())))
+            }
+            for _ in 0..<(try reader.count()) { strings.append(try reader.string()) }
+            for _ in 0..<(try reader.count()) {
+                let type = RecordType(try reader.element(of: strings))
+                records.append(RecordKey(type: type, id: RecordID(try reader.identifier())))
+            }
+        }
     }
 }
 
@@ -310,6 +305,19 @@ struct ByteWriter {
     mutating func string(_ string: String) {
         varint(UInt64(string.utf8.count))
         bytes.append(contentsOf: string.utf8)
+    }
+
+    /// An id: 0 and sixteen bytes for a lower-case UUID, 1 and the string otherwise.
+    mutating func identifier(_ text: String) {
+        if text.utf8.count == 36, let uuid = ReplicaID(text),
+            !text.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "F") })
+        {
+            byte(0)
+            uuid.write(into: &bytes)
+        } else {
+            byte(1)
+            string(text)
+        }
     }
 
     /// A clock value as the zigzag millisecond delta from `reference`, shifted left by two, with the
@@ -413,6 +421,26 @@ struct ByteReader {
         let slice = try take(count)
         guard let string = String(validating: slice, as: UTF8.self) else { throw error("invalid UTF-8") }
         return string
+    }
+
+    /// Sixteen bytes, big-endian.
+    mutating func uuid() throws(CodecError) -> ReplicaID {
+        guard bytes.count - index >= 16 else { throw error("truncated") }
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        for offset in 0..<8 { high = high << 8 | UInt64(bytes[index + offset]) }
+        for offset in 8..<16 { low = low << 8 | UInt64(bytes[index + offset]) }
+        index += 16
+        return ReplicaID(high: high, low: low)
+    }
+
+    /// What ``ByteWriter/identifier(_:)`` wrote.
+    mutating func identifier() throws(CodecError) -> String {
+        switch try byte() {
+        case 0: return try uuid().description
+        case 1: return try string()
+        default: throw error("unknown id form")
+        }
     }
 
     mutating func element<T>(of table: [T]) throws(CodecError) -> T {

@@ -55,6 +55,12 @@ public struct ReplicaID: Hashable, Comparable, Sendable, CustomStringConvertible
             + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * $0)) }
     }
 
+    /// Appends the sixteen bytes, big-endian.
+    func write(into bytes: inout [UInt8]) {
+        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: high >> shift)) }
+        for shift in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: low >> shift)) }
+    }
+
     public var uuid: UUID {
         let b = bytes
         return UUID(

@@ -31,6 +31,23 @@ struct APIError: HTTPResponseError {
 
 /// JSON bodies through the core's canonical codec.
 enum JSONBody {
+    /// The media type of the binary form of pull answers (``BinaryForm``).
+    static let binaryType = "application/vnd.concierge.binary"
+
+    /// Whether the request's `Accept` header names the binary form.
+    static func acceptsBinary(_ request: Request) -> Bool {
+        request.headers[values: .accept].contains { header in
+            header.split(separator: ",").contains {
+                $0.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased() == binaryType
+            }
+        }
+    }
+
+    static func binaryResponse(_ bytes: [UInt8]) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: binaryType], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
     static func response(_ value: Value, status: HTTPResponse.Status = .ok) -> Response {
         Response(
             status: status, headers: [.contentType: "application/json"],

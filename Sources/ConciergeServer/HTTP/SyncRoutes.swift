@@ -148,8 +148,12 @@ struct SyncRoutes: Sendable {
             metrics.pullLag.record(Double(page.cursor.seq - min(cursor.seq, page.cursor.seq)))
         }
         if case .reset(let snapshot) = response, !snapshot.continues { metrics.recordReset(reason: snapshot.reason) }
+        // Built before the duration is taken: encoding is part of a pull's cost.
+        let answer =
+            JSONBody.acceptsBinary(request)
+            ? JSONBody.binaryResponse(response.binary) : JSONBody.response(response.value)
         metrics.pullDuration.record(ContinuousClock.now - start)
-        return JSONBody.response(response.value)
+        return answer
     }
 
     /// The digest of the caller's projection, with the log position it was taken at.

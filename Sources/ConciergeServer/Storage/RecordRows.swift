@@ -3,7 +3,9 @@ import Foundation
 import GRDB
 
 /// Reads and writes records as rows: one per record (markers, audience), one per register or set
-/// field, one per log entry. A change rewrites only the rows it touches.
+/// field, one per log entry. A change rewrites only the rows it touches. Field and entry states are
+/// stored in the binary form (``BinaryForm``); rows that earlier versions wrote as canonical JSON
+/// are still read, and are rewritten in the binary form when a change touches them.
 enum RecordRows {
     /// What of a record a change set needs: the fields it touches, the entries it appends or
     /// erases, and the fields that decide who sees the record.
@@ -49,6 +51,15 @@ enum RecordRows {
     static func decode<T>(_ data: Data, _ make: (Value) throws(CodecError) -> T) throws -> T {
         do {
             return try make(CanonicalJSON.decode(data))
+        } catch {
+            throw StoreError(.corrupt, "a stored row does not decode: \(error)")
+        }
+    }
+
+    /// A stored field or entry state (the binary form; canonical JSON in rows written before it).
+    static func stored<T>(_ data: Data, _ make: ([UInt8]) throws(CodecError) -> T) throws -> T {
+        do {
+            return try make([UInt8](data))
         } catch {
             throw StoreError(.corrupt, "a stored row does not decode: \(error)")
         }
@@ -116,7 +127,7 @@ enum RecordRows {
     ) throws -> Record {
         var fields: [String: Field] = [:]
         for (name, state) in fieldRows {
-            fields[name] = try decode(state, Field.init(value:))
+            fields[name] = try stored(state, BinaryForm.field(stored:))
         }
         var logs: [String: LogState] = [:]
         for (field, state) in entryRows {
@@ -126,7 +137,7 @@ enum RecordRows {
                 }
                 logs[field] = log
             }
-            let entry = try decode(state, LogEntry.init(value:))
+            let entry = try stored(state, BinaryForm.entry(stored:))
             do { try logs[field]!.append(entry) } catch {
                 throw StoreError(.corrupt, "stored entries collide: \(error)")
             }
@@ -185,10 +196,10 @@ enum RecordRows {
                 for entryID in (entries[name] ?? []).sorted(by: { $0.rawValue < $1.rawValue }) {
                     guard let entry = log.entries[entryID] else { continue }
                     writes.entries.append(
-                        (name, entryID.rawValue, entry.kind, Data(CanonicalJSON.encode(entry.value))))
+                        (name, entryID.rawValue, entry.kind, Data(entry.binary)))
                 }
             }
-            writes.fields.append((name, Data(CanonicalJSON.encode(stored.value))))
+            writes.fields.append((name, Data(stored.binary)))
         }
         return writes
     }

@@ -1,4 +1,5 @@
 import ConciergeCore
+import Foundation
 import GRDB
 import PostgresNIO
 import Testing
@@ -24,6 +25,62 @@ extension TestServer {
             }
         default:
             Issue.record("unknown engine \(type(of: store))")
+        }
+    }
+}
+
+extension TestServer {
+    /// Rewrites every stored field and entry state as canonical JSON, as versions before the
+    /// binary form stored them, on either engine. Returns how many rows it rewrote.
+    func rewriteStatesAsJSON() async throws -> Int {
+        switch store {
+        case let store as SQLiteServerStore:
+            return try await store.pool.write { db in
+                var rewritten = 0
+                for (table, key) in [("record_field", "field"), ("record_entry", "entry_id")] {
+                    for row in try Row.fetchAll(db, sql: "SELECT type, id, \(key) AS k, state FROM \(table)") {
+                        let state: Data = row["state"]
+                        let json =
+                            table == "record_field"
+                            ? CanonicalJSON.encode(try BinaryForm.field(stored: [UInt8](state)).value)
+                            : CanonicalJSON.encode(try BinaryForm.entry(stored: [UInt8](state)).value)
+                        try db.execute(
+                            sql: "UPDATE \(table) SET state = ? WHERE type = ? AND id = ? AND \(key) = ?",
+                            arguments: [Data(json), row["type"], row["id"], row["k"]])
+                        rewritten += 1
+                    }
+                }
+                return rewritten
+            }
+        case let store as PostgresServerStore:
+            return try await store.write { connection, logger in
+                var rewritten = 0
+                for (table, key) in [("record_field", "field"), ("record_entry", "entry_id")] {
+                    let rows = try await connection.query(
+                        "SELECT type, id, \(unescaped: key), state FROM \(unescaped: table)", logger: logger)
+                    var updates: [(String, String, String, [UInt8])] = []
+                    for try await (type, id, name, state) in rows.decode((String, String, String, ByteBuffer).self) {
+                        let bytes = Array(state.readableBytesView)
+                        let json =
+                            table == "record_field"
+                            ? CanonicalJSON.encode(try BinaryForm.field(stored: bytes).value)
+                            : CanonicalJSON.encode(try BinaryForm.entry(stored: bytes).value)
+                        updates.append((type, id, name, json))
+                    }
+                    for (type, id, name, json) in updates {
+                        try await connection.query(
+                            """
+                            UPDATE \(unescaped: table) SET state = \(ByteBuffer(bytes: json))
+                            WHERE type = \(type) AND id = \(id) AND \(unescaped: key) = \(name)
+                            """, logger: logger)
+                        rewritten += 1
+                    }
+                }
+                return rewritten
+            }
+        default:
+            Issue.record("unknown engine \(type(of: store))")
+            return 0
         }
     }
 }

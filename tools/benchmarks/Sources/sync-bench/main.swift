@@ -124,6 +124,34 @@ let applySeconds = seconds(since: applyStart)
 try file.close()
 for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: replicaPath + suffix) }
 
+// BENCH_TRACE=1: page by page, the time to fetch (HTTP, server, decoding) and to apply each page.
+if environment["BENCH_TRACE"] != nil {
+    let traced = try ReplicaFile.create(path: replicaPath, session: session, label: "bench", nowMillis: 0)
+    let tracedReplica = Replica(store: traced)
+    var token: String?
+    var cursor: Cursor?
+    var page = 0
+    repeat {
+        let fetchStart = ContinuousClock.now
+        let response = try await transport.pull(PullRequest(cursor: cursor, limit: 500, snapshot: token))
+        let fetch = seconds(since: fetchStart)
+        let applyStart = ContinuousClock.now
+        _ = try tracedReplica.applyPullResponse(response)
+        let apply = seconds(since: applyStart)
+        let metadata = try tracedReplica.metadata()
+        token = metadata.snapshot
+        cursor = metadata.cursor
+        if page % 20 == 0 {
+            print(
+                "page \(page): fetch \(String(format: "%.1f", fetch * 1000)) ms, apply \(String(format: "%.1f", apply * 1000)) ms"
+            )
+        }
+        page += 1
+    } while token != nil
+    try traced.close()
+    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: replicaPath + suffix) }
+}
+
 // End to end: a fresh replica file, the sync engine, pull until quiet.
 let fresh = try ReplicaFile.create(path: replicaPath, session: session, label: "bench", nowMillis: 0)
 let engine = SyncEngine(replica: Replica(store: fresh), transport: transport)
