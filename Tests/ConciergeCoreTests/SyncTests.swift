@@ -4,7 +4,7 @@ import Testing
 
 /// A small stand-in for the server, until the real one exists: accepts or refuses sets by a
 /// policy, numbers the log, serves pages of at most `limit` sets.
-final class TestHub: SyncTransport, @unchecked Sendable {
+class TestHub: SyncTransport, @unchecked Sendable {
     let lock = NSLock()
     var epoch = "e1"
     var log: [ChangeSet] = []
@@ -352,6 +352,26 @@ final class TestHub: SyncTransport, @unchecked Sendable {
         }
     }
 
+    /// The engine asks for the next page while it applies this one, and uses what it fetched: every
+    /// page is asked for exactly once, in order, and the replica ends where the server is.
+    @Test func theNextPageIsFetchedWhileThisOneIsAppliedAndNeverTwice() async throws {
+        let hub = RequestLog()
+        let writer = makeReplica()
+        for round in 0..<9 {
+            clock.advance(1)
+            try writer.edit { try $0.add("t\(round)", to: CaseFields.tags, of: Self.key) }
+        }
+        _ = try await engine(writer, hub).sync()
+        let reader = makeReplica()
+        hub.clear()
+        let report = try await engine(reader, hub).sync()
+        // Pages of 2 of the 9 sets: cursors 0, 2, 4, 6, 8, each once (a fetch made ahead and not
+        // used would show as a repeated cursor, one made for the wrong page as an extra request).
+        #expect(hub.requests.map { $0.cursor?.seq ?? 0 } == [0, 2, 4, 6, 8])
+        #expect(report.pulledChangeSets == 9)
+        #expect(try reader.visibleRecord(Self.key)?.canonicalJSON == writer.visibleRecord(Self.key)?.canonicalJSON)
+    }
+
     @Test func pagedPullsReachTheSameStateAsTheServer() async throws {
         let hub = TestHub()
         let writers = (0..<3).map { _ in makeReplica() }
@@ -373,6 +393,20 @@ final class TestHub: SyncTransport, @unchecked Sendable {
             #expect(try writer.visibleRecord(Self.key)?.canonicalJSON == expected[Self.key]?.canonicalJSON)
             #expect(try writer.outbox().isEmpty)
         }
+    }
+}
+
+/// A hub that logs every pull request it answers.
+final class RequestLog: TestHub, @unchecked Sendable {
+    private var logged: [PullRequest] = []
+
+    var requests: [PullRequest] { lock.withLock { logged } }
+
+    func clear() { lock.withLock { logged = [] } }
+
+    override func pull(_ request: PullRequest) async throws -> PullResponse {
+        lock.withLock { logged.append(request) }
+        return try await super.pull(request)
     }
 }
 

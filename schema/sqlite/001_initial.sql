@@ -66,7 +66,8 @@ CREATE TABLE record (
     PRIMARY KEY (type, id)
 ) WITHOUT ROWID;
 
--- One row per register or set field (canonical JSON of the field); a change rewrites only the
+-- One row per register or set field (its state in the binary form, docs/encoding.md; canonical
+-- JSON in rows written before it); a change rewrites only the
 -- fields it touches. Log fields keep their entry redactions here and their entries below.
 CREATE TABLE record_field (
     type TEXT NOT NULL,
@@ -76,7 +77,7 @@ CREATE TABLE record_field (
     PRIMARY KEY (type, id, field)
 ) WITHOUT ROWID;
 
--- One row per log entry (canonical JSON of the entry): an append writes one row.
+-- One row per log entry (binary form, or canonical JSON as above): an append writes one row.
 CREATE TABLE record_entry (
     type TEXT NOT NULL,
     id TEXT NOT NULL,

@@ -26,6 +26,11 @@ public struct SyncEngine<Store: ReplicaStore>: Sendable {
         var machine = SyncMachine(configuration: configuration, seed: seed)
         var report = SyncReport()
         var attempted = Set<ChangeSetID>()
+        // The next page, asked for while this one is applied (a long first sync then costs about
+        // the larger of fetching and applying, not their sum). Used only when the next pull asks
+        // exactly for it; dropped otherwise.
+        var ahead: (request: PullRequest, task: Task<PullResponse, any Error>)?
+        defer { ahead?.task.cancel() }
         var action = machine.start()
         while true {
             switch action {
@@ -47,8 +52,20 @@ public struct SyncEngine<Store: ReplicaStore>: Sendable {
             case .pull(let limit):
                 do {
                     let metadata = try replica.metadata()
-                    let response = try await transport.pull(
-                        PullRequest(cursor: metadata.cursor, limit: limit, snapshot: metadata.snapshot))
+                    let request = PullRequest(cursor: metadata.cursor, limit: limit, snapshot: metadata.snapshot)
+                    let response: PullResponse
+                    if let fetched = ahead, fetched.request == request {
+                        ahead = nil
+                        response = try await fetched.task.value
+                    } else {
+                        ahead?.task.cancel()
+                        ahead = nil
+                        response = try await transport.pull(request)
+                    }
+                    if let next = Self.request(after: response, limit: limit) {
+                        let transport = self.transport
+                        ahead = (next, Task { try await transport.pull(next) })
+                    }
                     let summary = try replica.applyPullResponse(response)
                     report.pull(summary)
                     progress(report)
@@ -64,6 +81,16 @@ public struct SyncEngine<Store: ReplicaStore>: Sendable {
             case .fail(let error):
                 throw error
             }
+        }
+    }
+
+    /// The pull that follows `response` once it is applied, when the server said there is more.
+    static func request(after response: PullResponse, limit: Int) -> PullRequest? {
+        switch response {
+        case .page(let page) where page.hasMore: PullRequest(cursor: page.cursor, limit: limit)
+        case .reset(let snapshot):
+            snapshot.more.map { PullRequest(cursor: snapshot.cursor, limit: limit, snapshot: $0) }
+        default: nil
         }
     }
 

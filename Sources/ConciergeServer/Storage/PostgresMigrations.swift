@@ -10,7 +10,9 @@ public enum PostgresMigrations {
     static let initial = #"""
         -- Concierge server, PostgreSQL engine: the first schema.
         -- The same tables as the SQLite engine (schema/sqlite), in PostgreSQL's types. Times are
-        -- milliseconds since 1970 (bigint); hashes and canonical JSON payloads are bytea.
+        -- milliseconds since 1970 (bigint); hashes and payloads are bytea: change sets as canonical JSON,
+        -- field and entry states in the binary form of docs/encoding.md (canonical JSON in rows written
+        -- before it).
 
         -- Server-wide values: the epoch, the server's own replica id and clock, the signing key.
         CREATE TABLE server_meta (

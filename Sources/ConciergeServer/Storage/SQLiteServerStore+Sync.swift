@@ -408,9 +408,7 @@ extension SQLiteServerStore {
 
     /// The records as stored, projected for `principal`; keys with no record are skipped.
     static func projected(_ keys: [RecordKey], for principal: Principal, in db: Database) throws -> [Record] {
-        try keys.compactMap { key in
-            try RecordRows.load(key, need: .all, in: db).map { Projection.record($0, for: principal) }
-        }
+        try RecordRows.loadWhole(keys, in: db).map { Projection.record($0, for: principal) }
     }
 
     // MARK: Reading for tests, admin and integrity

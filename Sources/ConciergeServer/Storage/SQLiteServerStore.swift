@@ -25,6 +25,9 @@ public final class SQLiteServerStore: ServerStore {
             // FULL: an acknowledged set survives power loss too, not only a killed process. A push
             // batch is one transaction, so the fsync is paid once per batch.
             try db.cachedExecute(sql: "PRAGMA synchronous = FULL")
+            // Reads map the file instead of copying every page through a read() call: snapshot
+            // pages read many rows (the operating system's page cache is shared by the pool).
+            try db.execute(sql: "PRAGMA mmap_size = 268435456")
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
