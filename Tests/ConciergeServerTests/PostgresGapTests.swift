@@ -158,4 +158,81 @@ import Testing
             #expect(received.isSubset(of: run.committed))
         }
     }
+
+    /// Two batches on one record, the first held inside its transaction while the second starts:
+    /// the second must merge into the state the first committed. Here the held batch writes the
+    /// priority with the larger stamp and the waiting one a smaller stamp: the larger must win,
+    /// and the history keep both. (A batch that read its records before taking the head row, and
+    /// did not read again what changed meanwhile, loses the held write: tried, and this test
+    /// caught it.)
+    @Test func aBatchThatReadARecordBeforeAnotherChangedItMergesTheNewerState() async throws {
+        let url = try await TestPostgres.freshDatabase()
+        var logger = Logger(label: "stale-read-test")
+        logger.logLevel = .warning
+        let door = Door()
+        let held = Shared<ReplicaID?>(nil)
+        var hooks = PostgresServerStore.Hooks()
+        hooks.beforeCommit = { outcomes in
+            if let id = outcomes.first?.id, id.replica == held.get() { await door.wait() }
+        }
+        let store = try await PostgresServerStore.connect(url: url, maxConnections: 10, logger: logger, hooks: hooks)
+        try await store.createProvider(id: "acme", name: "ACME")
+        let sue = Principal(id: "sue", provider: "acme", role: .supervisor, displayName: "Sue")
+        try await store.createPrincipal(sue)
+        let devices = try await store.enrolDevices(for: "sue", count: 2, name: "test")
+        let (first, second) = (
+            Caller(principal: sue, replica: devices[0].replica), Caller(principal: sue, replica: devices[1].replica)
+        )
+        let now = UInt64(Date().timeIntervalSince1970 * 1000)
+        let key = RecordKey(type: .serviceCase, id: RecordID(UUID().uuidString.lowercased()))
+        func write(_ field: String, _ value: Value, at millis: UInt64, _ counter: UInt16 = 0, by caller: Caller)
+            -> RecordChange
+        {
+            RecordChange(
+                key,
+                .write(
+                    field: field, value: value, base: nil,
+                    stamp: Stamp(hlc: HLC(millis: millis, counter: counter), replica: caller.replica),
+                    history: field == CaseFields.priority, personal: field == CaseFields.subject))
+        }
+        func set(_ seq: UInt64, by caller: Caller, _ changes: [RecordChange]) -> ChangeSet {
+            ChangeSet(
+                id: ChangeSetID(replica: caller.replica, seq: seq), author: sue.author, schemaVersion: 1,
+                changes: changes)
+        }
+        let created = set(
+            1, by: first,
+            [
+                write(CaseFields.provider, "acme", at: now, by: first),
+                write(CaseFields.customer, "anna", at: now, 1, by: first),
+                write(CaseFields.subject, "Router", at: now, 2, by: first),
+                write(CaseFields.priority, "normal", at: now, 3, by: first),
+            ])
+        let policy = PushPolicy()
+        let createdOutcome = try await store.push([created], from: first, serverMillis: now, policy: policy).outcomes[0]
+        #expect(createdOutcome.status == .accepted, "\(String(describing: createdOutcome.error))")
+        held.update { $0 = first.replica }
+        let later = set(2, by: first, [write(CaseFields.priority, "high", at: now + 20, by: first)])
+        let earlier = set(1, by: second, [write(CaseFields.priority, "low", at: now + 10, by: second)])
+        let holding = Task { try await store.push([later], from: first, serverMillis: now, policy: policy) }
+        while !door.entered.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+        let waiting = Task { try await store.push([earlier], from: second, serverMillis: now, policy: policy) }
+        // Until the second batch has read the case and waits for the head row.
+        while try await store.read({ connection, logger in
+            try await connection.one(
+                """
+                SELECT COUNT(*) FROM pg_stat_activity
+                WHERE datname = current_database() AND wait_event_type = 'Lock'
+                """, Int64.self, logger)
+        }) < 1 {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        door.open()
+        #expect(try await holding.value.outcomes[0].status == .accepted)
+        #expect(try await waiting.value.outcomes[0].status == .accepted)
+        let priority = try #require(try await store.record(key)?.register(CaseFields.priority))
+        #expect(priority.latest.value == "high")
+        #expect(priority.writes.map(\.value) == ["normal", "low", "high"])
+        await store.close()
+    }
 }
