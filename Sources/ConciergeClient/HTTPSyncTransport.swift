@@ -18,6 +18,9 @@ public final class HTTPSyncTransport: SyncTransport, Sendable {
     /// Called with the new session whenever tokens rotate; persist it.
     let onSessionChange: @Sendable (Session) -> Void
     let timeout: TimeAmount
+    /// Whether pushes go in the compact binary form; cleared when a server refuses it (415), so
+    /// that an older server gets JSON.
+    let binaryPush = Mutex(true)
 
     /// The client every transport uses unless given another: it fails a request at once when the
     /// server cannot be reached (connection refused) instead of retrying until the request's
@@ -65,7 +68,20 @@ public final class HTTPSyncTransport: SyncTransport, Sendable {
     }
 
     public func push(_ request: PushRequest) async throws -> PushResponse {
-        let answer = try await authorized(.POST, "v1/push", body: request.value)
+        var answer: Value
+        if binaryPush.withLock({ $0 }) {
+            do {
+                answer = try Self.json(
+                    try await authorizedBytes(
+                        .POST, "v1/push", body: .binary(CompactBinary.encode(request.changeSets)),
+                        accept: "application/json"))
+            } catch let error as SyncError where error.code == .unsupportedMediaType {
+                binaryPush.withLock { $0 = false }
+                answer = try await authorized(.POST, "v1/push", body: request.value)
+            }
+        } else {
+            answer = try await authorized(.POST, "v1/push", body: request.value)
+        }
         do { return try PushResponse(value: answer) } catch {
             throw SyncError(.unavailable, "the server's push answer does not decode: \(error.message)")
         }
@@ -132,10 +148,10 @@ public final class HTTPSyncTransport: SyncTransport, Sendable {
     }
 
     func authorized(_ method: HTTPMethod, _ path: String, body: Value?) async throws -> Value {
-        try Self.json(try await authorizedBytes(method, path, body: body, accept: "application/json"))
+        try Self.json(try await authorizedBytes(method, path, body: body.map(Body.json), accept: "application/json"))
     }
 
-    func authorizedBytes(_ method: HTTPMethod, _ path: String, body: Value?, accept: String) async throws -> Answer {
+    func authorizedBytes(_ method: HTTPMethod, _ path: String, body: Body?, accept: String) async throws -> Answer {
         let current = currentSession
         if let claims = try? AccessTokenClaims(jwt: current.accessToken),
             claims.expires(within: 30, of: Int64(Date().timeIntervalSince1970))
@@ -156,6 +172,12 @@ public final class HTTPSyncTransport: SyncTransport, Sendable {
         }
     }
 
+    /// A request's body: JSON, or the binary form.
+    enum Body {
+        case json(Value)
+        case binary([UInt8])
+    }
+
     /// A successful answer's body, and whether it is the binary form.
     struct Answer {
         var bytes: ByteBuffer
@@ -167,7 +189,7 @@ public final class HTTPSyncTransport: SyncTransport, Sendable {
     ) async throws -> Value {
         try json(
             try await exchange(
-                client: client, method: method, url: url, body: body, token: token, timeout: timeout,
+                client: client, method: method, url: url, body: body.map(Body.json), token: token, timeout: timeout,
                 accept: "application/json"))
     }
 
@@ -181,16 +203,22 @@ public final class HTTPSyncTransport: SyncTransport, Sendable {
     /// Sends a request; a successful answer comes back as bytes, an error answer is thrown as its
     /// ``SyncError`` (error bodies are always JSON).
     static func exchange(
-        client: HTTPClient, method: HTTPMethod, url: URL, body: Value?, token: String?, timeout: TimeAmount,
+        client: HTTPClient, method: HTTPMethod, url: URL, body: Body?, token: String?, timeout: TimeAmount,
         accept: String
     ) async throws -> Answer {
         var request = HTTPClientRequest(url: url.absoluteString)
         request.method = method
         request.headers.add(name: "Accept", value: accept)
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
-        if let body {
+        switch body {
+        case .json(let value):
             request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(bytes: CanonicalJSON.encode(body)))
+            request.body = .bytes(ByteBuffer(bytes: CanonicalJSON.encode(value)))
+        case .binary(let bytes):
+            request.headers.add(name: "Content-Type", value: binaryType)
+            request.body = .bytes(ByteBuffer(bytes: bytes))
+        case nil:
+            break
         }
         let response: HTTPClientResponse
         let bytes: ByteBuffer

@@ -54,6 +54,21 @@ enum JSONBody {
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: CanonicalJSON.encode(value))))
     }
 
+    /// Whether the request's body is in the binary form.
+    static func isBinary(_ request: Request) -> Bool {
+        request.headers[.contentType]?.lowercased().hasPrefix(binaryType) ?? false
+    }
+
+    /// The request's body, whatever its form.
+    /// - Throws: ``APIError`` for a body over `limit` (413).
+    static func bytes(of request: Request, limit: Int) async throws -> ByteBuffer {
+        do {
+            return try await request.body.collect(upTo: limit)
+        } catch {
+            throw APIError(.payloadTooLarge, "the body is larger than \(limit) bytes")
+        }
+    }
+
     /// The request's JSON body.
     /// - Throws: ``APIError`` for another content type (415), a body over `limit` (413) or
     ///   malformed JSON (400).
@@ -61,12 +76,7 @@ enum JSONBody {
         guard let type = request.headers[.contentType], type.lowercased().hasPrefix("application/json") else {
             throw APIError(.unsupportedMediaType, "send application/json")
         }
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: limit)
-        } catch {
-            throw APIError(.payloadTooLarge, "the body is larger than \(limit) bytes")
-        }
+        let buffer = try await bytes(of: request, limit: limit)
         do {
             return try CanonicalJSON.decode(buffer.readableBytesView)
         } catch {

@@ -105,15 +105,26 @@ struct SyncRoutes: Sendable {
     func push(_ request: Request, logger: Logger) async throws -> Response {
         let caller = try await authenticate(request)
         let start = ContinuousClock.now
-        let body = try await JSONBody.read(request, limit: configuration.maxBodyBytes)
-        guard let sets = body["changeSets"]?.arrayValue else {
-            throw APIError(.malformedRequest, "send {\"changeSets\": [...]}")
+        let push: PushRequest
+        if JSONBody.isBinary(request) {
+            // The compact binary batch (docs/encoding.md): what a client on a slow link sends.
+            let body = try await JSONBody.bytes(of: request, limit: configuration.maxBodyBytes)
+            do {
+                push = PushRequest(changeSets: try CompactBinary.decode(Array(body.readableBytesView)))
+            } catch { throw APIError(.malformedRequest, error.message) }
+        } else {
+            let body = try await JSONBody.read(request, limit: configuration.maxBodyBytes)
+            guard let sets = body["changeSets"]?.arrayValue else {
+                throw APIError(.malformedRequest, "send {\"changeSets\": [...]}")
+            }
+            guard sets.count <= configuration.maxBatchSets else {
+                throw APIError(.batchTooLarge, "at most \(configuration.maxBatchSets) change sets per push")
+            }
+            do { push = try PushRequest(value: body) } catch { throw APIError(.malformedRequest, error.message) }
         }
-        guard sets.count <= configuration.maxBatchSets else {
+        guard push.changeSets.count <= configuration.maxBatchSets else {
             throw APIError(.batchTooLarge, "at most \(configuration.maxBatchSets) change sets per push")
         }
-        let push: PushRequest
-        do { push = try PushRequest(value: body) } catch { throw APIError(.malformedRequest, error.message) }
         var policy = PushPolicy()
         policy.drift = DriftBound(milliseconds: configuration.driftMilliseconds)
         let now = UInt64(Date().timeIntervalSince1970 * 1000)
