@@ -52,7 +52,7 @@ public enum BinaryForm {
         var decoder = try BinaryDecoder(bytes, magic: Self.records)
         var records: [Record] = []
         let count = try decoder.reader.count()
-        records.reserveCapacity(count)
+        records.reserveCapacity(min(count, ByteReader.reserveLimit))
         for _ in 0..<count { records.append(try decoder.record()) }
         try decoder.end()
         return records
@@ -166,7 +166,7 @@ extension PullResponse {
             let more = flags & 2 != 0 ? try decoder.reader.string() : nil
             let count = try decoder.reader.count()
             var records: [Record] = []
-            records.reserveCapacity(count)
+            records.reserveCapacity(min(count, ByteReader.reserveLimit))
             for _ in 0..<count { records.append(try decoder.record()) }
             self = .reset(
                 ResetSnapshot(records: records, cursor: cursor, reason: reason, continues: flags & 1 != 0, more: more))
@@ -332,7 +332,7 @@ struct BinaryDecoder {
         let redacted = flags & 2 != 0 ? try stamp() : nil
         var fields: [String: Field] = [:]
         let count = try reader.count()
-        fields.reserveCapacity(count)
+        fields.reserveCapacity(min(count, ByteReader.reserveLimit))
         for _ in 0..<count {
             let name = try reader.element(of: tables.strings)
             guard fields.updateValue(try field(), forKey: name) == nil else { throw reader.error("duplicate field") }
@@ -409,7 +409,7 @@ struct BinaryDecoder {
         let version = Int(try reader.bounded(Int32.max))
         let count = try reader.count()
         var changes: [RecordChange] = []
-        changes.reserveCapacity(count)
+        changes.reserveCapacity(min(count, ByteReader.reserveLimit))
         for _ in 0..<count {
             changes.append(
                 try CompactBinary.decodeChange(

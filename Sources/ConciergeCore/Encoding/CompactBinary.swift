@@ -129,7 +129,7 @@ public enum CompactBinary {
             let seq = (previous?.seq ?? 0) &+ UInt64(bitPattern: try reader.signed())
             let count = flags & 8 != 0 ? 1 : try reader.count()
             var changes: [RecordChange] = []
-            changes.reserveCapacity(count)
+            changes.reserveCapacity(min(count, ByteReader.reserveLimit))
             for _ in 0..<count {
                 changes.append(
                     try decodeChange(
@@ -367,6 +367,10 @@ struct ByteWriter {
 struct ByteReader {
     let bytes: [UInt8]
     var index = 0
+
+    /// The most items a decoder reserves room for ahead: a count is only bounded by the bytes
+    /// left, and a hostile input's count must not make the decoder allocate far more than it sent.
+    static let reserveLimit = 1_024
 
     var isAtEnd: Bool { index == bytes.count }
 
