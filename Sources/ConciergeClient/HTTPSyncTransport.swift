@@ -96,7 +96,7 @@ public final class HTTPSyncTransport: SyncTransport, Sendable {
         if let snapshot = request.snapshot {
             components.queryItems!.append(URLQueryItem(name: "snapshot", value: snapshot))
         }
-        // The binary form when the server speaks it (a seventh of the bytes, no JSON tree to build);
+        // The binary form when the server speaks it (about a sixth of the bytes, no JSON tree to build);
         // JSON from a server that does not.
         let answer = try await authorizedBytes(
             .GET, "v1/pull?\(components.percentEncodedQuery ?? "")", body: nil,

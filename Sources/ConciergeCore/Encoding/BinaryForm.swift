@@ -2,7 +2,7 @@
 /// a replica file keeps and what a pull carries to a client that asks for it.
 ///
 /// It carries exactly what the canonical JSON form carries (decoding gives equal values, so the
-/// canonical JSON of a decoded record is byte for byte the original's), in about a seventh of the
+/// canonical JSON of a decoded record is byte for byte the original's), in about a sixth of the
 /// bytes and without building a JSON tree on either side. Like the compact binary change-set batch
 /// (``CompactBinary``) it starts with four magic bytes, then the tables (replica ids, authors,
 /// strings, record keys) that the body refers to by index; stamps are millisecond deltas from the
