@@ -320,6 +320,13 @@ import Testing
             ], millis: UInt64(Date().timeIntervalSince1970 * 1000) + 5)
         #expect(
             try await Self.push(server, [other], token: token).body["outcomes"]?[0]?["error"]?["code"] == "seqReused")
+        // The form does not matter: the content hash is taken over the canonical JSON.
+        let binary = "application/vnd.concierge.binary"
+        for (set, expected) in [(good, "duplicate"), (other, "rejected")] {
+            let answer = try await Self.send(
+                server, .POST, "v1/push", body: CompactBinary.encode([set]), contentType: binary, token: token)
+            #expect(answer.body["outcomes"]?[0]?["status"] == .string(expected))
+        }
         #expect(try await server.store.stats()["change_log"] == 2)
         await server.stop()
     }
