@@ -28,9 +28,15 @@ public struct SyncEngine<Store: ReplicaStore>: Sendable {
         var attempted = Set<ChangeSetID>()
         // The next page, asked for while this one is applied (a long first sync then costs about
         // the larger of fetching and applying, not their sum). Used only when the next pull asks
-        // exactly for it; dropped otherwise.
+        // exactly for it; dropped otherwise, but only once it has finished: the engine never has
+        // two requests in flight, so two silent token refreshes never race (a refresh token used
+        // twice revokes the device).
         var ahead: (request: PullRequest, task: Task<PullResponse, any Error>)?
         defer { ahead?.task.cancel() }
+        func settle() async {
+            _ = try? await ahead?.task.value
+            ahead = nil
+        }
         var action = machine.start()
         while true {
             switch action {
@@ -58,8 +64,7 @@ public struct SyncEngine<Store: ReplicaStore>: Sendable {
                         ahead = nil
                         response = try await fetched.task.value
                     } else {
-                        ahead?.task.cancel()
-                        ahead = nil
+                        await settle()
                         response = try await transport.pull(request)
                     }
                     if let next = Self.request(after: response, limit: limit) {
@@ -77,8 +82,10 @@ public struct SyncEngine<Store: ReplicaStore>: Sendable {
                 try await sleep(milliseconds)
                 action = machine.waited()
             case .finish:
+                await settle()
                 return report
             case .fail(let error):
+                await settle()
                 throw error
             }
         }
