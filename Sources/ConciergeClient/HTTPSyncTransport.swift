@@ -109,8 +109,7 @@ public final class HTTPSyncTransport: SyncTransport, Sendable {
         }
     }
 
-    /// The media type of the binary form of pull answers.
-    static let binaryType = "application/vnd.concierge.binary"
+    static let binaryType = BinaryForm.mediaType
 
     /// The server's digest of this principal's projection, and the log position it was taken at.
     public func integrity() async throws -> (digest: IntegrityDigest, cursor: Cursor?) {

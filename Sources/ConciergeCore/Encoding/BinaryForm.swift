@@ -9,6 +9,10 @@
 /// previous stamp written. A reader tells it from JSON by the first byte (JSON starts with `{`).
 /// `docs/encoding.md` gives the layout.
 public enum BinaryForm {
+    /// The media type of the binary forms on the wire: pull answers in this form, and pushes in
+    /// the compact change-set batch (``CompactBinary``).
+    public static let mediaType = "application/vnd.concierge.binary"
+
     /// A batch of records.
     static let records: [UInt8] = Array("CRB1".utf8)
     /// One field's state.

@@ -31,8 +31,7 @@ struct APIError: HTTPResponseError {
 
 /// JSON bodies through the core's canonical codec.
 enum JSONBody {
-    /// The media type of the binary form of pull answers (``BinaryForm``).
-    static let binaryType = "application/vnd.concierge.binary"
+    static let binaryType = BinaryForm.mediaType
 
     /// Whether the request's `Accept` header names the binary form.
     static func acceptsBinary(_ request: Request) -> Bool {
