@@ -48,12 +48,9 @@ enum RecordRows {
         }()
     }
 
+    /// A stored row in canonical JSON (markers, change sets).
     static func decode<T>(_ data: Data, _ make: (Value) throws(CodecError) -> T) throws -> T {
-        do {
-            return try make(CanonicalJSON.decode(data))
-        } catch {
-            throw StoreError(.corrupt, "a stored row does not decode: \(error)")
-        }
+        try stored(data) { (bytes) throws(CodecError) in try make(CanonicalJSON.decode(bytes)) }
     }
 
     /// A stored field or entry state (the binary form; canonical JSON in rows written before it).

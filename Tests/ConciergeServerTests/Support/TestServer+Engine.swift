@@ -30,6 +30,13 @@ extension TestServer {
 }
 
 extension TestServer {
+    /// A stored field (`record_field`) or entry (`record_entry`) state as canonical JSON.
+    static func json(ofStored bytes: [UInt8], in table: String) throws -> [UInt8] {
+        table == "record_field"
+            ? CanonicalJSON.encode(try BinaryForm.field(stored: bytes).value)
+            : CanonicalJSON.encode(try BinaryForm.entry(stored: bytes).value)
+    }
+
     /// Rewrites every stored field and entry state as canonical JSON, as versions before the
     /// binary form stored them, on either engine. Returns how many rows it rewrote.
     func rewriteStatesAsJSON() async throws -> Int {
@@ -40,10 +47,7 @@ extension TestServer {
                 for (table, key) in [("record_field", "field"), ("record_entry", "entry_id")] {
                     for row in try Row.fetchAll(db, sql: "SELECT type, id, \(key) AS k, state FROM \(table)") {
                         let state: Data = row["state"]
-                        let json =
-                            table == "record_field"
-                            ? CanonicalJSON.encode(try BinaryForm.field(stored: [UInt8](state)).value)
-                            : CanonicalJSON.encode(try BinaryForm.entry(stored: [UInt8](state)).value)
+                        let json = try Self.json(ofStored: [UInt8](state), in: table)
                         try db.execute(
                             sql: "UPDATE \(table) SET state = ? WHERE type = ? AND id = ? AND \(key) = ?",
                             arguments: [Data(json), row["type"], row["id"], row["k"]])
@@ -61,10 +65,7 @@ extension TestServer {
                     var updates: [(String, String, String, [UInt8])] = []
                     for try await (type, id, name, state) in rows.decode((String, String, String, ByteBuffer).self) {
                         let bytes = Array(state.readableBytesView)
-                        let json =
-                            table == "record_field"
-                            ? CanonicalJSON.encode(try BinaryForm.field(stored: bytes).value)
-                            : CanonicalJSON.encode(try BinaryForm.entry(stored: bytes).value)
+                        let json = try Self.json(ofStored: bytes, in: table)
                         updates.append((type, id, name, json))
                     }
                     for (type, id, name, json) in updates {
