@@ -12,28 +12,58 @@ extension SQLiteServerStore {
     public func push(_ sets: [ChangeSet], from caller: Caller, serverMillis: UInt64, policy: PushPolicy)
         async throws -> (outcomes: [PushOutcome], counts: PushCounts)
     {
-        let epoch = self.epoch
         // Encoding and hashing are pure work: done here, on the caller's core, not on the one writer.
-        let encoded = sets.map(PushSteps.EncodedSet.init)
-        return try await write { db in
-            var outcomes: [PushOutcome] = []
-            var counts = PushCounts()
-            for set in encoded {
-                let outcome = try Self.push(
-                    set, from: caller, serverMillis: serverMillis, policy: policy, epoch: epoch, counts: &counts, in: db
-                )
-                switch outcome.status {
-                case .accepted: counts.accepted += 1
-                case .duplicate: counts.duplicates += 1
-                case .rejected: counts.rejected[outcome.error!.code, default: 0] += 1
-                }
-                outcomes.append(outcome)
+        let job = PushJob(
+            sets: sets.map(PushSteps.EncodedSet.init), caller: caller, serverMillis: serverMillis, policy: policy)
+        let result = try await pushes.run(job)
+        return (result.outcomes, result.counts)
+    }
+
+    /// One push batch, waiting for its transaction.
+    struct PushJob: Sendable {
+        var sets: [PushSteps.EncodedSet]
+        var caller: Caller
+        var serverMillis: UInt64
+        var policy: PushPolicy
+    }
+
+    struct PushResult: Sendable {
+        var outcomes: [PushOutcome]
+        var counts: PushCounts
+    }
+
+    /// Push batches share a transaction up to this many change sets in all.
+    static let groupSets = 1_000
+
+    static func groupCommit(
+        pool: DatabasePool, checkpointer: WALCheckpointer, epoch: String
+    ) -> GroupCommit<PushJob, PushResult> {
+        GroupCommit(maxWeight: groupSets, weight: { $0.sets.count }) { jobs in
+            try await write(pool, checkpointer) { db in
+                try jobs.map { try push($0, epoch: epoch, in: db) }
             }
-            try db.cachedExecute(
-                sql: "UPDATE device SET last_seen_at = ? WHERE replica_id = ?",
-                arguments: [StoreSupport.nowMillis(), caller.replica.description])
-            return (outcomes, counts)
         }
+    }
+
+    /// Writes one push batch (inside a transaction that may hold others).
+    static func push(_ job: PushJob, epoch: String, in db: Database) throws -> PushResult {
+        var outcomes: [PushOutcome] = []
+        var counts = PushCounts()
+        for set in job.sets {
+            let outcome = try push(
+                set, from: job.caller, serverMillis: job.serverMillis, policy: job.policy, epoch: epoch,
+                counts: &counts, in: db)
+            switch outcome.status {
+            case .accepted: counts.accepted += 1
+            case .duplicate: counts.duplicates += 1
+            case .rejected: counts.rejected[outcome.error!.code, default: 0] += 1
+            }
+            outcomes.append(outcome)
+        }
+        try db.cachedExecute(
+            sql: "UPDATE device SET last_seen_at = ? WHERE replica_id = ?",
+            arguments: [StoreSupport.nowMillis(), job.caller.replica.description])
+        return PushResult(outcomes: outcomes, counts: counts)
     }
 
     static func push(

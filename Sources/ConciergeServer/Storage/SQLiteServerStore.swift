@@ -6,16 +6,20 @@ import Logging
 
 /// The embedded storage engine: one SQLite file in WAL mode, through GRDB.
 ///
-/// Each push batch is one write transaction. Every check of a set (outcome, version, stamps,
-/// schema, authorization, merge) runs before its first write, so a refused set writes nothing; a
-/// database error rolls the whole batch back and the client sends it again. A crash loses nothing
-/// acknowledged: outcomes are only sent after the commit. SQLite has one writer at a time, so log sequence numbers commit in order and a reader
-/// following the log never skips one.
+/// Push batches are written in transactions of their own, or, when several arrive while one is being
+/// written, in one shared transaction (``GroupCommit``). Every check of a set (outcome, version,
+/// stamps, schema, authorization, merge) runs before its first write, so a refused set writes
+/// nothing; a database error rolls the whole batch back and the client sends it again. A crash
+/// loses nothing acknowledged: outcomes are only sent after the commit. SQLite has one writer at a
+/// time, so log sequence numbers commit in order and a reader following the log never skips one.
 public final class SQLiteServerStore: ServerStore {
     let pool: DatabasePool
     /// The server epoch; a new database, or one restored and marked so, gets a new one.
     public let epoch: String
     let logger: Logger
+    let checkpointer: WALCheckpointer
+    /// Pushes that arrive while one is being written share the next transaction.
+    let pushes: GroupCommit<PushJob, PushResult>
 
     /// Opens (creating when needed) the database at `path` and applies the migrations.
     public init(path: String, logger: Logger) throws {
@@ -28,6 +32,15 @@ public final class SQLiteServerStore: ServerStore {
             // Reads map the file instead of copying every page through a read() call: snapshot
             // pages read many rows (the operating system's page cache is shared by the pool).
             try db.execute(sql: "PRAGMA mmap_size = 268435456")
+            // The log is copied back by a connection of its own (``WALCheckpointer``); the writer's
+            // automatic checkpoint stays, at a higher threshold, to start the log over.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.writerThreshold)")
+            if !db.configuration.readonly {
+                // The writer keeps a transaction's pages in memory (64 MB, where the default is 2 MB):
+                // a group of pushes dirties more pages than the default holds, and spilling them
+                // writes to the log in the middle of the transaction.
+                try db.execute(sql: "PRAGMA cache_size = -65536")
+            }
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
@@ -47,6 +60,8 @@ public final class SQLiteServerStore: ServerStore {
                     sql: "INSERT INTO server_meta (key, value) VALUES ('epoch', ?)", arguments: [epoch])
                 return epoch
             }
+            checkpointer = try WALCheckpointer(path: path, logger: logger)
+            pushes = Self.groupCommit(pool: pool, checkpointer: checkpointer, epoch: epoch)
         } catch let error as StoreError {
             throw error
         } catch {
@@ -85,6 +100,14 @@ public final class SQLiteServerStore: ServerStore {
     }
 
     func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
+        try await Self.write(pool, checkpointer, body)
+    }
+
+    /// One write transaction (errors other than the store's and sync errors become `database`).
+    static func write<T: Sendable>(
+        _ pool: DatabasePool, _ checkpointer: WALCheckpointer, _ body: @Sendable @escaping (Database) throws -> T
+    ) async throws -> T {
+        defer { checkpointer.commitFinished() }
         do { return try await pool.write(body) } catch let error as StoreError { throw error } catch let error
             as SyncError
         {
@@ -95,7 +118,8 @@ public final class SQLiteServerStore: ServerStore {
     public typealias Caller = ConciergeServer.Caller
     public typealias Enrolment = ConciergeServer.Enrolment
 
-    public func close() async {}
+    /// Waits for a running checkpoint; SQLite checkpoints the rest when the last connection closes.
+    public func close() async { await checkpointer.close() }
 
     // MARK: Providers and principals
 
