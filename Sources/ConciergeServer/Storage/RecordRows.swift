@@ -77,13 +77,16 @@ enum RecordRows {
                 db.cachedStatement(sql: "SELECT field, state FROM record_field WHERE type = ? AND id = ?"),
                 arguments: [key.type.rawValue, key.id.rawValue])
         } else {
-            let names = Array(need.fields)
-            fieldRows = try Row.fetchAll(
-                db.cachedStatement(
-                    sql:
-                        "SELECT field, state FROM record_field WHERE type = ? AND id = ? AND field IN (\(names.map { _ in "?" }.joined(separator: ",")))"
-                ),
-                arguments: StatementArguments([key.type.rawValue, key.id.rawValue] + names))
+            // One search and a short scan of the record's rows: an `IN` list of names would search
+            // the primary key once per name. Rows not needed are skipped before they are decoded.
+            var rows: [Row] = []
+            let cursor = try Row.fetchCursor(
+                db.cachedStatement(sql: "SELECT field, state FROM record_field WHERE type = ? AND id = ?"),
+                arguments: [key.type.rawValue, key.id.rawValue])
+            while let row = try cursor.next() {
+                if need.fields.contains(row[0]) { rows.append(row.copy()) }
+            }
+            fieldRows = rows
         }
         let entryRows: [Row]
         if need.everything {
