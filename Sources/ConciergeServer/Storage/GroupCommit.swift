@@ -72,6 +72,7 @@ final class GroupCommit<Job: Sendable, Output: Sendable>: Sendable {
             guard !group.isEmpty else { return }
             do {
                 let outputs = try await transaction(group.map(\.job))
+                assert(outputs.count == group.count, "a group commit's transaction gives one output per job")
                 for (item, output) in zip(group, outputs) { item.continuation.resume(returning: output) }
             } catch {
                 guard group.count > 1 else {
