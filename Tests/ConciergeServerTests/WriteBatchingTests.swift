@@ -54,7 +54,7 @@ import Testing
         for job in later {
             tasks.append(Task { try await commit.run(job) })
             // Queued in order: each task is waiting before the next starts.
-            while transactionsQueued(commit) < tasks.count { await Task.yield() }
+            while commit.waitingCount < tasks.count { await Task.yield() }
         }
         transactions.release()
         #expect(try await first.value == 10)
@@ -65,8 +65,6 @@ import Testing
         // The group of three failed as a whole and ran again one job at a time.
         #expect(transactions.groups.withLock { $0 } == [[1], [2, 3, 4], [2], [3], [4], [5]])
     }
-
-    func transactionsQueued(_ commit: GroupCommit<Job, Int>) -> Int { commit.waitingCount }
 
     @Test func theDatabaseFileItselfHoldsWhatWasCommittedOnceTheCheckpointRan() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("concierge-wal-\(UUID())")
