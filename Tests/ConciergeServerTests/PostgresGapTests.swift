@@ -41,8 +41,10 @@ import Testing
         var received: [Set<ChangeSetID>]
     }
 
-    /// Writer A's commit is held; B and C push meanwhile; two readers poll; then A commits and
-    /// the readers poll until quiet.
+    /// Writer A's commit is held; B and C push meanwhile, each through an instance of its own (one
+    /// instance groups the batches that wait for it into its next transaction, so concurrent
+    /// transactions come from several instances); two readers poll; then A commits and the readers
+    /// poll until quiet.
     static func run(_ ordering: PostgresServerStore.LogOrdering) async throws -> Run {
         let url = try await TestPostgres.freshDatabase()
         var logger = Logger(label: "gap-test")
@@ -106,6 +108,10 @@ import Testing
         let (firstSet, firstWriter) = (sets[0], writers[0])
         let first = Task { try await store.push([firstSet], from: firstWriter, serverMillis: now, policy: policy) }
         while !door.entered.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+        let instances = [
+            try await PostgresServerStore.connect(url: url, maxConnections: 2, logger: logger, hooks: hooks),
+            try await PostgresServerStore.connect(url: url, maxConnections: 2, logger: logger, hooks: hooks),
+        ]
         let finished = Shared(0)
         var later: [Task<(outcomes: [PushOutcome], counts: PushCounts), any Error>] = []
         for index in 1...2 {
@@ -114,7 +120,7 @@ import Testing
             later.append(
                 Task {
                     defer { finished.update { $0 += 1 } }
-                    return try await store.push([set], from: writer, serverMillis: now, policy: policy)
+                    return try await instances[index - 1].push([set], from: writer, serverMillis: now, policy: policy)
                 })
         }
         // Until B and C have committed (plain sequence) or wait for the head row (commit order).
@@ -140,6 +146,7 @@ import Testing
         }
         try await poll()
         try await poll()
+        for instance in instances { await instance.close() }
         await store.close()
         return Run(committed: committed, received: received)
     }
@@ -216,8 +223,10 @@ import Testing
         let earlier = set(1, by: second, [write(CaseFields.priority, "low", at: now + 10, by: second)])
         let holding = Task { try await store.push([later], from: first, serverMillis: now, policy: policy) }
         while !door.entered.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
-        let waiting = Task { try await store.push([earlier], from: second, serverMillis: now, policy: policy) }
-        // Until the second batch has read the case and waits for the head row.
+        // Through another instance: this one would queue the batch behind the held one.
+        let other = try await PostgresServerStore.connect(url: url, maxConnections: 2, logger: logger, hooks: hooks)
+        let waiting = Task { try await other.push([earlier], from: second, serverMillis: now, policy: policy) }
+        // Until the second batch waits for the head row.
         while try await store.read({ connection, logger in
             try await connection.one(
                 """
@@ -233,6 +242,95 @@ import Testing
         let priority = try #require(try await store.record(key)?.register(CaseFields.priority))
         #expect(priority.latest.value == "high")
         #expect(priority.writes.map(\.value) == ["normal", "low", "high"])
+        await other.close()
+        await store.close()
+    }
+
+    /// Batches that arrive while an instance's push transaction is held wait for it, then share the
+    /// next one: one transaction (one `xmin` on their log rows), and still each batch's own
+    /// outcomes and counts, including a set refused for good, and a set sent again in the same
+    /// group (answered from the outcome stored earlier in the group).
+    @Test func batchesWaitingForAnInstanceShareItsNextTransactionWithTheirOwnOutcomes() async throws {
+        let url = try await TestPostgres.freshDatabase()
+        var logger = Logger(label: "group-commit-test")
+        logger.logLevel = .warning
+        let door = Door()
+        let held = Shared<ReplicaID?>(nil)
+        var hooks = PostgresServerStore.Hooks()
+        hooks.beforeCommit = { outcomes in
+            if let id = outcomes.first?.id, id.replica == held.get() { await door.wait() }
+        }
+        let store = try await PostgresServerStore.connect(url: url, maxConnections: 10, logger: logger, hooks: hooks)
+        try await store.createProvider(id: "acme", name: "ACME")
+        for id in ["anna", "carl", "sue"] {
+            try await store.createPrincipal(
+                Principal(
+                    id: PrincipalID(id), provider: "acme", role: id == "sue" ? .supervisor : .customer, displayName: id)
+            )
+        }
+        func caller(_ id: PrincipalID) async throws -> Caller {
+            let enrolment = try await store.enrolDevices(for: id, count: 1, name: "test")[0]
+            return Caller(principal: enrolment.principal, replica: enrolment.replica)
+        }
+        let (anna, carl, sue) = (try await caller("anna"), try await caller("carl"), try await caller("sue"))
+        let now = UInt64(Date().timeIntervalSince1970 * 1000)
+        func set(_ seq: UInt64, by caller: Caller, _ key: RecordKey, _ fields: [(String, Value)]) -> ChangeSet {
+            let changes = fields.enumerated().map { index, field in
+                RecordChange(
+                    key,
+                    .write(
+                        field: field.0, value: field.1, base: nil,
+                        stamp: Stamp(
+                            hlc: HLC(millis: now, counter: UInt16(seq * 10) + UInt16(index)), replica: caller.replica),
+                        history: field.0 == CaseFields.priority, personal: field.0 == CaseFields.subject))
+            }
+            return ChangeSet(
+                id: ChangeSetID(replica: caller.replica, seq: seq), author: caller.principal.author, schemaVersion: 1,
+                changes: changes)
+        }
+        func newCase(_ seq: UInt64, by caller: Caller) -> ChangeSet {
+            let key = RecordKey(type: .serviceCase, id: RecordID(UUID().uuidString.lowercased()))
+            return set(
+                seq, by: caller, key,
+                [
+                    (CaseFields.provider, "acme"), (CaseFields.customer, .string(caller.principal.id.rawValue)),
+                    (CaseFields.subject, "Grouped"),
+                ])
+        }
+        let policy = PushPolicy()
+        held.update { $0 = sue.replica }
+        let holding = Task { try await store.push([newCase(1, by: sue)], from: sue, serverMillis: now, policy: policy) }
+        while !door.entered.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+        // Three batches queue while sue's transaction is held.
+        let annasCase = newCase(1, by: anna)
+        let carlsCase = newCase(1, by: carl)
+        let carlsPriority = set(2, by: carl, carlsCase.keys.first!, [(CaseFields.priority, "urgent")])
+        let batches: [([ChangeSet], Caller)] = [
+            ([annasCase], anna), ([carlsCase, carlsPriority], carl), ([annasCase], anna),
+        ]
+        var tasks: [Task<(outcomes: [PushOutcome], counts: PushCounts), any Error>] = []
+        for (sets, caller) in batches {
+            tasks.append(Task { try await store.push(sets, from: caller, serverMillis: now, policy: policy) })
+            while store.pushes.waitingCount < tasks.count { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        door.open()
+        #expect(try await holding.value.outcomes.map(\.status) == [.accepted])
+        let (annas, carls, annasAgain) = (try await tasks[0].value, try await tasks[1].value, try await tasks[2].value)
+        #expect(annas.outcomes.map(\.status) == [.accepted])
+        #expect(annas.counts.accepted == 1)
+        #expect(carls.outcomes.map(\.status) == [.accepted, .rejected])
+        #expect(carls.outcomes[1].error?.code == .forbiddenField)
+        #expect(carls.counts.accepted == 1 && carls.counts.rejected[.forbiddenField] == 1)
+        #expect(annasAgain.outcomes.map(\.status) == [.duplicate])
+        #expect(annasAgain.outcomes[0].position == annas.outcomes[0].position)
+        #expect(annasAgain.counts.duplicates == 1 && annasAgain.counts.accepted == 0)
+        let positions = [annas.outcomes[0], carls.outcomes[0]].compactMap { $0.position.map { Int64($0.seq) } }
+        let transactions = try await store.read { connection, logger in
+            try await connection.one(
+                "SELECT COUNT(DISTINCT xmin::text) FROM change_log WHERE seq = ANY(\(positions))", Int64.self, logger)
+        }
+        #expect(positions.count == 2)
+        #expect(transactions == 1, "the waiting batches were written in one transaction")
         await store.close()
     }
 }

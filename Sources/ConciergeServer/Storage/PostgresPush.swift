@@ -3,13 +3,14 @@ import Foundation
 import Logging
 import PostgresNIO
 
-/// One push batch inside its transaction: the head row held, positions assigned in order.
+/// A group of push batches inside their one transaction: the head row held, positions assigned in
+/// order.
 ///
-/// Round trips, not rows, bound a push on PostgreSQL, so the batch reads everything it needs in a
-/// few statements before its first set (the stored outcomes, and every record the batch touches,
+/// Round trips, not rows, bound a push on PostgreSQL, so the group reads everything it needs in a
+/// few statements before its first set (the stored outcomes, and every record the group touches,
 /// with every field and entry any of its sets needs), checks and merges the sets one after the
 /// other in memory, and writes the rows of all accepted sets with one multi-row statement per
-/// table. Rows a set writes are visible to the later sets of the batch through the in-memory
+/// table. Rows a set writes are visible to the later sets of the group through the in-memory
 /// records; anything read from the database afterwards (a follow-up case) is read after a flush.
 struct PostgresPush {
     let connection: PostgresConnection
@@ -17,15 +18,18 @@ struct PostgresPush {
     let epoch: String
     let ordering: PostgresServerStore.LogOrdering
     var head: Int64
+    /// The counts of the batch being pushed (the caller sets them aside between batches).
     var counts = PushCounts()
+    /// What the whole group touched: the head to move, and the notice to the other instances.
+    var touched = Touched()
     var notifies = true
     /// The store's instance id, on its notices.
     var instance = ""
 
     /// The batch's sets after upgrade and validation (or why they failed), by change-set id.
     var prepared: [ChangeSetID: Result<ChangeSet, SyncError>] = [:]
-    /// Outcomes stored before this batch or earlier in it, by set seq.
-    var stored: [UInt64: (hash: Data, status: String, code: String?, message: String?, logSeq: Int64?)] = [:]
+    /// Outcomes stored before this group or earlier in it, by change-set id.
+    var stored: [ChangeSetID: (hash: Data, status: String, code: String?, message: String?, logSeq: Int64?)] = [:]
     /// Records as this batch sees them; `.some(nil)`: known not to exist.
     var records: [RecordKey: Record?] = [:]
     /// What the batch's sets need of each record.
@@ -50,35 +54,39 @@ struct PostgresPush {
 
     var reader: PostgresReader { PostgresReader(connection: connection, logger: logger) }
 
-    /// Validates every set (pure work), then reads the stored outcomes and the records the batch
-    /// needs, in a few statements.
-    mutating func prepare(
-        _ sets: [PushSteps.EncodedSet], from caller: Caller, serverMillis: UInt64, policy: PushPolicy
-    ) async throws {
-        let seqs = sets.filter { $0.set.id.replica == caller.replica }.map { Int64(bitPattern: $0.set.id.seq) }
+    /// Validates every set of the group (pure work), then reads the stored outcomes and the records
+    /// the group needs, in a few statements.
+    mutating func prepare(_ jobs: [PushJob]) async throws {
+        let ids = jobs.flatMap { job in job.sets.map(\.set.id).filter { $0.replica == job.caller.replica } }
         for row in try await connection.query(
             """
-            SELECT set_seq, content_hash, status, code, message, log_seq FROM change_set_outcome
-            WHERE replica_id = \(caller.replica.description) AND set_seq = ANY(\(seqs))
+            SELECT o.replica_id, o.set_seq, o.content_hash, o.status, o.code, o.message, o.log_seq
+            FROM change_set_outcome o
+            JOIN unnest(\(ids.map(\.replica.description))::text[], \(ids.map { Int64(bitPattern: $0.seq) })::bigint[])
+                AS k(replica_id, set_seq) ON o.replica_id = k.replica_id AND o.set_seq = k.set_seq
             """, logger: logger
         ).collect() {
-            let (seq, hash, status, code, message, logSeq) = try row.decode(
-                (Int64, Data, String, String?, String?, Int64?).self)
-            stored[UInt64(bitPattern: seq)] = (hash, status, code, message, logSeq)
+            let (replica, seq, hash, status, code, message, logSeq) = try row.decode(
+                (String, Int64, Data, String, String?, String?, Int64?).self)
+            guard let replica = ReplicaID(replica) else { continue }
+            stored[ChangeSetID(replica: replica, seq: UInt64(bitPattern: seq))] = (hash, status, code, message, logSeq)
         }
         // Sets answered from their stored outcome need neither checks nor records. An id sent twice
-        // in one batch is prepared once, as first sent: the second copy gets the first's outcome.
-        for encoded in sets
-        where encoded.set.id.replica == caller.replica && stored[encoded.set.id.seq] == nil
-            && prepared[encoded.set.id] == nil
-        {
-            let result = Result { () throws(SyncError) -> ChangeSet in
-                try PushSteps.prepare(encoded.set, serverMillis: serverMillis, policy: policy)
-            }
-            prepared[encoded.set.id] = result
-            guard case .success(let set) = result else { continue }
-            for key in set.keys {
-                needs[key, default: RecordRows.Need([])].merge(RecordRows.Need(PushSteps.changes(of: set, to: key)))
+        // is prepared once, as first sent: the second copy gets the first's outcome.
+        for job in jobs {
+            for encoded in job.sets
+            where encoded.set.id.replica == job.caller.replica && stored[encoded.set.id] == nil
+                && prepared[encoded.set.id] == nil
+            {
+                let result = Result { () throws(SyncError) -> ChangeSet in
+                    try PushSteps.prepare(encoded.set, serverMillis: job.serverMillis, policy: job.policy)
+                }
+                prepared[encoded.set.id] = result
+                guard case .success(let set) = result else { continue }
+                for key in set.keys {
+                    needs[key, default: RecordRows.Need([])].merge(
+                        RecordRows.Need(PushSteps.changes(of: set, to: key)))
+                }
             }
         }
         try await loadRecords(Array(needs.keys))
@@ -92,19 +100,21 @@ struct PostgresPush {
         for key in keys { records[key] = .some(loaded[key]) }
     }
 
-    /// Moves the head row, notes the device's contact, and tells the other instances (the notice
+    /// Moves the head row, notes the devices' contact, and tells the other instances (the notice
     /// is delivered on commit, and only then).
-    mutating func finish(caller: Caller) async throws {
+    mutating func finish(callers: [Caller]) async throws {
         try await flush()
-        if ordering == .commitOrdered, counts.touched.head > 0 {
+        if ordering == .commitOrdered, touched.head > 0 {
             try await connection.query("UPDATE log_head SET seq = \(head)", logger: logger)
         }
         try await connection.query(
-            "UPDATE device SET last_seen_at = \(StoreSupport.nowMillis()) WHERE replica_id = \(caller.replica.description)",
-            logger: logger)
-        if notifies, counts.touched.head > 0 {
+            """
+            UPDATE device SET last_seen_at = \(StoreSupport.nowMillis())
+            WHERE replica_id = ANY(\(Array(Set(callers.map(\.replica.description)))))
+            """, logger: logger)
+        if notifies, touched.head > 0 {
             try await connection.query(
-                "SELECT pg_notify(\(PostgresServerStore.channel), \(FanOutNotice(counts.touched, from: instance).payload))",
+                "SELECT pg_notify(\(PostgresServerStore.channel), \(FanOutNotice(touched, from: instance).payload))",
                 logger: logger)
         }
     }
@@ -125,7 +135,7 @@ struct PostgresPush {
     ) async throws -> PushOutcome {
         let set = encoded.set
         if let refused = PushSteps.checkSender(set, caller) { return refused }
-        if let outcome = stored[set.id.seq] {
+        if let outcome = stored[set.id] {
             return PushSteps.replay(
                 encoded, storedHash: outcome.hash, status: outcome.status, code: outcome.code, message: outcome.message,
                 logSeq: outcome.logSeq, epoch: epoch)
@@ -136,7 +146,7 @@ struct PostgresPush {
                     .init(
                         replica: set.id.replica.description, setSeq: Int64(bitPattern: set.id.seq), hash: encoded.hash,
                         status: "rejected", code: error.code.rawValue, message: error.message, logSeq: nil))
-                stored[set.id.seq] = (encoded.hash, "rejected", error.code.rawValue, error.message, nil)
+                stored[set.id] = (encoded.hash, "rejected", error.code.rawValue, error.message, nil)
             }
             return .rejected(set.id, error)
         }
@@ -179,7 +189,7 @@ struct PostgresPush {
             .init(
                 replica: set.id.replica.description, setSeq: Int64(bitPattern: set.id.seq), hash: encoded.hash,
                 status: "accepted", code: nil, message: nil, logSeq: seq))
-        stored[set.id.seq] = (encoded.hash, "accepted", nil, nil, seq)
+        stored[set.id] = (encoded.hash, "accepted", nil, nil, seq)
         try await openFollowUps(after: upgraded, before: before, after: after)
         return .accepted(set.id, at: Cursor(epoch: epoch, seq: UInt64(seq)))
     }
@@ -204,6 +214,8 @@ struct PostgresPush {
             records[key] = .some(after[key]!)
             counts.touched.tags.formUnion(audience)
             counts.touched.head = UInt64(seq)
+            touched.tags.formUnion(audience)
+            touched.head = UInt64(seq)
             for tag in audience { pending.audience.insert(.init(tag: tag, seq: seq, key: key)) }
             if let oldAudience, oldAudience != audience {
                 let was = try await principals(reading: oldAudience)
@@ -218,6 +230,8 @@ struct PostgresPush {
                 counts.leaves += left.count
                 counts.touched.principals.formUnion(entered)
                 counts.touched.principals.formUnion(left)
+                touched.principals.formUnion(entered)
+                touched.principals.formUnion(left)
             }
         }
         return seq

@@ -9,30 +9,47 @@ extension PostgresServerStore {
     public func push(_ sets: [ChangeSet], from caller: Caller, serverMillis: UInt64, policy: PushPolicy)
         async throws -> (outcomes: [PushOutcome], counts: PushCounts)
     {
-        let epoch = self.epoch
-        let hooks = self.hooks
-        let instance = self.instance
-        // Encoding and hashing are pure work: done before the head row is taken.
-        let encoded = sets.map(PushSteps.EncodedSet.init)
-        return try await write { connection, logger in
+        let job = PushJob(sets, from: caller, serverMillis: serverMillis, policy: policy)
+        // The unordered mode (a test's) keeps one transaction per batch: what it shows is how
+        // concurrent transactions commit out of order.
+        let result =
+            hooks.ordering == .commitOrdered
+            ? try await pushes.run(job)
+            : try await Self.push(
+                [job], client: client, logger: logger, epoch: epoch, hooks: hooks, instance: instance)[0]
+        return (result.outcomes, result.counts)
+    }
+
+    /// Pushes a group of batches in one transaction: one hold of the head row, one read of the
+    /// stored outcomes and of the records, one multi-row statement per table, one commit.
+    static func push(
+        _ jobs: [PushJob], client: PostgresClient, logger: Logger, epoch: String, hooks: Hooks, instance: String
+    ) async throws -> [PushResult] {
+        try await write(client: client, logger: logger) { connection, logger in
             var push = try await PostgresPush(
                 connection: connection, logger: logger, epoch: epoch, ordering: hooks.ordering)
             push.notifies = hooks.notifies
             push.instance = instance
-            try await push.prepare(encoded, from: caller, serverMillis: serverMillis, policy: policy)
-            var outcomes: [PushOutcome] = []
-            for set in encoded {
-                let outcome = try await push.push(set, from: caller, serverMillis: serverMillis, policy: policy)
-                switch outcome.status {
-                case .accepted: push.counts.accepted += 1
-                case .duplicate: push.counts.duplicates += 1
-                case .rejected: push.counts.rejected[outcome.error!.code, default: 0] += 1
+            try await push.prepare(jobs)
+            var results: [PushResult] = []
+            for job in jobs {
+                push.counts = PushCounts()
+                var outcomes: [PushOutcome] = []
+                for set in job.sets {
+                    let outcome = try await push.push(
+                        set, from: job.caller, serverMillis: job.serverMillis, policy: job.policy)
+                    switch outcome.status {
+                    case .accepted: push.counts.accepted += 1
+                    case .duplicate: push.counts.duplicates += 1
+                    case .rejected: push.counts.rejected[outcome.error!.code, default: 0] += 1
+                    }
+                    outcomes.append(outcome)
                 }
-                outcomes.append(outcome)
+                results.append(PushResult(outcomes: outcomes, counts: push.counts))
             }
-            try await push.finish(caller: caller)
-            try await hooks.beforeCommit?(outcomes)
-            return (outcomes, push.counts)
+            try await push.finish(callers: jobs.map(\.caller))
+            for result in results { try await hooks.beforeCommit?(result.outcomes) }
+            return results
         }
     }
 

@@ -6,9 +6,10 @@ import PostgresNIO
 /// The PostgreSQL engine: several stateless `concierge-server` instances on one cluster, through
 /// postgres-nio's connection pool. Every statement binds its values; nothing blocks an event loop.
 ///
-/// A push batch is one transaction that holds the log head row (`SELECT ... FOR UPDATE`) from its
-/// first read to its commit. Pushes therefore apply one at a time across all instances (the same
-/// single writer as SQLite, now shared), and log positions commit in the order they are assigned:
+/// Push batches that arrive while one is being written share the next transaction (group commit,
+/// as on SQLite), and that transaction holds the log head row (`SELECT ... FOR UPDATE`) from its
+/// first read to its commit. Pushes therefore apply one group at a time across all instances (the
+/// same single writer as SQLite, now shared), and log positions commit in the order they are assigned:
 /// a reader that sees position `n` sees every position below it, so `seq > cursor` never skips a
 /// change (docs/operations.md explains the choice). Pulls read in one repeatable-read snapshot.
 public final class PostgresServerStore: ServerStore {
@@ -36,6 +37,8 @@ public final class PostgresServerStore: ServerStore {
     public let epoch: String
     let logger: Logger
     let hooks: Hooks
+    /// Push batches waiting for, or in, the instance's one push transaction.
+    let pushes: GroupCommit<PushJob, PushResult>
     /// This store's id on the notices it sends, so that its instance skips its own.
     let instance = ReplicaID.random().description
     /// The channel pushes notify on commit, for live fan-out across instances.
@@ -71,6 +74,10 @@ public final class PostgresServerStore: ServerStore {
         self.epoch = epoch
         self.logger = logger
         self.hooks = hooks
+        let instance = self.instance
+        pushes = GroupCommit(maxWeight: PushJob.groupSets, weight: { $0.sets.count }) { jobs in
+            try await Self.push(jobs, client: client, logger: logger, epoch: epoch, hooks: hooks, instance: instance)
+        }
     }
 
     public func close() async {
@@ -181,7 +188,13 @@ public final class PostgresServerStore: ServerStore {
     func write<T: Sendable>(_ body: @Sendable @escaping (PostgresConnection, Logger) async throws -> T) async throws
         -> T
     {
-        let logger = self.logger
+        try await Self.write(client: client, logger: logger, body)
+    }
+
+    static func write<T: Sendable>(
+        client: PostgresClient, logger: Logger,
+        _ body: @Sendable @escaping (PostgresConnection, Logger) async throws -> T
+    ) async throws -> T {
         do {
             return try await client.withConnection { connection in
                 try await Self.transaction(connection, logger: logger) { try await body($0, logger) }

@@ -2,6 +2,31 @@ import ConciergeCore
 import Crypto
 import Foundation
 
+/// One push batch, waiting for its transaction (which it may share with others: ``GroupCommit``).
+struct PushJob: Sendable {
+    var sets: [PushSteps.EncodedSet]
+    var caller: Caller
+    var serverMillis: UInt64
+    var policy: PushPolicy
+
+    /// Push batches share a transaction up to this many change sets in all.
+    static let groupSets = 1_000
+
+    /// Encoding and hashing are pure work: done on the caller's task, not inside the transaction.
+    init(_ sets: [ChangeSet], from caller: Caller, serverMillis: UInt64, policy: PushPolicy) {
+        self.sets = sets.map(PushSteps.EncodedSet.init)
+        self.caller = caller
+        self.serverMillis = serverMillis
+        self.policy = policy
+    }
+}
+
+/// What one push batch gets back.
+struct PushResult: Sendable {
+    var outcomes: [PushOutcome]
+    var counts: PushCounts
+}
+
 /// The engine-independent steps of the push pipeline; each engine runs them inside its own write
 /// transaction, between its reads and writes.
 enum PushSteps {

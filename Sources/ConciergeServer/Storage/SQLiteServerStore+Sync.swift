@@ -12,33 +12,14 @@ extension SQLiteServerStore {
     public func push(_ sets: [ChangeSet], from caller: Caller, serverMillis: UInt64, policy: PushPolicy)
         async throws -> (outcomes: [PushOutcome], counts: PushCounts)
     {
-        // Encoding and hashing are pure work: done here, on the caller's core, not on the one writer.
-        let job = PushJob(
-            sets: sets.map(PushSteps.EncodedSet.init), caller: caller, serverMillis: serverMillis, policy: policy)
-        let result = try await pushes.run(job)
+        let result = try await pushes.run(PushJob(sets, from: caller, serverMillis: serverMillis, policy: policy))
         return (result.outcomes, result.counts)
     }
-
-    /// One push batch, waiting for its transaction.
-    struct PushJob: Sendable {
-        var sets: [PushSteps.EncodedSet]
-        var caller: Caller
-        var serverMillis: UInt64
-        var policy: PushPolicy
-    }
-
-    struct PushResult: Sendable {
-        var outcomes: [PushOutcome]
-        var counts: PushCounts
-    }
-
-    /// Push batches share a transaction up to this many change sets in all.
-    static let groupSets = 1_000
 
     static func groupCommit(
         pool: DatabasePool, checkpointer: WALCheckpointer, epoch: String
     ) -> GroupCommit<PushJob, PushResult> {
-        GroupCommit(maxWeight: groupSets, weight: { $0.sets.count }) { jobs in
+        GroupCommit(maxWeight: PushJob.groupSets, weight: { $0.sets.count }) { jobs in
             try await write(pool, checkpointer) { db in
                 try jobs.map { try push($0, epoch: epoch, in: db) }
             }
