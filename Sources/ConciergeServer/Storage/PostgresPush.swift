@@ -452,12 +452,21 @@ struct PendingRows {
         }
     }
 
-    /// `{"a","b"}`, every element quoted and escaped.
+    /// `{"a","b"}`, every element quoted, and backslashes and quotes in it escaped. (It runs for
+    /// every record a push writes, inside the push's transaction: bytes, not string searches.)
     static func arrayLiteral(_ elements: [String]) -> String {
-        "{"
-            + elements.map { element in
-                "\"" + element.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-                    + "\""
-            }.joined(separator: ",") + "}"
+        var bytes: [UInt8] = [UInt8(ascii: "{")]
+        bytes.reserveCapacity(elements.reduce(2) { $0 + $1.utf8.count + 3 })
+        for (index, element) in elements.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(UInt8(ascii: "\""))
+            for byte in element.utf8 {
+                if byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "\"") { bytes.append(UInt8(ascii: "\\")) }
+                bytes.append(byte)
+            }
+            bytes.append(UInt8(ascii: "\""))
+        }
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
