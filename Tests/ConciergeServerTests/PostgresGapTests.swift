@@ -333,4 +333,85 @@ import Testing
         #expect(transactions == 1, "the waiting batches were written in one transaction")
         await store.close()
     }
+
+    /// Two batches of one group write one record's priority: the later batch merges on top of what
+    /// the earlier one wrote in the same transaction, not on the state stored before it (the
+    /// largest stamp wins, and the history keeps all three writes).
+    @Test func aLaterBatchOfAGroupMergesOnTopOfAnEarlierOnesWrite() async throws {
+        let url = try await TestPostgres.freshDatabase()
+        var logger = Logger(label: "group-read-test")
+        logger.logLevel = .warning
+        let door = Door()
+        let held = Shared<ReplicaID?>(nil)
+        var hooks = PostgresServerStore.Hooks()
+        hooks.beforeCommit = { outcomes in
+            if let id = outcomes.first?.id, id.replica == held.get() { await door.wait() }
+        }
+        let store = try await PostgresServerStore.connect(url: url, maxConnections: 10, logger: logger, hooks: hooks)
+        try await store.createProvider(id: "acme", name: "ACME")
+        let sue = Principal(id: "sue", provider: "acme", role: .supervisor, displayName: "Sue")
+        try await store.createPrincipal(sue)
+        let callers = try await store.enrolDevices(for: "sue", count: 3, name: "test").map {
+            Caller(principal: sue, replica: $0.replica)
+        }
+        let now = UInt64(Date().timeIntervalSince1970 * 1000)
+        func set(_ seq: UInt64, by caller: Caller, _ key: RecordKey, _ fields: [(String, Value, UInt64)]) -> ChangeSet {
+            ChangeSet(
+                id: ChangeSetID(replica: caller.replica, seq: seq), author: sue.author, schemaVersion: 1,
+                changes: fields.enumerated().map { index, field in
+                    RecordChange(
+                        key,
+                        .write(
+                            field: field.0, value: field.1, base: nil,
+                            stamp: Stamp(hlc: HLC(millis: field.2, counter: UInt16(index)), replica: caller.replica),
+                            history: field.0 == CaseFields.priority, personal: field.0 == CaseFields.subject))
+                })
+        }
+        let key = RecordKey(type: .serviceCase, id: RecordID(UUID().uuidString.lowercased()))
+        let other = RecordKey(type: .serviceCase, id: RecordID(UUID().uuidString.lowercased()))
+        let policy = PushPolicy()
+        let created = set(
+            1, by: callers[0], key,
+            [
+                (CaseFields.provider, "acme", now), (CaseFields.customer, "anna", now),
+                (CaseFields.subject, "Router", now), (CaseFields.priority, "high", now + 50),
+            ])
+        #expect(
+            try await store.push([created], from: callers[0], serverMillis: now, policy: policy).outcomes[0].status
+                == .accepted)
+        held.update { $0 = callers[0].replica }
+        let holding = Task {
+            try await store.push(
+                [
+                    set(
+                        2, by: callers[0], other,
+                        [(CaseFields.provider, "acme", now), (CaseFields.customer, "anna", now)])
+                ],
+                from: callers[0], serverMillis: now, policy: policy)
+        }
+        while !door.entered.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+        let batches = [
+            set(1, by: callers[1], key, [(CaseFields.priority, "urgent", now + 60)]),
+            set(
+                1, by: callers[2], key,
+                [(CaseFields.priority, "low", now + 30), (CaseFields.slaDue, "2026-12-01", now + 30)]),
+        ]
+        var tasks: [Task<(outcomes: [PushOutcome], counts: PushCounts), any Error>] = []
+        for (index, batch) in batches.enumerated() {
+            let caller = callers[index + 1]
+            tasks.append(Task { try await store.push([batch], from: caller, serverMillis: now, policy: policy) })
+            while store.pushes.waitingCount < tasks.count { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        door.open()
+        #expect(try await holding.value.outcomes[0].status == .accepted)
+        for task in tasks {
+            let outcome = try await task.value.outcomes[0]
+            #expect(outcome.status == .accepted, "\(String(describing: outcome.error))")
+        }
+        let record = try #require(try await store.record(key))
+        #expect(record.register(CaseFields.priority)?.latest.value == "urgent")
+        #expect(record.register(CaseFields.priority)?.writes.map(\.value) == ["low", "high", "urgent"])
+        #expect(record.register(CaseFields.slaDue)?.latest.value == "2026-12-01")
+        await store.close()
+    }
 }
