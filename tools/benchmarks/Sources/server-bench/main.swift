@@ -245,7 +245,7 @@ let writes = pushResults.reduce(0) { $0 + Int($1["writes"]!.intValue!) }
 let pushRate = Double(writes) / elapsed
 let pushCPU = cpuSeconds() - cpu
 print(
-    "push: \(writes) register writes accepted in \(String(format: "%.1f", elapsed)) s = \(Int(pushRate))/s (batches of 100 sets x 5 writes, 10,000 cases, 2 processes x 4 in flight); server CPU \(String(format: "%.1f", pushCPU)) s; rejected \(pushResults.reduce(0) { $0 + Int($1["rejected"]!.intValue!) })"
+    "push: \(writes) register writes accepted in \(String(format: "%.1f", elapsed)) s = \(Int(pushRate))/s (batches of 100 sets x 5 writes, 10,000 cases, 2 processes x 4 in flight); server CPU \(String(format: "%.1f", pushCPU)) s, \(Int(pushCPU * 1e6 / Double(max(writes, 1)))) µs per write; rejected \(pushResults.reduce(0) { $0 + Int($1["rejected"]!.intValue!) })"
 )
 
 // MARK: Pull throughput
