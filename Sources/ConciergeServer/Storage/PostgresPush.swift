@@ -26,13 +26,13 @@ struct PostgresPush {
     /// The store's instance id, on its notices.
     var instance = ""
 
-    /// The batch's sets after upgrade and validation (or why they failed), by change-set id.
+    /// The group's sets after upgrade and validation (or why they failed), by change-set id.
     var prepared: [ChangeSetID: Result<ChangeSet, SyncError>] = [:]
     /// Outcomes stored before this group or earlier in it, by change-set id.
     var stored: [ChangeSetID: (hash: Data, status: String, code: String?, message: String?, logSeq: Int64?)] = [:]
-    /// Records as this batch sees them; `.some(nil)`: known not to exist.
+    /// Records as this group sees them; `.some(nil)`: known not to exist.
     var records: [RecordKey: Record?] = [:]
-    /// What the batch's sets need of each record.
+    /// What the group's sets need of each record.
     var needs: [RecordKey: RecordRows.Need] = [:]
     var pending = PendingRows()
 
