@@ -41,22 +41,43 @@ import Testing
         var received: [Set<ChangeSetID>]
     }
 
+    /// A store on a fresh database whose push transactions, when the batch's replica is `held`'s,
+    /// wait at `door` after their writes, before their commit.
+    struct HeldSetup {
+        let url: String
+        let logger: Logger
+        let door = Door()
+        let held = Shared<ReplicaID?>(nil)
+        let hooks: PostgresServerStore.Hooks
+        let store: PostgresServerStore
+
+        init(_ label: String, ordering: PostgresServerStore.LogOrdering = .commitOrdered) async throws {
+            url = try await TestPostgres.freshDatabase()
+            var logger = Logger(label: label)
+            logger.logLevel = .warning
+            self.logger = logger
+            var hooks = PostgresServerStore.Hooks()
+            hooks.ordering = ordering
+            hooks.beforeCommit = { [door, held] outcomes in
+                if let id = outcomes.first?.id, id.replica == held.get() { await door.wait() }
+            }
+            self.hooks = hooks
+            store = try await PostgresServerStore.connect(url: url, maxConnections: 10, logger: logger, hooks: hooks)
+        }
+
+        /// Another instance on the same database, with the same hooks.
+        func instance() async throws -> PostgresServerStore {
+            try await PostgresServerStore.connect(url: url, maxConnections: 2, logger: logger, hooks: hooks)
+        }
+    }
+
     /// Writer A's commit is held; B and C push meanwhile, each through an instance of its own (one
     /// instance groups the batches that wait for it into its next transaction, so concurrent
     /// transactions come from several instances); two readers poll; then A commits and the readers
     /// poll until quiet.
     static func run(_ ordering: PostgresServerStore.LogOrdering) async throws -> Run {
-        let url = try await TestPostgres.freshDatabase()
-        var logger = Logger(label: "gap-test")
-        logger.logLevel = .warning
-        let door = Door()
-        let held = Shared<ReplicaID?>(nil)
-        var hooks = PostgresServerStore.Hooks()
-        hooks.ordering = ordering
-        hooks.beforeCommit = { outcomes in
-            if let id = outcomes.first?.id, id.replica == held.get() { await door.wait() }
-        }
-        let store = try await PostgresServerStore.connect(url: url, maxConnections: 10, logger: logger, hooks: hooks)
+        let setup = try await HeldSetup("gap-test", ordering: ordering)
+        let (door, held, store) = (setup.door, setup.held, setup.store)
         if ordering == .unordered {
             try await store.write { connection, logger in
                 try await connection.query("CREATE SEQUENCE change_log_unordered", logger: logger)
@@ -109,8 +130,8 @@ import Testing
         let first = Task { try await store.push([firstSet], from: firstWriter, serverMillis: now, policy: policy) }
         while !door.entered.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
         let instances = [
-            try await PostgresServerStore.connect(url: url, maxConnections: 2, logger: logger, hooks: hooks),
-            try await PostgresServerStore.connect(url: url, maxConnections: 2, logger: logger, hooks: hooks),
+            try await setup.instance(),
+            try await setup.instance(),
         ]
         let finished = Shared(0)
         var later: [Task<(outcomes: [PushOutcome], counts: PushCounts), any Error>] = []
@@ -173,16 +194,8 @@ import Testing
     /// did not read again what changed meanwhile, loses the held write: tried, and this test
     /// caught it.)
     @Test func aBatchThatReadARecordBeforeAnotherChangedItMergesTheNewerState() async throws {
-        let url = try await TestPostgres.freshDatabase()
-        var logger = Logger(label: "stale-read-test")
-        logger.logLevel = .warning
-        let door = Door()
-        let held = Shared<ReplicaID?>(nil)
-        var hooks = PostgresServerStore.Hooks()
-        hooks.beforeCommit = { outcomes in
-            if let id = outcomes.first?.id, id.replica == held.get() { await door.wait() }
-        }
-        let store = try await PostgresServerStore.connect(url: url, maxConnections: 10, logger: logger, hooks: hooks)
+        let setup = try await HeldSetup("stale-read-test")
+        let (door, held, store) = (setup.door, setup.held, setup.store)
         try await store.createProvider(id: "acme", name: "ACME")
         let sue = Principal(id: "sue", provider: "acme", role: .supervisor, displayName: "Sue")
         try await store.createPrincipal(sue)
@@ -224,7 +237,7 @@ import Testing
         let holding = Task { try await store.push([later], from: first, serverMillis: now, policy: policy) }
         while !door.entered.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
         // Through another instance: this one would queue the batch behind the held one.
-        let other = try await PostgresServerStore.connect(url: url, maxConnections: 2, logger: logger, hooks: hooks)
+        let other = try await setup.instance()
         let waiting = Task { try await other.push([earlier], from: second, serverMillis: now, policy: policy) }
         // Until the second batch waits for the head row.
         while try await store.read({ connection, logger in
@@ -251,16 +264,8 @@ import Testing
     /// outcomes and counts, including a set refused for good, and a set sent again in the same
     /// group (answered from the outcome stored earlier in the group).
     @Test func batchesWaitingForAnInstanceShareItsNextTransactionWithTheirOwnOutcomes() async throws {
-        let url = try await TestPostgres.freshDatabase()
-        var logger = Logger(label: "group-commit-test")
-        logger.logLevel = .warning
-        let door = Door()
-        let held = Shared<ReplicaID?>(nil)
-        var hooks = PostgresServerStore.Hooks()
-        hooks.beforeCommit = { outcomes in
-            if let id = outcomes.first?.id, id.replica == held.get() { await door.wait() }
-        }
-        let store = try await PostgresServerStore.connect(url: url, maxConnections: 10, logger: logger, hooks: hooks)
+        let setup = try await HeldSetup("group-commit-test")
+        let (door, held, store) = (setup.door, setup.held, setup.store)
         try await store.createProvider(id: "acme", name: "ACME")
         for id in ["anna", "carl", "sue"] {
             try await store.createPrincipal(
@@ -338,16 +343,8 @@ import Testing
     /// the earlier one wrote in the same transaction, not on the state stored before it (the
     /// largest stamp wins, and the history keeps all three writes).
     @Test func aLaterBatchOfAGroupMergesOnTopOfAnEarlierOnesWrite() async throws {
-        let url = try await TestPostgres.freshDatabase()
-        var logger = Logger(label: "group-read-test")
-        logger.logLevel = .warning
-        let door = Door()
-        let held = Shared<ReplicaID?>(nil)
-        var hooks = PostgresServerStore.Hooks()
-        hooks.beforeCommit = { outcomes in
-            if let id = outcomes.first?.id, id.replica == held.get() { await door.wait() }
-        }
-        let store = try await PostgresServerStore.connect(url: url, maxConnections: 10, logger: logger, hooks: hooks)
+        let setup = try await HeldSetup("group-read-test")
+        let (door, held, store) = (setup.door, setup.held, setup.store)
         try await store.createProvider(id: "acme", name: "ACME")
         let sue = Principal(id: "sue", provider: "acme", role: .supervisor, displayName: "Sue")
         try await store.createPrincipal(sue)
