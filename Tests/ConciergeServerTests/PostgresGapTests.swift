@@ -65,6 +65,15 @@ import Testing
             store = try await PostgresServerStore.connect(url: url, maxConnections: 10, logger: logger, hooks: hooks)
         }
 
+        /// Provider `acme`, its supervisor `sue`, and `devices` enrolled devices of hers.
+        func supervisor(devices: Int) async throws -> (Principal, [Caller]) {
+            try await store.createProvider(id: "acme", name: "ACME")
+            let sue = Principal(id: "sue", provider: "acme", role: .supervisor, displayName: "Sue")
+            try await store.createPrincipal(sue)
+            let enrolments = try await store.enrolDevices(for: "sue", count: devices, name: "test")
+            return (sue, enrolments.map { Caller(principal: sue, replica: $0.replica) })
+        }
+
         /// Another instance on the same database, with the same hooks.
         func instance() async throws -> PostgresServerStore {
             try await PostgresServerStore.connect(url: url, maxConnections: 2, logger: logger, hooks: hooks)
@@ -196,13 +205,8 @@ import Testing
     @Test func aBatchThatReadARecordBeforeAnotherChangedItMergesTheNewerState() async throws {
         let setup = try await HeldSetup("stale-read-test")
         let (door, held, store) = (setup.door, setup.held, setup.store)
-        try await store.createProvider(id: "acme", name: "ACME")
-        let sue = Principal(id: "sue", provider: "acme", role: .supervisor, displayName: "Sue")
-        try await store.createPrincipal(sue)
-        let devices = try await store.enrolDevices(for: "sue", count: 2, name: "test")
-        let (first, second) = (
-            Caller(principal: sue, replica: devices[0].replica), Caller(principal: sue, replica: devices[1].replica)
-        )
+        let (sue, devices) = try await setup.supervisor(devices: 2)
+        let (first, second) = (devices[0], devices[1])
         let now = UInt64(Date().timeIntervalSince1970 * 1000)
         let key = RecordKey(type: .serviceCase, id: RecordID(UUID().uuidString.lowercased()))
         func write(_ field: String, _ value: Value, at millis: UInt64, _ counter: UInt16 = 0, by caller: Caller)
@@ -345,12 +349,7 @@ import Testing
     @Test func aLaterBatchOfAGroupMergesOnTopOfAnEarlierOnesWrite() async throws {
         let setup = try await HeldSetup("group-read-test")
         let (door, held, store) = (setup.door, setup.held, setup.store)
-        try await store.createProvider(id: "acme", name: "ACME")
-        let sue = Principal(id: "sue", provider: "acme", role: .supervisor, displayName: "Sue")
-        try await store.createPrincipal(sue)
-        let callers = try await store.enrolDevices(for: "sue", count: 3, name: "test").map {
-            Caller(principal: sue, replica: $0.replica)
-        }
+        let (sue, callers) = try await setup.supervisor(devices: 3)
         let now = UInt64(Date().timeIntervalSince1970 * 1000)
         func set(_ seq: UInt64, by caller: Caller, _ key: RecordKey, _ fields: [(String, Value, UInt64)]) -> ChangeSet {
             ChangeSet(
