@@ -60,6 +60,43 @@ import Testing
         let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
         #expect(throws: CodecError.self) { try CanonicalJSON.decode(deep) }
     }
+
+    /// A change set's bytes are written straight from the set (the push path hashes every set);
+    /// they must be those of its tree, byte for byte, or content hashes would change.
+    @Test func changeSetBytesAreThoseOfItsTree() throws {
+        for seed in 0..<UInt64(max(propertyCases / 4, 20)) {
+            let fleet = try Fleet.run(seed: seed, replicas: 2 + Int(seed % 5), steps: 40)
+            for set in fleet.sets { #expect(set.canonicalJSON == CanonicalJSON.encode(set.value), "seed \(seed)") }
+        }
+        // Every operation, with what needs escaping in every string, large numbers and nested values.
+        let replica = ReplicaID("0a1b2c3d-4e5f-4000-8abc-def012345678")!
+        let odd = "q\"uo\\te\n\u{01}/é😀"
+        let key = RecordKey(type: RecordType(odd), id: RecordID(odd))
+        func stamp(_ raw: UInt64) -> Stamp { Stamp(hlc: HLC(rawValue: raw), replica: replica) }
+        let changes: [Change] = [
+            .write(
+                field: odd, value: .object([odd: .array([.int(.min), .bool(false), .null]), "a": .int(-1)]),
+                base: nil, stamp: stamp(.max), history: true, personal: false),
+            .write(field: "f", value: .string(odd), base: stamp(1), stamp: stamp(0), history: false, personal: true),
+            .add(field: odd, element: odd, stamp: stamp(2)),
+            .remove(field: "tags", element: "", observed: [stamp(3), stamp(9)], stamp: stamp(4)),
+            .remove(field: "tags", element: "x", observed: [], stamp: stamp(5)),
+            .append(
+                field: odd,
+                entry: NewEntry(
+                    id: EntryID(odd), stamp: stamp(6), kind: odd, payload: [odd: .string(odd), "b": .object([:])],
+                    personal: [:])),
+            .redactEntry(field: odd, entry: EntryID(odd), stamp: stamp(7)),
+            .delete(stamp: stamp(8)),
+            .redact(stamp: stamp(UInt64(Int64.max) + 1)),
+        ]
+        let set = ChangeSet(
+            id: ChangeSetID(replica: replica, seq: UInt64(Int64.max)),
+            author: Author(principal: PrincipalID(odd), role: Role(odd)),
+            schemaVersion: 0, changes: changes.map { RecordChange(key, $0) })
+        #expect(set.canonicalJSON == CanonicalJSON.encode(set.value))
+        #expect(try ChangeSet(json: set.canonicalJSON) == set)
+    }
 }
 
 @Suite struct CompactBinaryTests {

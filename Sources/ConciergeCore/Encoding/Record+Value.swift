@@ -284,9 +284,6 @@ extension ChangeSet {
             schemaVersion: Int(version), changes: changes)
     }
 
-    /// The set's canonical JSON bytes; its content hash is the SHA-256 of these.
-    public var canonicalJSON: [UInt8] { CanonicalJSON.encode(value) }
-
     /// Decodes a change set from JSON bytes.
     public init(json: some Collection<UInt8>) throws(CodecError) {
         try self.init(value: CanonicalJSON.decode(json))

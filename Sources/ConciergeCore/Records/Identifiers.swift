@@ -72,22 +72,32 @@ public struct ReplicaID: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// The lower-case UUID text.
     public var description: String {
-        let hex: StaticString = "0123456789abcdef"
-        return String(unsafeUninitializedCapacity: 36) { buffer in
-            var index = 0
-            for (half, value) in [high, low].enumerated() {
-                for nibble in 0..<16 {
-                    let position = half * 16 + nibble
-                    if position == 8 || position == 12 || position == 16 || position == 20 {
-                        buffer[index] = UInt8(ascii: "-")
-                        index += 1
-                    }
-                    buffer[index] = hex.utf8Start[Int((value >> UInt64(60 - 4 * nibble)) & 0xF)]
-                    index += 1
-                }
-            }
-            return index
+        String(unsafeUninitializedCapacity: 36) { writeText(into: $0) }
+    }
+
+    /// Appends the lower-case UUID text (36 bytes) to `out`.
+    func appendText(to out: inout [UInt8]) {
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: 36))
+        out.withUnsafeMutableBufferPointer { buffer in
+            _ = writeText(into: UnsafeMutableBufferPointer(rebasing: buffer[start...]))
         }
+    }
+
+    /// Writes the lower-case UUID text at the start of `buffer` (at least 36 bytes); returns 36.
+    private func writeText(into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        let hex: StaticString = "0123456789abcdef"
+        var index = 0
+        for position in 0..<32 {
+            if position == 8 || position == 12 || position == 16 || position == 20 {
+                buffer[index] = UInt8(ascii: "-")
+                index += 1
+            }
+            let value = position < 16 ? high : low
+            buffer[index] = hex.utf8Start[Int((value >> UInt64(60 - 4 * (position % 16))) & 0xF)]
+            index += 1
+        }
+        return index
     }
 
     public static func < (lhs: ReplicaID, rhs: ReplicaID) -> Bool {
