@@ -43,7 +43,7 @@ extension ReplicaFile {
         }
 
         func confirmedKeys() throws -> [RecordKey] {
-            try Row.fetchAll(db.cachedStatement(sql: "SELECT type, id FROM confirmed")).map {
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT type, id FROM confirmed ORDER BY type, id")).map {
                 RecordKey(type: RecordType($0[0] as String), id: RecordID($0[1] as String))
             }
         }

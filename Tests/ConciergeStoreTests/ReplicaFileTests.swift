@@ -105,6 +105,50 @@ import Testing
         }
     }
 
+    /// A file of the previous build (its confirmed table clustered on the key) is migrated when
+    /// opened: the table becomes an ordinary one with a unique key, and every record is kept.
+    @Test func aFileWithTheClusteredConfirmedTableIsMigratedWithItsRecords() throws {
+        let file = try Self.create(in: Self.folder())
+        let replica = ReplicaID.random()
+        let records = (0..<50).map { index in
+            var record = ConciergeCore.Record(key: RecordKey(type: .serviceCase, id: RecordID("case-\(index)")))
+            try! record.apply(
+                .write(
+                    field: CaseFields.subject, value: .string("subject \(index)"), base: nil,
+                    stamp: Stamp(hlc: HLC(millis: 1_000 + UInt64(index)), replica: replica), history: false,
+                    personal: true),
+                by: Author(principal: "agent-1", role: .agent))
+            return record
+        }
+        try file.write { writer in for record in records { try writer.saveConfirmed(record) } }
+        try file.close()
+        // Back to the layout 001_initial made, as the previous build left it.
+        let queue = try DatabaseQueue(path: file.path)
+        try queue.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE confirmed_old (type TEXT NOT NULL, id TEXT NOT NULL, record BLOB NOT NULL,
+                        PRIMARY KEY (type, id)) WITHOUT ROWID;
+                    INSERT INTO confirmed_old SELECT type, id, record FROM confirmed;
+                    DROP TABLE confirmed;
+                    ALTER TABLE confirmed_old RENAME TO confirmed;
+                    DELETE FROM grdb_migrations WHERE identifier = '002_confirmed_rowid';
+                    """)
+        }
+        try queue.close()
+        let reopened = try ReplicaFile.open(path: file.path)
+        #expect(try reopened.read { try $0.confirmedKeys() } == records.map(\.key).sorted())
+        for record in records {
+            #expect(try reopened.read { try $0.confirmedRecord(record.key) } == record)
+        }
+        try reopened.close()
+        let layout = try DatabaseQueue(path: file.path).read { db in
+            try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = 'confirmed'")
+        }
+        #expect(layout?.contains("WITHOUT ROWID") == false)
+        #expect(layout?.contains("UNIQUE (type, id)") == true)
+    }
+
     @Test func creatingNeverOverwrites() throws {
         let folder = try Self.folder()
         let path = folder.appendingPathComponent("a.sqlite").path
