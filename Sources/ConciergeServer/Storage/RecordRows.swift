@@ -126,33 +126,46 @@ enum RecordRows {
         records.reserveCapacity(keys.count)
         let chunkSize = 250
         for start in stride(from: 0, to: keys.count, by: chunkSize) {
-            let chunk = keys[start..<min(start + chunkSize, keys.count)]
+            let chunk = Array(keys[start..<min(start + chunkSize, keys.count)])
             // A join with a list of values: SQLite searches the primary key once per key (a row
-            // value `IN` list would scan the table).
-            let list = "(VALUES \(chunk.map { _ in "(?, ?)" }.joined(separator: ",")))"
-            let arguments = StatementArguments(chunk.flatMap { [$0.type.rawValue, $0.id.rawValue] })
-            func rows(_ columns: String, from table: String) throws -> [RecordKey: [Row]] {
-                let statement = try db.cachedStatement(
-                    sql: """
-                        SELECT t.type, t.id, \(columns) FROM \(list) AS k
-                        JOIN \(table) AS t ON t.type = k.column1 AND t.id = k.column2
-                        """)
-                var grouped: [RecordKey: [Row]] = [:]
-                for row in try Row.fetchAll(statement, arguments: arguments) {
-                    grouped[RecordKey(type: RecordType(row[0]), id: RecordID(row[1])), default: []].append(row)
-                }
-                return grouped
+            // value `IN` list would scan the table). Each key carries its place in the chunk, so
+            // a row says which record it belongs to without a key to hash and look up.
+            let list = "(VALUES \(chunk.map { _ in "(?, ?, ?)" }.joined(separator: ",")))"
+            var values: [(any DatabaseValueConvertible)?] = []
+            values.reserveCapacity(chunk.count * 3)
+            for (index, key) in chunk.enumerated() { values += [key.type.rawValue, key.id.rawValue, index] }
+            let arguments = StatementArguments(values)
+            /// Calls `body` with each row's place in the chunk and its two columns, reading the
+            /// rows through one cursor (no row copied).
+            func rows<A: DatabaseValueConvertible, B: DatabaseValueConvertible>(
+                _ columns: String, from table: String, _ body: (Int, A, B) -> Void
+            ) throws {
+                let cursor = try Row.fetchCursor(
+                    db.cachedStatement(
+                        sql: """
+                            SELECT k.column3, \(columns) FROM \(list) AS k
+                            JOIN \(table) AS t ON t.type = k.column1 AND t.id = k.column2
+                            """), arguments: arguments)
+                while let row = try cursor.next() { body(row[0], row[1], row[2]) }
             }
-            let markers = try rows("t.deleted, t.redacted", from: "record")
-            let fields = try rows("t.field, t.state", from: "record_field")
-            let entries = try rows("t.field, t.state", from: "record_entry")
-            for key in chunk {
-                guard let marker = markers[key]?.first else { continue }
+            var markers = [(deleted: String?, redacted: String?)?](repeating: nil, count: chunk.count)
+            var fields = [[(field: String, state: Data)]](repeating: [], count: chunk.count)
+            var entries = [[(field: String, state: Data)]](repeating: [], count: chunk.count)
+            try rows("t.deleted, t.redacted", from: "record") { (index, deleted: String?, redacted: String?) in
+                markers[index] = (deleted, redacted)
+            }
+            try rows("t.field, t.state", from: "record_field") { (index, field: String, state: Data) in
+                fields[index].append((field, state))
+            }
+            try rows("t.field, t.state", from: "record_entry") { (index, field: String, state: Data) in
+                entries[index].append((field, state))
+            }
+            for (index, key) in chunk.enumerated() {
+                guard let marker = markers[index] else { continue }
                 records.append(
                     try assemble(
-                        key, deleted: marker[2], redacted: marker[3],
-                        fields: (fields[key] ?? []).map { ($0[2], $0[3]) },
-                        entries: (entries[key] ?? []).map { ($0[2], $0[3]) }))
+                        key, deleted: marker.deleted, redacted: marker.redacted, fields: fields[index],
+                        entries: entries[index]))
             }
         }
         return records
