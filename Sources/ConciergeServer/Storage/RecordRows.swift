@@ -69,24 +69,17 @@ enum RecordRows {
                 db.cachedStatement(sql: "SELECT deleted, redacted FROM record WHERE type = ? AND id = ?"),
                 arguments: [key.type.rawValue, key.id.rawValue])
         else { return nil }
-        let deleted: String? = row["deleted"]
-        let redacted: String? = row["redacted"]
-        let fieldRows: [Row]
-        if need.everything {
-            fieldRows = try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT field, state FROM record_field WHERE type = ? AND id = ?"),
-                arguments: [key.type.rawValue, key.id.rawValue])
-        } else {
-            // One search and a short scan of the record's rows: an `IN` list of names would search
-            // the primary key once per name. Rows not needed are skipped before they are decoded.
-            var rows: [Row] = []
-            let cursor = try Row.fetchCursor(
-                db.cachedStatement(sql: "SELECT field, state FROM record_field WHERE type = ? AND id = ?"),
-                arguments: [key.type.rawValue, key.id.rawValue])
-            while let row = try cursor.next() {
-                if need.fields.contains(row[0]) { rows.append(row.copy()) }
-            }
-            fieldRows = rows
+        let deleted: String? = row[0]
+        let redacted: String? = row[1]
+        // One search and a short scan of the record's rows: an `IN` list of names would search the
+        // primary key once per name. Rows not needed are skipped before their state is read.
+        var fieldRows: [(field: String, state: Data)] = []
+        let cursor = try Row.fetchCursor(
+            db.cachedStatement(sql: "SELECT field, state FROM record_field WHERE type = ? AND id = ?"),
+            arguments: [key.type.rawValue, key.id.rawValue])
+        while let row = try cursor.next() {
+            let field: String = row[0]
+            if need.everything || need.fields.contains(field) { fieldRows.append((field, row[1])) }
         }
         let entryRows: [Row]
         if need.everything {
@@ -115,8 +108,7 @@ enum RecordRows {
             entryRows = rows
         }
         return try assemble(
-            key, deleted: deleted, redacted: redacted, fields: fieldRows.map { ($0["field"], $0["state"]) },
-            entries: entryRows.map { ($0["field"], $0["state"]) })
+            key, deleted: deleted, redacted: redacted, fields: fieldRows, entries: entryRows.map { ($0[0], $0[1]) })
     }
 
     /// The whole records of `keys`, in their order (keys with no record are skipped), reading each
