@@ -84,21 +84,11 @@ struct CanonicalJSONWriter {
             self.value(value)
             raw("}")
         case .add(let field, let element, let stamp):
-            raw(#"{"element":"#)
-            string(element)
-            raw(#","field":"#)
-            string(field)
-            raw(#","id":"#)
-            string(key.id.rawValue)
-            raw(#","op":"add","stamp":"#)
-            self.stamp(stamp)
-            typeAndClose(key)
+            elementAndField(element, field)
+            idOpStampType(key, #","op":"add","stamp":"#, stamp)
         case .remove(let field, let element, let observed, let stamp):
-            raw(#"{"element":"#)
-            string(element)
-            raw(#","field":"#)
-            string(field)
-            raw(#","id":"#)
+            elementAndField(element, field)
+            raw(#""id":"#)
             string(key.id.rawValue)
             raw(#","observed":["#)
             for (index, tag) in observed.sorted().enumerated() {
@@ -130,24 +120,34 @@ struct CanonicalJSONWriter {
             string(entry.rawValue)
             raw(#","field":"#)
             string(field)
-            raw(#","id":"#)
-            string(key.id.rawValue)
-            raw(#","op":"redactEntry","stamp":"#)
-            self.stamp(stamp)
-            typeAndClose(key)
+            raw(",")
+            idOpStampType(key, #","op":"redactEntry","stamp":"#, stamp)
         case .delete(let stamp):
-            raw(#"{"id":"#)
-            string(key.id.rawValue)
-            raw(#","op":"delete","stamp":"#)
-            self.stamp(stamp)
-            typeAndClose(key)
+            raw("{")
+            idOpStampType(key, #","op":"delete","stamp":"#, stamp)
         case .redact(let stamp):
-            raw(#"{"id":"#)
-            string(key.id.rawValue)
-            raw(#","op":"redact","stamp":"#)
-            self.stamp(stamp)
-            typeAndClose(key)
+            raw("{")
+            idOpStampType(key, #","op":"redact","stamp":"#, stamp)
         }
+    }
+
+    /// `{"element":…,"field":…,`: how `add` and `remove` begin.
+    mutating func elementAndField(_ element: String, _ field: String) {
+        raw(#"{"element":"#)
+        string(element)
+        raw(#","field":"#)
+        string(field)
+        raw(",")
+    }
+
+    /// `"id":…,"op":…,"stamp":…,"type":…}`, `op` being the `,"op":"…","stamp":` part: how the
+    /// operations with nothing between their id and their op end.
+    mutating func idOpStampType(_ key: RecordKey, _ op: StaticString, _ stamp: Stamp) {
+        raw(#""id":"#)
+        string(key.id.rawValue)
+        raw(op)
+        self.stamp(stamp)
+        typeAndClose(key)
     }
 
     /// `,"type":…}`: the last key of every operation but `write`.
