@@ -53,12 +53,17 @@ public enum CanonicalJSON {
     }
 
     static func writeInteger(_ int: Int64, into out: inout [UInt8]) {
-        if int == 0 {
+        if int < 0 { out.append(UInt8(ascii: "-")) }
+        writeUnsigned(int.magnitude, into: &out)
+    }
+
+    /// The decimal digits of `number` (a clock value may use all 64 bits).
+    static func writeUnsigned(_ number: UInt64, into out: inout [UInt8]) {
+        if number == 0 {
             out.append(UInt8(ascii: "0"))
             return
         }
-        if int < 0 { out.append(UInt8(ascii: "-")) }
-        var magnitude = int.magnitude
+        var magnitude = number
         var digits:
             (
                 UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,

@@ -51,18 +51,10 @@ struct CanonicalJSONWriter {
     /// `{"hlc":"<decimal>","replica":"<uuid>"}`
     mutating func stamp(_ stamp: Stamp) {
         raw(#"{"hlc":""#)
-        unsigned(stamp.hlc.rawValue)
+        CanonicalJSON.writeUnsigned(stamp.hlc.rawValue, into: &out)
         raw(#"","replica":""#)
         stamp.replica.appendText(to: &out)
         raw(#""}"#)
-    }
-
-    mutating func unsigned(_ number: UInt64) {
-        if number <= UInt64(Int64.max) {
-            CanonicalJSON.writeInteger(Int64(number), into: &out)
-        } else {
-            out.append(contentsOf: String(number).utf8)
-        }
     }
 
     /// The keys of each operation, sorted: the record's `type` and `id` fall among the others.
