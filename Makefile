@@ -5,7 +5,7 @@ SOAK_PROPERTY_CASES ?= 10000
 KILL_ROUNDS ?= 20
 SOAK_KILL_ROUNDS ?= 100
 
-.PHONY: all build demo test soak bench-core bench-server bench-server-postgres bench-sync format-check deps clean
+.PHONY: all build demo test soak bench-core bench-server bench-server-postgres bench-store bench-sync format-check deps clean
 
 all: build
 
@@ -60,6 +60,12 @@ bench-server-postgres: deps
 	cd tools/benchmarks && $(SWIFT) build -c release --product load-gen && $(SWIFT) build -c release --product server-bench
 	CONCIERGE_SERVER_BINARY=$(CURDIR)/.build/release/concierge-server \
 		tools/scripts/with-postgres.sh tools/scripts/bench-postgres.sh tools/benchmarks/.build/release/server-bench
+
+# Each engine's push path alone, in process (no HTTP, no load generators): what its one writer can
+# take. SQLite, then PostgreSQL on a throwaway cluster; three runs each.
+bench-store: deps
+	cd tools/benchmarks && $(SWIFT) build -c release --product store-bench
+	tools/scripts/with-postgres.sh tools/scripts/bench-store.sh tools/benchmarks/.build/release/store-bench
 
 # First sync of 100,000 cases into a fresh replica file, end to end; the last line sums up.
 bench-sync: deps

@@ -32,9 +32,19 @@ let package = Package(
                 .product(name: "ConciergeStore", package: "main"),
             ]
         ),
+        .target(name: "BenchSupport", dependencies: [.product(name: "ConciergeCore", package: "main")]),
+        .executableTarget(
+            name: "store-bench",
+            dependencies: [
+                "BenchSupport",
+                .product(name: "ConciergeCore", package: "main"),
+                .product(name: "ConciergeServer", package: "main"),
+            ]
+        ),
         .executableTarget(
             name: "load-gen",
             dependencies: [
+                "BenchSupport",
                 .product(name: "ConciergeCore", package: "main"),
                 .product(name: "ConciergeClient", package: "main"),
             ]

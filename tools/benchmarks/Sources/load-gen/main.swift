@@ -7,6 +7,7 @@
 //   live  {"server","sessions":[...],"until": epoch millis}   -> notices received with their times
 //   pusher {"server","sessions":[one],"cases","rate","seconds"} -> seq and send time of each set
 //   idle  {"server","sessions":[...],"holdSeconds"}            -> how many connected
+import BenchSupport
 import ConciergeClient
 import ConciergeCore
 import Foundation
@@ -19,50 +20,6 @@ func session(_ value: Value, server: URL) -> Session {
         principal: PrincipalID(value["principal"]!.stringValue!),
         provider: ProviderID(value["provider"]!.stringValue!), role: Role(value["role"]!.stringValue!),
         refreshToken: value["refresh"]!.stringValue!, accessToken: value["access"]!.stringValue!)
-}
-
-/// Change sets of 5 register writes on one case; every tenth also appends a timeline entry.
-struct SetMaker {
-    let session: Session
-    var clock = HybridLogicalClock()
-    var seq: UInt64 = 0
-    var random: SplitMix64
-    static let fields: [(String, Bool, Bool)] = [
-        (CaseFields.priority, true, false), (CaseFields.category, true, false), (CaseFields.summary, true, true),
-        (CaseFields.subject, false, true), (CaseFields.originChannel, false, false), (CaseFields.rating, false, false),
-    ]
-
-    mutating func make(cases: [String]) -> ChangeSet {
-        seq += 1
-        let key = RecordKey(type: .serviceCase, id: RecordID(cases[Int(random.next() % UInt64(cases.count))]))
-        var changes: [RecordChange] = []
-        let wall = UInt64(now() * 1000)
-        for (field, history, personal) in Self.fields.shuffled(using: &random).prefix(5) {
-            let value: Value =
-                field == CaseFields.rating ? .int(Int64(random.next() % 5) + 1) : .string("v\(random.next() % 1000)")
-            changes.append(
-                RecordChange(
-                    key,
-                    .write(
-                        field: field, value: value, base: nil,
-                        stamp: Stamp(hlc: clock.tick(wallMillis: wall), replica: session.replica),
-                        history: history, personal: personal)))
-        }
-        if seq % 10 == 0 {
-            changes.append(
-                RecordChange(
-                    key,
-                    .append(
-                        field: CaseFields.timeline,
-                        entry: NewEntry(
-                            id: EntryID("\(session.replica)-\(seq)"),
-                            stamp: Stamp(hlc: clock.tick(wallMillis: wall), replica: session.replica),
-                            kind: EntryKind.note, personal: ["body": "load test note"]))))
-        }
-        return ChangeSet(
-            id: ChangeSetID(replica: session.replica, seq: seq), author: session.author, schemaVersion: 1,
-            changes: changes)
-    }
 }
 
 let input = try CanonicalJSON.decode(FileHandle.standardInput.readDataToEndOfFile())
@@ -82,7 +39,8 @@ case "push":
         for (index, session) in sessions.prefix(inFlight).enumerated() {
             group.addTask {
                 let transport = HTTPSyncTransport(session: session)
-                var maker = SetMaker(session: session, random: SplitMix64(seed: seed &+ UInt64(index)))
+                var maker = SetMaker(
+                    replica: session.replica, author: session.author, random: SplitMix64(seed: seed &+ UInt64(index)))
                 var writes = 0
                 var rejected = 0
                 while now() < deadline {
@@ -169,7 +127,7 @@ case "pusher":
     let rate = Double(input["rate"]!.intValue!)
     let seconds = Double(input["seconds"]!.intValue!)
     let transport = HTTPSyncTransport(session: sessions[0])
-    var maker = SetMaker(session: sessions[0], random: SplitMix64(seed: 7))
+    var maker = SetMaker(replica: sessions[0].replica, author: sessions[0].author, random: SplitMix64(seed: 7))
     var sent: [Value] = []
     let start = now()
     var next = start

@@ -1,0 +1,53 @@
+import ConciergeCore
+import Foundation
+
+/// Change sets of 5 register writes on one case; every tenth also appends a timeline entry.
+public struct SetMaker: Sendable {
+    public let replica: ReplicaID
+    public let author: Author
+    var clock = HybridLogicalClock()
+    var seq: UInt64 = 0
+    var random: SplitMix64
+    static let fields: [(String, Bool, Bool)] = [
+        (CaseFields.priority, true, false), (CaseFields.category, true, false), (CaseFields.summary, true, true),
+        (CaseFields.subject, false, true), (CaseFields.originChannel, false, false), (CaseFields.rating, false, false),
+    ]
+
+    public init(replica: ReplicaID, author: Author, random: SplitMix64) {
+        self.replica = replica
+        self.author = author
+        self.random = random
+    }
+
+    public mutating func make(cases: [String]) -> ChangeSet {
+        seq += 1
+        let key = RecordKey(type: .serviceCase, id: RecordID(cases[Int(random.next() % UInt64(cases.count))]))
+        var changes: [RecordChange] = []
+        let wall = UInt64(Date().timeIntervalSince1970 * 1000)
+        for (field, history, personal) in Self.fields.shuffled(using: &random).prefix(5) {
+            let value: Value =
+                field == CaseFields.rating ? .int(Int64(random.next() % 5) + 1) : .string("v\(random.next() % 1000)")
+            changes.append(
+                RecordChange(
+                    key,
+                    .write(
+                        field: field, value: value, base: nil,
+                        stamp: Stamp(hlc: clock.tick(wallMillis: wall), replica: replica),
+                        history: history, personal: personal)))
+        }
+        if seq % 10 == 0 {
+            changes.append(
+                RecordChange(
+                    key,
+                    .append(
+                        field: CaseFields.timeline,
+                        entry: NewEntry(
+                            id: EntryID("\(replica)-\(seq)"),
+                            stamp: Stamp(hlc: clock.tick(wallMillis: wall), replica: replica),
+                            kind: EntryKind.note, personal: ["body": "load test note"]))))
+        }
+        return ChangeSet(
+            id: ChangeSetID(replica: replica, seq: seq), author: author, schemaVersion: 1,
+            changes: changes)
+    }
+}

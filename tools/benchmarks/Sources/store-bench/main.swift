@@ -1,0 +1,117 @@
+// The storage engine's push path alone: `make bench-store`. Pushes go straight to the store in
+// this process (no HTTP, no load generators), from 8 devices with a batch of 100 change sets in
+// flight each, the same sets as `make bench-server` makes. What it measures is the capacity of the
+// engine's one writer, free of the noise of the other processes on this 2-core machine.
+// BENCH_DATABASE_URL selects PostgreSQL (an empty database); BENCH_SECONDS the push time (5).
+import BenchSupport
+import ConciergeCore
+import ConciergeServer
+import Foundation
+import Logging
+
+let environment = ProcessInfo.processInfo.environment
+let seconds = Double(environment["BENCH_SECONDS"] ?? "") ?? 5
+let provider = ProviderID("bench")
+let logger: Logger = {
+    var logger = Logger(label: "bench")
+    logger.logLevel = .error
+    return logger
+}()
+let folder = FileManager.default.temporaryDirectory.appendingPathComponent("concierge-store-bench-\(UUID())")
+try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(at: folder) }
+
+func processCPU() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+        + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
+let store: any ServerStore
+let engine: String
+if let url = environment["BENCH_DATABASE_URL"] {
+    store = try await PostgresServerStore.connect(url: url, logger: logger)
+    engine = "PostgreSQL"
+} else {
+    store = try SQLiteServerStore(path: folder.appendingPathComponent("concierge.sqlite").path, logger: logger)
+    engine = "SQLite"
+}
+
+// 10,000 cases, as `make bench-server` seeds them, written by a supervisor.
+try await store.createProvider(id: provider, name: "Bench")
+let supervisor = Principal(id: "sup", provider: provider, role: .supervisor, displayName: "Sup")
+try await store.createPrincipal(supervisor)
+let devices = try await store.enrolDevices(for: "sup", count: 9, name: "bench")
+let seeder = Caller(principal: supervisor, replica: devices[8].replica)
+var clock = HybridLogicalClock()
+var cases: [String] = []
+var seedSets: [ChangeSet] = []
+for index in 0..<10_000 {
+    let id = UUID().uuidString.lowercased()
+    cases.append(id)
+    let key = RecordKey(type: .serviceCase, id: RecordID(id))
+    let wall = UInt64(Date().timeIntervalSince1970 * 1000)
+    func write(_ field: String, _ value: String, history: Bool = false, personal: Bool = false) -> RecordChange {
+        RecordChange(
+            key,
+            .write(
+                field: field, value: .string(value), base: nil,
+                stamp: Stamp(hlc: clock.tick(wallMillis: wall), replica: seeder.replica), history: history,
+                personal: personal))
+    }
+    seedSets.append(
+        ChangeSet(
+            id: ChangeSetID(replica: seeder.replica, seq: UInt64(index + 1)), author: supervisor.author,
+            schemaVersion: 1,
+            changes: [
+                write(CaseFields.provider, provider.rawValue), write(CaseFields.customer, "cust-\(index)"),
+                write(CaseFields.requiredSkill, "s\(index % 100)", history: true),
+                write(CaseFields.subject, "Bench case", personal: true),
+            ]))
+    if seedSets.count == 500 {
+        _ = try await store.push(seedSets, from: seeder, serverMillis: wall + 1_000)
+        seedSets = []
+    }
+}
+
+let start = Date()
+let cpuStart = processCPU()
+let deadline = start.addingTimeInterval(seconds)
+let caseIDs = cases
+let (writes, rejected) = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
+    for (index, device) in devices.prefix(8).enumerated() {
+        group.addTask {
+            let caller = Caller(principal: supervisor, replica: device.replica)
+            var maker = SetMaker(
+                replica: device.replica, author: supervisor.author, random: SplitMix64(seed: UInt64(index)))
+            var writes = 0
+            var rejected = 0
+            while Date() < deadline {
+                let batch = (0..<100).map { _ in maker.make(cases: caseIDs) }
+                let result = try await store.push(
+                    batch, from: caller, serverMillis: UInt64(Date().timeIntervalSince1970 * 1000) + 1_000)
+                for (set, outcome) in zip(batch, result.outcomes) {
+                    if outcome.status == .rejected {
+                        rejected += 1
+                    } else {
+                        writes += set.changes.filter { if case .write = $0.change { true } else { false } }.count
+                    }
+                }
+            }
+            return (writes, rejected)
+        }
+    }
+    var total = (0, 0)
+    for try await (writes, rejected) in group {
+        total.0 += writes
+        total.1 += rejected
+    }
+    return total
+}
+let elapsed = Date().timeIntervalSince(start)
+let cpu = processCPU() - cpuStart
+await store.close()
+print(
+    "store push (\(engine), in process, 8 x 100 sets in flight): \(Int(Double(writes) / elapsed)) register writes/s, \(writes) in \(String(format: "%.1f", elapsed)) s; process CPU \(String(format: "%.1f", cpu)) s, \(Int(cpu * 1e6 / Double(max(writes, 1)))) µs per write; rejected \(rejected)"
+)
