@@ -35,6 +35,9 @@ struct PostgresPush {
     /// What the group's sets need of each record.
     var needs: [RecordKey: RecordRows.Need] = [:]
     var pending = PendingRows()
+    /// Rows being written while the next sets are merged (see ``flushBehind()``).
+    var writing: Task<Void, any Error>?
+    var writeBehindSets = Self.writeBehindSets
 
     init(connection: PostgresConnection, logger: Logger, epoch: String, ordering: PostgresServerStore.LogOrdering)
         async throws
@@ -125,6 +128,7 @@ struct PostgresPush {
             head += 1
             return head
         case .unordered:
+            try await settle()
             head = try await connection.one("SELECT nextval('change_log_unordered')", Int64.self, logger)
             return head
         }
@@ -170,10 +174,12 @@ struct PostgresPush {
             } catch {
                 return reject(error)
             }
-            if PushSteps.hasOwner(key),
-                let owner = try await PostgresServerStore.principal(PrincipalID(key.id.rawValue), connection, logger)
-            {
-                owners[key] = owner
+            if PushSteps.hasOwner(key) {
+                try await settle()
+                if let owner = try await PostgresServerStore.principal(PrincipalID(key.id.rawValue), connection, logger)
+                {
+                    owners[key] = owner
+                }
             }
         }
         do {
@@ -237,8 +243,9 @@ struct PostgresPush {
         return seq
     }
 
-    func principals(reading tags: Set<String>) async throws -> Set<String> {
+    mutating func principals(reading tags: Set<String>) async throws -> Set<String> {
         guard !tags.isEmpty else { return [] }
+        try await settle()
         return Set(
             try await connection.query(
                 "SELECT DISTINCT principal_id FROM principal_tag WHERE tag = ANY(\(Array(tags)))", logger: logger
@@ -281,11 +288,46 @@ struct PostgresPush {
         }
     }
 
+    /// Pending rows of at least this many sets start their write while the group's next batch is
+    /// merged: PostgreSQL writes while the server works, instead of one waiting for the other.
+    static let writeBehindSets = 250
+
+    /// Starts writing the pending rows when there are enough of them, without waiting for the
+    /// write; every later statement of the group waits for it first (``settle()``).
+    mutating func flushBehind() async throws {
+        guard pending.log.count >= writeBehindSets else { return }
+        try await settle()
+        let rows = pending
+        pending = PendingRows()
+        let (connection, logger) = (connection, logger)
+        writing = Task { try await Self.write(rows, connection, logger) }
+    }
+
+    /// Waits for the rows being written behind: before any other statement of the group, so that
+    /// its statements run one after the other and in order.
+    mutating func settle() async throws {
+        guard let task = writing else { return }
+        writing = nil
+        try await task.value
+    }
+
+    /// Waits for a write behind to end, whatever its outcome: before a failed group's rollback,
+    /// which must not overtake the statements of its transaction.
+    mutating func abandon() async {
+        try? await settle()
+    }
+
     /// Writes the pending rows, one multi-row statement per table.
     mutating func flush() async throws {
+        try await settle()
         guard !pending.isEmpty else { return }
         let rows = pending
         pending = PendingRows()
+        try await Self.write(rows, connection, logger)
+    }
+
+    /// Writes `rows`, one multi-row statement per table.
+    static func write(_ rows: PendingRows, _ connection: PostgresConnection, _ logger: Logger) async throws {
         if !rows.log.isEmpty {
             try await connection.query(
                 """

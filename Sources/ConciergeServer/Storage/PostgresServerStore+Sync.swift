@@ -30,26 +30,33 @@ extension PostgresServerStore {
                 connection: connection, logger: logger, epoch: epoch, ordering: hooks.ordering)
             push.notifies = hooks.notifies
             push.instance = instance
-            try await push.prepare(jobs)
-            var results: [PushResult] = []
-            for job in jobs {
-                push.counts = PushCounts()
-                var outcomes: [PushOutcome] = []
-                for set in job.sets {
-                    let outcome = try await push.push(
-                        set, from: job.caller, serverMillis: job.serverMillis, policy: job.policy)
-                    switch outcome.status {
-                    case .accepted: push.counts.accepted += 1
-                    case .duplicate: push.counts.duplicates += 1
-                    case .rejected: push.counts.rejected[outcome.error!.code, default: 0] += 1
+            push.writeBehindSets = hooks.writeBehindSets
+            do {
+                try await push.prepare(jobs)
+                var results: [PushResult] = []
+                for job in jobs {
+                    push.counts = PushCounts()
+                    var outcomes: [PushOutcome] = []
+                    for set in job.sets {
+                        let outcome = try await push.push(
+                            set, from: job.caller, serverMillis: job.serverMillis, policy: job.policy)
+                        switch outcome.status {
+                        case .accepted: push.counts.accepted += 1
+                        case .duplicate: push.counts.duplicates += 1
+                        case .rejected: push.counts.rejected[outcome.error!.code, default: 0] += 1
+                        }
+                        outcomes.append(outcome)
                     }
-                    outcomes.append(outcome)
+                    results.append(PushResult(outcomes: outcomes, counts: push.counts))
+                    try await push.flushBehind()
                 }
-                results.append(PushResult(outcomes: outcomes, counts: push.counts))
+                try await push.finish(callers: jobs.map(\.caller))
+                for result in results { try await hooks.beforeCommit?(result.outcomes) }
+                return results
+            } catch {
+                await push.abandon()
+                throw error
             }
-            try await push.finish(callers: jobs.map(\.caller))
-            for result in results { try await hooks.beforeCommit?(result.outcomes) }
-            return results
         }
     }
 

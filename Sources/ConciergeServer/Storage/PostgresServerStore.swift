@@ -30,6 +30,9 @@ public final class PostgresServerStore: ServerStore {
         var beforeCommit: (@Sendable ([PushOutcome]) async throws -> Void)?
         /// Whether pushes notify other instances (a test turns it off to lose a notice).
         var notifies = true
+        /// Pending rows of this many sets are written while the group merges on (a test lowers it
+        /// so that every batch's rows are).
+        var writeBehindSets = PostgresPush.writeBehindSets
     }
 
     let client: PostgresClient
