@@ -9,9 +9,11 @@ import PostgresNIO
 /// Round trips, not rows, bound a push on PostgreSQL, so the group reads everything it needs in a
 /// few statements before its first set (the stored outcomes, and every record the group touches,
 /// with every field and entry any of its sets needs), checks and merges the sets one after the
-/// other in memory, and writes the rows of all accepted sets with one multi-row statement per
-/// table. Rows a set writes are visible to the later sets of the group through the in-memory
-/// records; anything read from the database afterwards (a follow-up case) is read after a flush.
+/// other in memory, and writes the rows of the accepted sets with one multi-row statement per
+/// table: in the background once rows of ``writeBehindSets`` sets are pending, while the group's
+/// next batches merge, and the rest at its end. Rows a set writes are visible to the later sets of
+/// the group through the in-memory records; anything read from the database afterwards (a
+/// follow-up case) is read after a flush.
 struct PostgresPush {
     let connection: PostgresConnection
     let logger: Logger

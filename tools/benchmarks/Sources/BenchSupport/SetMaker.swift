@@ -51,3 +51,27 @@ public struct SetMaker: Sendable {
             changes: changes)
     }
 }
+
+/// What pushes achieved: register writes in accepted (or duplicate) sets, and sets rejected.
+public struct PushTally: Sendable {
+    public var writes = 0
+    public var rejected = 0
+
+    public init() {}
+
+    /// Counts a pushed batch by its outcomes.
+    public mutating func count(_ batch: [ChangeSet], _ outcomes: [PushOutcome]) {
+        for (set, outcome) in zip(batch, outcomes) {
+            if outcome.status == .rejected {
+                rejected += 1
+            } else {
+                writes += set.changes.filter { if case .write = $0.change { true } else { false } }.count
+            }
+        }
+    }
+
+    public mutating func add(_ other: PushTally) {
+        writes += other.writes
+        rejected += other.rejected
+    }
+}

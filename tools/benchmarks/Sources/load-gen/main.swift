@@ -35,36 +35,26 @@ case "push":
     let inFlight = Int(input["inFlight"]!.intValue!)
     let seed = UInt64(input["seed"]!.intValue!)
     let deadline = now() + seconds
-    let results = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
+    let tally = try await withThrowingTaskGroup(of: PushTally.self) { group in
         for (index, session) in sessions.prefix(inFlight).enumerated() {
             group.addTask {
                 let transport = HTTPSyncTransport(session: session)
                 var maker = SetMaker(
                     replica: session.replica, author: session.author, random: SplitMix64(seed: seed &+ UInt64(index)))
-                var writes = 0
-                var rejected = 0
+                var tally = PushTally()
                 while now() < deadline {
                     let batch = (0..<100).map { _ in maker.make(cases: cases) }
                     let response = try await transport.push(PushRequest(changeSets: batch))
-                    for (set, outcome) in zip(batch, response.outcomes) {
-                        if outcome.status == .rejected {
-                            rejected += 1
-                        } else {
-                            writes += set.changes.filter { if case .write = $0.change { true } else { false } }.count
-                        }
-                    }
+                    tally.count(batch, response.outcomes)
                 }
-                return (writes, rejected)
+                return tally
             }
         }
-        var total = (0, 0)
-        for try await (writes, rejected) in group {
-            total.0 += writes
-            total.1 += rejected
-        }
+        var total = PushTally()
+        for try await tally in group { total.add(tally) }
         return total
     }
-    output = ["writes": .int(Int64(results.0)), "rejected": .int(Int64(results.1))]
+    output = ["writes": .int(Int64(tally.writes)), "rejected": .int(Int64(tally.rejected))]
 
 case "pull":
     let transport = HTTPSyncTransport(session: sessions[0])

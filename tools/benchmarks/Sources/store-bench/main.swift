@@ -79,36 +79,27 @@ let start = Date()
 let cpuStart = processCPU()
 let deadline = start.addingTimeInterval(seconds)
 let caseIDs = cases
-let (writes, rejected) = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
+let tally = try await withThrowingTaskGroup(of: PushTally.self) { group in
     for (index, device) in devices.prefix(8).enumerated() {
         group.addTask {
             let caller = Caller(principal: supervisor, replica: device.replica)
             var maker = SetMaker(
                 replica: device.replica, author: supervisor.author, random: SplitMix64(seed: UInt64(index)))
-            var writes = 0
-            var rejected = 0
+            var tally = PushTally()
             while Date() < deadline {
                 let batch = (0..<100).map { _ in maker.make(cases: caseIDs) }
                 let result = try await store.push(
                     batch, from: caller, serverMillis: UInt64(Date().timeIntervalSince1970 * 1000) + 1_000)
-                for (set, outcome) in zip(batch, result.outcomes) {
-                    if outcome.status == .rejected {
-                        rejected += 1
-                    } else {
-                        writes += set.changes.filter { if case .write = $0.change { true } else { false } }.count
-                    }
-                }
+                tally.count(batch, result.outcomes)
             }
-            return (writes, rejected)
+            return tally
         }
     }
-    var total = (0, 0)
-    for try await (writes, rejected) in group {
-        total.0 += writes
-        total.1 += rejected
-    }
+    var total = PushTally()
+    for try await tally in group { total.add(tally) }
     return total
 }
+let (writes, rejected) = (tally.writes, tally.rejected)
 let elapsed = Date().timeIntervalSince(start)
 let cpu = processCPU() - cpuStart
 await store.close()
