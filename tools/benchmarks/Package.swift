@@ -18,6 +18,7 @@ let package = Package(
         .executableTarget(
             name: "server-bench",
             dependencies: [
+                "BenchSupport",
                 .product(name: "ConciergeCore", package: "main"),
                 .product(name: "ConciergeServer", package: "main"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

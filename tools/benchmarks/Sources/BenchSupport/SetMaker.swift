@@ -75,3 +75,33 @@ public struct PushTally: Sendable {
         rejected += other.rejected
     }
 }
+
+extension SetMaker {
+    /// The change set that opens bench case `index` with id `id`: provider, customer, a required
+    /// skill (one of `skills`) and a subject, as `make bench-server` and `make bench-store` seed them.
+    public static func seedCase(
+        _ id: String, index: Int, provider: ProviderID, skills: Int, replica: ReplicaID, author: Author,
+        clock: inout HybridLogicalClock
+    ) -> ChangeSet {
+        let key = RecordKey(type: .serviceCase, id: RecordID(id))
+        let wall = UInt64(Date().timeIntervalSince1970 * 1000)
+        var changes: [RecordChange] = []
+        for (field, value, history, personal) in [
+            (CaseFields.provider, provider.rawValue, false, false),
+            (CaseFields.customer, "cust-\(index)", false, false),
+            (CaseFields.requiredSkill, "s\(index % skills)", true, false),
+            (CaseFields.subject, "Bench case", false, true),
+        ] {
+            changes.append(
+                RecordChange(
+                    key,
+                    .write(
+                        field: field, value: .string(value), base: nil,
+                        stamp: Stamp(hlc: clock.tick(wallMillis: wall), replica: replica), history: history,
+                        personal: personal)))
+        }
+        return ChangeSet(
+            id: ChangeSetID(replica: replica, seq: UInt64(index + 1)), author: author, schemaVersion: 1,
+            changes: changes)
+    }
+}

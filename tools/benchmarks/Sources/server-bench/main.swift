@@ -2,6 +2,7 @@
 // its own, drives it with `load-gen` processes (one process holds at most 20,000 open files here),
 // and reports server CPU seconds beside every rate. The last line sums up.
 import AsyncHTTPClient
+import BenchSupport
 import ConciergeCore
 import ConciergeServer
 import Foundation
@@ -88,37 +89,13 @@ struct Seeded {
     for index in 0..<caseCount {
         let id = UUID().uuidString.lowercased()
         cases.append(id)
-        let key = RecordKey(type: .serviceCase, id: RecordID(id))
-        let wall = UInt64(Date().timeIntervalSince1970 * 1000)
-        func stamp() -> Stamp { Stamp(hlc: clock.tick(wallMillis: wall), replica: seeder.replica) }
         sets.append(
-            ChangeSet(
-                id: ChangeSetID(replica: seeder.replica, seq: UInt64(index + 1)), author: supervisor.author,
-                schemaVersion: 1,
-                changes: [
-                    RecordChange(
-                        key,
-                        .write(
-                            field: CaseFields.provider, value: .string(provider.rawValue), base: nil, stamp: stamp(),
-                            history: false, personal: false)),
-                    RecordChange(
-                        key,
-                        .write(
-                            field: CaseFields.customer, value: .string("cust-\(index)"), base: nil, stamp: stamp(),
-                            history: false, personal: false)),
-                    RecordChange(
-                        key,
-                        .write(
-                            field: CaseFields.requiredSkill, value: .string("s\(index % (liveClients / 10))"),
-                            base: nil, stamp: stamp(), history: true, personal: false)),
-                    RecordChange(
-                        key,
-                        .write(
-                            field: CaseFields.subject, value: "Bench case", base: nil, stamp: stamp(), history: false,
-                            personal: true)),
-                ]))
+            SetMaker.seedCase(
+                id, index: index, provider: provider, skills: liveClients / 10, replica: seeder.replica,
+                author: supervisor.author, clock: &clock))
         if sets.count == 500 {
-            _ = try await store.push(sets, from: seeder, serverMillis: wall + 1_000)
+            _ = try await store.push(
+                sets, from: seeder, serverMillis: UInt64(Date().timeIntervalSince1970 * 1000) + 1_000)
             sets = []
         }
     }

@@ -50,27 +50,13 @@ var seedSets: [ChangeSet] = []
 for index in 0..<10_000 {
     let id = UUID().uuidString.lowercased()
     cases.append(id)
-    let key = RecordKey(type: .serviceCase, id: RecordID(id))
-    let wall = UInt64(Date().timeIntervalSince1970 * 1000)
-    func write(_ field: String, _ value: String, history: Bool = false, personal: Bool = false) -> RecordChange {
-        RecordChange(
-            key,
-            .write(
-                field: field, value: .string(value), base: nil,
-                stamp: Stamp(hlc: clock.tick(wallMillis: wall), replica: seeder.replica), history: history,
-                personal: personal))
-    }
     seedSets.append(
-        ChangeSet(
-            id: ChangeSetID(replica: seeder.replica, seq: UInt64(index + 1)), author: supervisor.author,
-            schemaVersion: 1,
-            changes: [
-                write(CaseFields.provider, provider.rawValue), write(CaseFields.customer, "cust-\(index)"),
-                write(CaseFields.requiredSkill, "s\(index % 100)", history: true),
-                write(CaseFields.subject, "Bench case", personal: true),
-            ]))
+        SetMaker.seedCase(
+            id, index: index, provider: provider, skills: 100, replica: seeder.replica, author: supervisor.author,
+            clock: &clock))
     if seedSets.count == 500 {
-        _ = try await store.push(seedSets, from: seeder, serverMillis: wall + 1_000)
+        _ = try await store.push(
+            seedSets, from: seeder, serverMillis: UInt64(Date().timeIntervalSince1970 * 1000) + 1_000)
         seedSets = []
     }
 }
