@@ -22,7 +22,8 @@ public func makeServerParts(configuration: ServerConfiguration, logger: Logger) 
     let metrics = ServerMetrics()
     let live = LiveHub(metrics: metrics)
     guard let url = configuration.databaseURL else {
-        let store = try SQLiteServerStore(path: configuration.databasePath, logger: logger)
+        let store = try SQLiteServerStore(
+            path: configuration.databasePath, recordCache: configuration.recordCache, logger: logger)
         let tokens = try await TokenService.load(
             folder: configuration.dataFolder, lifetime: configuration.accessTokenSeconds)
         return ServerParts(store: store, tokens: tokens, metrics: metrics, live: live, services: [])

@@ -59,8 +59,8 @@ struct PostgresPush {
 
     var reader: PostgresReader { PostgresReader(connection: connection, logger: logger) }
 
-    /// Validates every set of the group (pure work), then reads the stored outcomes and the records
-    /// the group needs, in a few statements.
+    /// Reads the stored outcomes and the records the group needs, in a few statements (each set's
+    /// checks that need no stored state were made when its ``PushJob`` was made).
     mutating func prepare(_ jobs: [PushJob]) async throws {
         let ids = jobs.flatMap { job in job.sets.map(\.set.id).filter { $0.replica == job.caller.replica } }
         for row in try await connection.query(
@@ -83,9 +83,7 @@ struct PostgresPush {
             where encoded.set.id.replica == job.caller.replica && stored[encoded.set.id] == nil
                 && prepared[encoded.set.id] == nil
             {
-                let result = Result { () throws(SyncError) -> ChangeSet in
-                    try PushSteps.prepare(encoded.set, serverMillis: job.serverMillis, policy: job.policy)
-                }
+                let result = encoded.prepared
                 prepared[encoded.set.id] = result
                 guard case .success(let set) = result else { continue }
                 for key in set.keys {
@@ -136,9 +134,7 @@ struct PostgresPush {
         }
     }
 
-    mutating func push(
-        _ encoded: PushSteps.EncodedSet, from caller: Caller, serverMillis: UInt64, policy: PushPolicy
-    ) async throws -> PushOutcome {
+    mutating func push(_ encoded: PushSteps.EncodedSet, from caller: Caller) async throws -> PushOutcome {
         let set = encoded.set
         if let refused = PushSteps.checkSender(set, caller) { return refused }
         if let outcome = stored[set.id] {
@@ -191,7 +187,7 @@ struct PostgresPush {
             return reject(error)
         }
         let seq = try await commit(
-            upgraded, bytes: upgraded == set ? encoded.bytes : upgraded.canonicalJSON, before: before, after: after,
+            upgraded, bytes: encoded.preparedBytes, before: before, after: after,
             owners: owners)
         pending.outcomes.append(
             .init(

@@ -38,8 +38,7 @@ extension PostgresServerStore {
                     push.counts = PushCounts()
                     var outcomes: [PushOutcome] = []
                     for set in job.sets {
-                        let outcome = try await push.push(
-                            set, from: job.caller, serverMillis: job.serverMillis, policy: job.policy)
+                        let outcome = try await push.push(set, from: job.caller)
                         switch outcome.status {
                         case .accepted: push.counts.accepted += 1
                         case .duplicate: push.counts.duplicates += 1

@@ -12,9 +12,10 @@ struct PushJob: Sendable {
     /// Push batches share a transaction up to this many change sets in all.
     static let groupSets = 1_000
 
-    /// Encoding and hashing are pure work: done on the caller's task, not inside the transaction.
+    /// Encoding, hashing and the checks that need no stored state are pure work: done on the
+    /// caller's task, not inside the transaction.
     init(_ sets: [ChangeSet], from caller: Caller, serverMillis: UInt64, policy: PushPolicy) {
-        self.sets = sets.map(PushSteps.EncodedSet.init)
+        self.sets = sets.map { PushSteps.EncodedSet($0, serverMillis: serverMillis, policy: policy) }
         self.caller = caller
         self.serverMillis = serverMillis
         self.policy = policy
@@ -30,16 +31,30 @@ struct PushResult: Sendable {
 /// The engine-independent steps of the push pipeline; each engine runs them inside its own write
 /// transaction, between its reads and writes.
 enum PushSteps {
-    /// A change set with its canonical bytes and their SHA-256 (the content hash).
+    /// A change set with its canonical bytes and their SHA-256 (the content hash), and what the
+    /// checks that need no stored state made of it (``prepare(_:serverMillis:policy:)``): used only
+    /// once no stored outcome answers the set, so the order of checks stays as documented.
     struct EncodedSet: Sendable {
         var set: ChangeSet
         var bytes: [UInt8]
         var hash: Data
+        /// The set after its upgrade steps, or why it is refused.
+        var prepared: Result<ChangeSet, SyncError>
+        /// The canonical bytes of the prepared set: what the log stores.
+        var preparedBytes: [UInt8]
 
-        init(_ set: ChangeSet) {
+        init(_ set: ChangeSet, serverMillis: UInt64, policy: PushPolicy) {
             self.set = set
             bytes = set.canonicalJSON
             hash = Data(SHA256.hash(data: bytes))
+            prepared = Result { () throws(SyncError) -> ChangeSet in
+                try PushSteps.prepare(set, serverMillis: serverMillis, policy: policy)
+            }
+            if case .success(let upgraded) = prepared, upgraded != set {
+                preparedBytes = upgraded.canonicalJSON
+            } else {
+                preparedBytes = bytes
+            }
         }
     }
 

@@ -64,13 +64,27 @@ enum RecordRows {
 
     /// Loads what `need` asks of a record; `nil` when the record does not exist.
     static func load(_ key: RecordKey, need: Need, in db: Database) throws -> Record? {
+        guard let markers = try markers(key, in: db) else { return nil }
+        return try assemble(
+            key, deleted: markers.deleted, redacted: markers.redacted,
+            fields: try fieldRows(key, need.everything ? nil : need.fields, in: db),
+            entries: try entryRows(key, need: need, in: db))
+    }
+
+    /// The record row's markers; `nil` when the record does not exist.
+    static func markers(_ key: RecordKey, in db: Database) throws -> (deleted: String?, redacted: String?)? {
         guard
             let row = try Row.fetchOne(
                 db.cachedStatement(sql: "SELECT deleted, redacted FROM record WHERE type = ? AND id = ?"),
                 arguments: [key.type.rawValue, key.id.rawValue])
         else { return nil }
-        let deleted: String? = row[0]
-        let redacted: String? = row[1]
+        return (row[0], row[1])
+    }
+
+    /// The record's field rows named in `names` (`nil`: all of them).
+    static func fieldRows(_ key: RecordKey, _ names: Set<String>?, in db: Database) throws -> [(
+        field: String, state: Data
+    )] {
         // One search and a short scan of the record's rows: an `IN` list of names would search the
         // primary key once per name. Rows not needed are skipped before their state is read.
         var fieldRows: [(field: String, state: Data)] = []
@@ -79,36 +93,36 @@ enum RecordRows {
             arguments: [key.type.rawValue, key.id.rawValue])
         while let row = try cursor.next() {
             let field: String = row[0]
-            if need.everything || need.fields.contains(field) { fieldRows.append((field, row[1])) }
+            if names?.contains(field) ?? true { fieldRows.append((field, row[1])) }
         }
-        let entryRows: [Row]
+        return fieldRows
+    }
+
+    /// The record's entry rows `need` asks for (none for a change that appends or erases none).
+    static func entryRows(_ key: RecordKey, need: Need, in db: Database) throws -> [(field: String, state: Data)] {
         if need.everything {
-            entryRows = try Row.fetchAll(
+            return try Row.fetchAll(
                 db.cachedStatement(sql: "SELECT field, state FROM record_entry WHERE type = ? AND id = ?"),
-                arguments: [key.type.rawValue, key.id.rawValue])
-        } else {
-            var rows: [Row] = []
-            for (field, ids) in need.entries {
-                let list = ids.map(\.rawValue)
-                rows += try Row.fetchAll(
-                    db.cachedStatement(
-                        sql:
-                            "SELECT field, state FROM record_entry WHERE type = ? AND id = ? AND field = ? AND entry_id IN (\(list.map { _ in "?" }.joined(separator: ",")))"
-                    ),
-                    arguments: StatementArguments([key.type.rawValue, key.id.rawValue, field] + list))
-            }
-            if need.statusChanges && key.type == .serviceCase {
-                rows += try Row.fetchAll(
-                    db.cachedStatement(
-                        sql:
-                            "SELECT field, state FROM record_entry WHERE type = ? AND id = ? AND field = ? AND kind = ?"
-                    ),
-                    arguments: [key.type.rawValue, key.id.rawValue, CaseFields.timeline, EntryKind.statusChange])
-            }
-            entryRows = rows
+                arguments: [key.type.rawValue, key.id.rawValue]
+            ).map { ($0[0], $0[1]) }
         }
-        return try assemble(
-            key, deleted: deleted, redacted: redacted, fields: fieldRows, entries: entryRows.map { ($0[0], $0[1]) })
+        var rows: [Row] = []
+        for (field, ids) in need.entries {
+            let list = ids.map(\.rawValue)
+            rows += try Row.fetchAll(
+                db.cachedStatement(
+                    sql:
+                        "SELECT field, state FROM record_entry WHERE type = ? AND id = ? AND field = ? AND entry_id IN (\(list.map { _ in "?" }.joined(separator: ",")))"
+                ),
+                arguments: StatementArguments([key.type.rawValue, key.id.rawValue, field] + list))
+        }
+        if need.statusChanges && key.type == .serviceCase {
+            rows += try Row.fetchAll(
+                db.cachedStatement(
+                    sql: "SELECT field, state FROM record_entry WHERE type = ? AND id = ? AND field = ? AND kind = ?"),
+                arguments: [key.type.rawValue, key.id.rawValue, CaseFields.timeline, EntryKind.statusChange])
+        }
+        return rows.map { ($0[0], $0[1]) }
     }
 
     /// The whole records of `keys`, in their order (keys with no record are skipped), reading each
@@ -173,6 +187,15 @@ enum RecordRows {
         for (name, state) in fieldRows {
             fields[name] = try stored(state, BinaryForm.field(stored:))
         }
+        try attach(entryRows, to: &fields, of: key)
+        return Record(key: key, fields: fields, deleted: try stamp(deleted), redacted: try stamp(redacted))
+    }
+
+    /// Adds stored entry rows to the log fields they belong to (which must be among `fields`).
+    static func attach(
+        _ entryRows: [(field: String, state: Data)], to fields: inout [String: Field], of key: RecordKey
+    ) throws {
+        guard !entryRows.isEmpty else { return }
         var logs: [String: LogState] = [:]
         for (field, state) in entryRows {
             if logs[field] == nil {
@@ -187,7 +210,24 @@ enum RecordRows {
             }
         }
         for (field, log) in logs { fields[field] = Field(state: .log(log)) }
-        return Record(key: key, fields: fields, deleted: try stamp(deleted), redacted: try stamp(redacted))
+    }
+
+    /// A log field as its field row stores it: its redactions, without its entries (they have rows
+    /// of their own).
+    static func rowForm(_ field: Field) -> Field {
+        guard case .log(let log) = field.state else { return field }
+        return Field(state: .log(LogState(entries: [:], redactions: log.redactions)))
+    }
+
+    /// The record as its record and field rows store it (the form ``RecordCache`` keeps).
+    static func rowForm(_ record: Record) -> Record {
+        let hasEntries = record.fields.values.contains {
+            if case .log(let log) = $0.state { !log.entries.isEmpty } else { false }
+        }
+        guard hasEntries else { return record }
+        return Record(
+            key: record.key, fields: record.fields.mapValues(rowForm), deleted: record.deleted,
+            redacted: record.redacted)
     }
 
     static func stamp(_ text: String?) throws -> Stamp? {
@@ -234,16 +274,14 @@ enum RecordRows {
         }
         for name in fields.sorted() {
             guard let field = record.fields[name] else { continue }
-            var stored = field
             if case .log(let log) = field.state {
-                stored = Field(state: .log(LogState(entries: [:], redactions: log.redactions)))
                 for entryID in (entries[name] ?? []).sorted(by: { $0.rawValue < $1.rawValue }) {
                     guard let entry = log.entries[entryID] else { continue }
                     writes.entries.append(
                         (name, entryID.rawValue, entry.kind, Data(entry.binary)))
                 }
             }
-            writes.fields.append((name, Data(stored.binary)))
+            writes.fields.append((name, Data(rowForm(field).binary)))
         }
         return writes
     }

@@ -17,23 +17,30 @@ extension SQLiteServerStore {
     }
 
     static func groupCommit(
-        pool: DatabasePool, checkpointer: WALCheckpointer, epoch: String
+        pool: DatabasePool, checkpointer: WALCheckpointer, records cache: RecordCache, epoch: String,
+        beforeCommit: (@Sendable ([PushOutcome]) throws -> Void)?
     ) -> GroupCommit<PushJob, PushResult> {
         GroupCommit(maxWeight: PushJob.groupSets, weight: { $0.sets.count }) { jobs in
-            try await write(pool, checkpointer) { db in
-                try jobs.map { try push($0, epoch: epoch, in: db) }
+            let (results, written) = try await write(pool, checkpointer) { db in
+                try cache.checkDataVersion(in: db)
+                let records = WriterRecords(cache: cache)
+                let results = try jobs.map { try push($0, epoch: epoch, records: records, in: db) }
+                try beforeCommit?(results.flatMap(\.outcomes))
+                return (results, records.written)
             }
+            // Committed: the group's records may enter the cache.
+            cache.store(written)
+            return results
         }
     }
 
     /// Writes one push batch (inside a transaction that may hold others).
-    static func push(_ job: PushJob, epoch: String, in db: Database) throws -> PushResult {
+    static func push(_ job: PushJob, epoch: String, records: WriterRecords, in db: Database) throws -> PushResult {
         var outcomes: [PushOutcome] = []
         var counts = PushCounts()
         for set in job.sets {
             let outcome = try push(
-                set, from: job.caller, serverMillis: job.serverMillis, policy: job.policy, epoch: epoch,
-                counts: &counts, in: db)
+                set, from: job.caller, epoch: epoch, counts: &counts, records: records, in: db)
             switch outcome.status {
             case .accepted: counts.accepted += 1
             case .duplicate: counts.duplicates += 1
@@ -48,8 +55,8 @@ extension SQLiteServerStore {
     }
 
     static func push(
-        _ encoded: PushSteps.EncodedSet, from caller: Caller, serverMillis: UInt64, policy: PushPolicy, epoch: String,
-        counts: inout PushCounts, in db: Database
+        _ encoded: PushSteps.EncodedSet, from caller: Caller, epoch: String, counts: inout PushCounts,
+        records: WriterRecords, in db: Database
     ) throws -> PushOutcome {
         let set = encoded.set
         if let refused = PushSteps.checkSender(set, caller) { return refused }
@@ -78,10 +85,9 @@ extension SQLiteServerStore {
             return .rejected(set.id, error)
         }
         let upgraded: ChangeSet
-        do {
-            upgraded = try PushSteps.prepare(set, serverMillis: serverMillis, policy: policy)
-        } catch {
-            return try reject(error)
+        switch encoded.prepared {
+        case .success(let prepared): upgraded = prepared
+        case .failure(let error): return try reject(error)
         }
         // Load what the set needs of each record, apply it, authorize before and after.
         var before: [RecordKey: Record] = [:]
@@ -89,7 +95,7 @@ extension SQLiteServerStore {
         var owners: [RecordKey: Principal] = [:]
         for key in upgraded.keys {
             let changes = PushSteps.changes(of: upgraded, to: key)
-            let stored = try RecordRows.load(key, need: RecordRows.Need(changes), in: db)
+            let stored = try records.load(key, need: RecordRows.Need(changes), in: db)
             before[key] = stored
             do {
                 after[key] = try PushSteps.apply(changes, to: stored, key: key, by: upgraded.author)
@@ -107,13 +113,13 @@ extension SQLiteServerStore {
             return try reject(error)
         }
         let seq = try commit(
-            upgraded, bytes: upgraded == set ? encoded.bytes : upgraded.canonicalJSON, before: before, after: after,
-            owners: owners, counts: &counts, in: db)
+            upgraded, bytes: encoded.preparedBytes, before: before, after: after,
+            owners: owners, counts: &counts, records: records, in: db)
         try db.cachedExecute(
             sql:
                 "INSERT INTO change_set_outcome (replica_id, set_seq, content_hash, status, log_seq) VALUES (?, ?, ?, 'accepted', ?)",
             arguments: [set.id.replica.description, Int64(bitPattern: set.id.seq), contentHash, seq])
-        try openFollowUps(after: upgraded, before: before, after: after, counts: &counts, in: db)
+        try openFollowUps(after: upgraded, before: before, after: after, counts: &counts, records: records, in: db)
         return .accepted(set.id, at: Cursor(epoch: epoch, seq: UInt64(seq)))
     }
 
@@ -123,7 +129,7 @@ extension SQLiteServerStore {
     static func commit(
         _ set: ChangeSet, bytes: [UInt8], before: [RecordKey: ConciergeCore.Record],
         after: [RecordKey: ConciergeCore.Record],
-        owners: [RecordKey: Principal], counts: inout PushCounts, in db: Database
+        owners: [RecordKey: Principal], counts: inout PushCounts, records: WriterRecords, in db: Database
     ) throws -> Int64 {
         try db.cachedExecute(
             sql: "INSERT INTO change_log (replica_id, set_seq, change_set, committed_at) VALUES (?, ?, ?, ?)",
@@ -136,6 +142,7 @@ extension SQLiteServerStore {
             let oldAudience = before[key].map { Audience.of($0, owner: owners[key]) }
             let audience = Audience.of(after[key]!, owner: owners[key])
             try RecordRows.save(after[key]!, touched: changes, audience: audience, seq: seq, in: db)
+            records.wrote(after[key]!)
             counts.touched.tags.formUnion(audience)
             counts.touched.head = UInt64(seq)
             for tag in audience {
@@ -167,7 +174,7 @@ extension SQLiteServerStore {
     /// continues, and links the two both ways. The message stays on the closed case's timeline.
     static func openFollowUps(
         after set: ChangeSet, before: [RecordKey: ConciergeCore.Record], after: [RecordKey: ConciergeCore.Record],
-        counts: inout PushCounts, in db: Database
+        counts: inout PushCounts, records: WriterRecords, in db: Database
     ) throws {
         for trigger in PushSteps.followUpTriggers(of: set, before: before, after: after) {
             guard try RecordRows.load(trigger.followUp, need: .init([]), in: db) == nil,
@@ -181,7 +188,7 @@ extension SQLiteServerStore {
             try server.save(in: db)
             _ = try commit(
                 followUpSet, bytes: followUpSet.canonicalJSON, before: [trigger.closed: whole], after: newRecords,
-                owners: [:], counts: &counts, in: db)
+                owners: [:], counts: &counts, records: records, in: db)
         }
     }
 

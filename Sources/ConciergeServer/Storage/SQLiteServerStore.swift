@@ -20,9 +20,23 @@ public final class SQLiteServerStore: ServerStore {
     let checkpointer: WALCheckpointer
     /// Pushes that arrive while one is being written share the next transaction.
     let pushes: GroupCommit<PushJob, PushResult>
+    /// The writer's decoded copy of recent records.
+    let records: RecordCache
+
+    /// How many records the writer keeps decoded by default (``RecordCache``).
+    public static let defaultRecordCache = 20_000
 
     /// Opens (creating when needed) the database at `path` and applies the migrations.
-    public init(path: String, logger: Logger) throws {
+    /// - Parameter recordCache: about how many records the writer keeps decoded (0: none).
+    public convenience init(path: String, recordCache: Int = defaultRecordCache, logger: Logger) throws {
+        try self.init(path: path, recordCache: recordCache, beforeCommit: nil, logger: logger)
+    }
+
+    /// - Parameter beforeCommit: for tests, runs inside each push transaction after its writes,
+    ///   with the outcomes of the group; throwing rolls the group back.
+    init(
+        path: String, recordCache: Int, beforeCommit: (@Sendable ([PushOutcome]) throws -> Void)?, logger: Logger
+    ) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
@@ -61,7 +75,9 @@ public final class SQLiteServerStore: ServerStore {
                 return epoch
             }
             checkpointer = try WALCheckpointer(path: path, logger: logger)
-            pushes = Self.groupCommit(pool: pool, checkpointer: checkpointer, epoch: epoch)
+            records = RecordCache(capacity: recordCache)
+            pushes = Self.groupCommit(
+                pool: pool, checkpointer: checkpointer, records: records, epoch: epoch, beforeCommit: beforeCommit)
         } catch let error as StoreError {
             throw error
         } catch {

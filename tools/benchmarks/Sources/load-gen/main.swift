@@ -54,7 +54,14 @@ case "push":
         for try await tally in group { total.add(tally) }
         return total
     }
-    output = ["writes": .int(Int64(tally.writes)), "rejected": .int(Int64(tally.rejected))]
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let cpu =
+        Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+        + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    output = [
+        "writes": .int(Int64(tally.writes)), "rejected": .int(Int64(tally.rejected)), "cpu": .string(String(cpu)),
+    ]
 
 case "pull":
     let transport = HTTPSyncTransport(session: sessions[0])

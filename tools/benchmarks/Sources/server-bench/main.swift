@@ -22,6 +22,8 @@ let quick = environment["BENCH_QUICK"] != nil
 let databaseURL = environment["BENCH_DATABASE_URL"]
 let instances = databaseURL == nil ? 1 : max(1, Int(environment["BENCH_INSTANCES"] ?? "") ?? 1)
 let caseCount = 10_000
+let pushProcesses = Int(environment["BENCH_PUSH_PROCESSES"] ?? "") ?? 2
+let pushInFlight = Int(environment["BENCH_PUSH_IN_FLIGHT"] ?? "") ?? 16
 let pushSeconds = quick ? 3 : 10
 let liveClients = quick ? 200 : 1_000
 let idleClients = quick ? 1_000 : 10_000
@@ -80,9 +82,9 @@ struct Seeded {
         try await store.createPrincipal(agent)
         agentEnrolments += try await store.enrolDevices(for: agent.id, count: 1, name: "bench")
     }
-    let supDevices = try await store.enrolDevices(for: "sup", count: 10, name: "bench")
+    let supDevices = try await store.enrolDevices(for: "sup", count: pushProcesses * pushInFlight + 2, name: "bench")
     // The cases: each visible to the 10 agents of its skill.
-    let seeder = Caller(principal: supervisor, replica: supDevices[9].replica)
+    let seeder = Caller(principal: supervisor, replica: supDevices[supDevices.count - 1].replica)
     var clock = HybridLogicalClock()
     var cases: [String] = []
     var sets: [ChangeSet] = []
@@ -108,10 +110,13 @@ struct Seeded {
     var agentValues: [Value] = []
     for enrolment in agentEnrolments { agentValues.append(try await sessionValue(enrolment, tokens: tokens)) }
     var pusherValues: [Value] = []
-    for enrolment in supDevices.prefix(8) { pusherValues.append(try await sessionValue(enrolment, tokens: tokens)) }
+    for enrolment in supDevices.prefix(pushProcesses * pushInFlight) {
+        pusherValues.append(try await sessionValue(enrolment, tokens: tokens))
+    }
     let (_, head) = try await store.projectionWithHead(for: supervisor)
     return Seeded(
-        cases: cases, pushers: pusherValues, puller: try await sessionValue(supDevices[8], tokens: tokens),
+        cases: cases, pushers: pusherValues,
+        puller: try await sessionValue(supDevices[supDevices.count - 2], tokens: tokens),
         agents: agentValues,
         idle: idleValues, head: head, epoch: store.epoch)
 }
@@ -208,10 +213,11 @@ let casesValue = Value.array(seeded.cases.map(Value.string))
 var cpu = cpuSeconds()
 var clock = Date()
 var pushers: [(Process, Pipe)] = []
-for index in 0..<2 {
-    let sessions: [Value] = Array(seeded.pushers[(index * 4)..<(index * 4 + 4)])
+for index in 0..<pushProcesses {
+    let sessions: [Value] = Array(seeded.pushers[(index * pushInFlight)..<((index + 1) * pushInFlight)])
     let members: [String: Value] = [
-        "sessions": .array(sessions), "cases": casesValue, "seconds": .int(Int64(pushSeconds)), "inFlight": 4,
+        "sessions": .array(sessions), "cases": casesValue, "seconds": .int(Int64(pushSeconds)),
+        "inFlight": .int(Int64(pushInFlight)),
         "seed": .int(Int64(index)),
     ]
     pushers.append(try start(job("push", members, server: serverURLs[index % serverURLs.count])))
@@ -222,7 +228,7 @@ let writes = pushResults.reduce(0) { $0 + Int($1["writes"]!.intValue!) }
 let pushRate = Double(writes) / elapsed
 let pushCPU = cpuSeconds() - cpu
 print(
-    "push: \(writes) register writes accepted in \(String(format: "%.1f", elapsed)) s = \(Int(pushRate))/s (batches of 100 sets x 5 writes, 10,000 cases, 2 processes x 4 in flight); server CPU \(String(format: "%.1f", pushCPU)) s, \(Int(pushCPU * 1e6 / Double(max(writes, 1)))) µs per write; rejected \(pushResults.reduce(0) { $0 + Int($1["rejected"]!.intValue!) })"
+    "push: \(writes) register writes accepted in \(String(format: "%.1f", elapsed)) s = \(Int(pushRate))/s (batches of 100 sets x 5 writes, 10,000 cases, \(pushProcesses) processes x \(pushInFlight) in flight); server CPU \(String(format: "%.1f", pushCPU)) s, \(Int(pushCPU * 1e6 / Double(max(writes, 1)))) µs per write; load generators' CPU \(String(format: "%.1f", pushResults.reduce(0) { $0 + Double($1["cpu"]!.stringValue!)! })) s; rejected \(pushResults.reduce(0) { $0 + Int($1["rejected"]!.intValue!) })"
 )
 
 // MARK: Pull throughput

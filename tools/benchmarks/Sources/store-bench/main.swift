@@ -1,6 +1,6 @@
 // The storage engine's push path alone: `make bench-store`. Pushes go straight to the store in
-// this process (no HTTP, no load generators), from 8 devices with a batch of 100 change sets in
-// flight each, the same sets as `make bench-server` makes. What it measures is the capacity of the
+// this process (no HTTP, no load generators), from 16 devices (BENCH_DEVICES) with a batch of 100
+// change sets in flight each, the same sets as `make bench-server` makes. What it measures is the capacity of the
 // engine's one writer, free of the noise of the other processes on this 2-core machine.
 // BENCH_DATABASE_URL selects PostgreSQL (an empty database); BENCH_SECONDS the push time (5).
 import BenchSupport
@@ -11,6 +11,7 @@ import Logging
 
 let environment = ProcessInfo.processInfo.environment
 let seconds = Double(environment["BENCH_SECONDS"] ?? "") ?? 5
+let deviceCount = Int(environment["BENCH_DEVICES"] ?? "") ?? 16
 let provider = ProviderID("bench")
 let logger: Logger = {
     var logger = Logger(label: "bench")
@@ -42,8 +43,8 @@ if let url = environment["BENCH_DATABASE_URL"] {
 try await store.createProvider(id: provider, name: "Bench")
 let supervisor = Principal(id: "sup", provider: provider, role: .supervisor, displayName: "Sup")
 try await store.createPrincipal(supervisor)
-let devices = try await store.enrolDevices(for: "sup", count: 9, name: "bench")
-let seeder = Caller(principal: supervisor, replica: devices[8].replica)
+let devices = try await store.enrolDevices(for: "sup", count: deviceCount + 1, name: "bench")
+let seeder = Caller(principal: supervisor, replica: devices[deviceCount].replica)
 var clock = HybridLogicalClock()
 var cases: [String] = []
 var seedSets: [ChangeSet] = []
@@ -66,7 +67,7 @@ let cpuStart = processCPU()
 let deadline = start.addingTimeInterval(seconds)
 let caseIDs = cases
 let tally = try await withThrowingTaskGroup(of: PushTally.self) { group in
-    for (index, device) in devices.prefix(8).enumerated() {
+    for (index, device) in devices.prefix(deviceCount).enumerated() {
         group.addTask {
             let caller = Caller(principal: supervisor, replica: device.replica)
             var maker = SetMaker(
@@ -90,5 +91,5 @@ let elapsed = Date().timeIntervalSince(start)
 let cpu = processCPU() - cpuStart
 await store.close()
 print(
-    "store push (\(engine), in process, 8 x 100 sets in flight): \(Int(Double(writes) / elapsed)) register writes/s, \(writes) in \(String(format: "%.1f", elapsed)) s; process CPU \(String(format: "%.1f", cpu)) s, \(Int(cpu * 1e6 / Double(max(writes, 1)))) µs per write; rejected \(rejected)"
+    "store push (\(engine), in process, \(deviceCount) x 100 sets in flight): \(Int(Double(writes) / elapsed)) register writes/s, \(writes) in \(String(format: "%.1f", elapsed)) s; process CPU \(String(format: "%.1f", cpu)) s, \(Int(cpu * 1e6 / Double(max(writes, 1)))) µs per write; rejected \(rejected)"
 )

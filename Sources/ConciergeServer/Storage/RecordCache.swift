@@ -1,0 +1,146 @@
+import ConciergeCore
+import GRDB
+import Synchronization
+
+/// The SQLite writer's copy of the records it read and wrote lately, decoded: a push that touches
+/// a record held here merges into it without reading and decoding the record's rows again.
+///
+/// It holds a record as its record and field rows store it (log fields without their entries,
+/// which are read from their rows when a change needs them), or that no record has the key.
+/// Only what is committed enters it: a write transaction keeps its own writes apart
+/// (``WriterRecords``) and hands them over after its commit, so a rolled-back group leaves
+/// nothing behind. Every record write of the SQLite engine goes through the push path, on the one
+/// writer connection; a commit by another connection (an admin command run while the server
+/// runs, say) changes `PRAGMA data_version` on the writer's connection, and the whole cache is
+/// dropped at the next write transaction.
+///
+/// It keeps about `capacity` records, the most recently used (two generations: when the young one
+/// is full it becomes the old one; a record found in the old one moves to the young one).
+final class RecordCache: Sendable {
+    /// A record as its rows store it, or `nil`: no record has the key.
+    typealias Entry = Record?
+
+    struct Counts: Sendable, Equatable {
+        var hits = 0
+        var misses = 0
+        var drops = 0
+    }
+
+    private struct State {
+        var young: [RecordKey: Entry] = [:]
+        var old: [RecordKey: Entry] = [:]
+        var dataVersion: Int64?
+        var counts = Counts()
+    }
+
+    /// About how many records it keeps; 0 keeps none.
+    let capacity: Int
+    private let state = Mutex(State())
+
+    init(capacity: Int) {
+        self.capacity = max(0, capacity)
+    }
+
+    /// Hits, misses and drops (the whole cache, after another connection's commit) so far.
+    var counts: Counts { state.withLock { $0.counts } }
+
+    /// How many records it holds.
+    var count: Int { state.withLock { $0.young.count + $0.old.count } }
+
+    /// Drops everything when another connection committed since the last write transaction.
+    /// Call at the start of each write transaction, on the writer's connection.
+    func checkDataVersion(in db: Database) throws {
+        guard capacity > 0 else { return }
+        let version = try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? 0
+        state.withLock { state in
+            if let previous = state.dataVersion, previous != version {
+                state.young = [:]
+                state.old = [:]
+                state.counts.drops += 1
+            }
+            state.dataVersion = version
+        }
+    }
+
+    /// The record held for `key`: `.some(nil)` when no record has it, `nil` when not held.
+    func lookup(_ key: RecordKey) -> Entry? {
+        guard capacity > 0 else { return nil }
+        return state.withLock { state in
+            if let entry = state.young[key] {
+                state.counts.hits += 1
+                return entry
+            }
+            guard let entry = state.old.removeValue(forKey: key) else {
+                state.counts.misses += 1
+                return nil
+            }
+            state.counts.hits += 1
+            Self.insert(key, entry, into: &state, capacity: capacity)
+            return entry
+        }
+    }
+
+    /// Keeps committed states (each a record as its rows store it, or `nil` for none).
+    func store(_ entries: [RecordKey: Entry]) {
+        guard capacity > 0, !entries.isEmpty else { return }
+        state.withLock { state in
+            for (key, entry) in entries { Self.insert(key, entry, into: &state, capacity: capacity) }
+        }
+    }
+
+    private static func insert(_ key: RecordKey, _ entry: Entry, into state: inout State, capacity: Int) {
+        if state.young.count >= max(1, capacity / 2), state.young[key] == nil {
+            state.old = state.young
+            state.young = [:]
+        }
+        state.young[key] = entry
+    }
+}
+
+/// One write transaction's view of records: its own writes first, then the committed states the
+/// cache holds, then the rows. Its writes reach the cache only once the transaction committed
+/// (``RecordCache/store(_:)`` with ``written``).
+final class WriterRecords {
+    let cache: RecordCache
+    /// What this transaction wrote, as the rows store it.
+    private(set) var written: [RecordKey: RecordCache.Entry] = [:]
+
+    init(cache: RecordCache) {
+        self.cache = cache
+    }
+
+    /// Loads what `need` asks of a record (at least that; all its fields when the cache had it or
+    /// it was read for the cache); `nil` when the record does not exist.
+    func load(_ key: RecordKey, need: RecordRows.Need, in db: Database) throws -> Record? {
+        let entry: RecordCache.Entry
+        if let mine = written[key] {
+            entry = mine
+        } else if let held = cache.lookup(key) {
+            entry = held
+        } else {
+            guard cache.capacity > 0 else { return try RecordRows.load(key, need: need, in: db) }
+            // Not held: read all its fields (the next change may touch others), committed as they
+            // are: this transaction has not written the record.
+            entry = try RecordRows.markers(key, in: db).map { markers in
+                try RecordRows.assemble(
+                    key, deleted: markers.deleted, redacted: markers.redacted,
+                    fields: try RecordRows.fieldRows(key, nil, in: db), entries: [])
+            }
+            cache.store([key: entry])
+        }
+        guard let record = entry else { return nil }
+        let entryRows = try RecordRows.entryRows(key, need: need, in: db)
+        guard !entryRows.isEmpty else { return record }
+        var fields = record.fields
+        try RecordRows.attach(entryRows, to: &fields, of: key)
+        return Record(key: key, fields: fields, deleted: record.deleted, redacted: record.redacted)
+    }
+
+    /// Notes that this transaction wrote `record` (whole: every field of it as merged).
+    func wrote(_ record: Record) {
+        // Without a cache, loads return only what a change needs: nothing whole to note.
+        guard cache.capacity > 0 else { return }
+        written[record.key] = RecordRows.rowForm(record)
+    }
+
+}
