@@ -29,7 +29,8 @@ public func makeServerParts(configuration: ServerConfiguration, logger: Logger) 
         return ServerParts(store: store, tokens: tokens, metrics: metrics, live: live, services: [])
     }
     let store = try await PostgresServerStore.connect(
-        url: url, maxConnections: configuration.databaseConnections, logger: logger)
+        url: url, maxConnections: configuration.databaseConnections, recordCache: configuration.recordCache,
+        logger: logger)
     // Every instance signs and verifies with the one key kept in the database.
     let key = try await store.signingKey(orMake: TokenService.makeKey)
     let tokens = try await TokenService(pem: key.pem, keyID: key.kid, lifetime: configuration.accessTokenSeconds)

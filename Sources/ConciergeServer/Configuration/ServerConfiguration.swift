@@ -12,8 +12,8 @@ import Foundation
 /// - `CONCIERGE_DATABASE_CONNECTIONS`: most PostgreSQL connections per instance, 20
 /// - `CONCIERGE_LIVE_POLL_MS`: PostgreSQL engine: how often an instance polls the log head in case
 ///   a live notice from another instance was lost, 1,000
-/// - `CONCIERGE_RECORD_CACHE`: SQLite engine: about how many records the writer keeps decoded
-///   (`0` turns the cache off), 20,000
+/// - `CONCIERGE_RECORD_CACHE`: about how many records the push writer keeps decoded (`0` turns the
+///   cache off), 20,000
 /// - `CONCIERGE_MAX_BODY_BYTES`: largest request body, 4 MiB
 /// - `CONCIERGE_MAX_BATCH_SETS`: most change sets in one push, 500
 /// - `CONCIERGE_MAX_PULL_LIMIT`: most change sets in one pull page, 1,000
@@ -38,7 +38,9 @@ public struct ServerConfiguration: Sendable {
     public var databaseURL: String?
     public var databaseConnections = 20
     public var livePollMilliseconds = 1_000
-    public var recordCache = SQLiteServerStore.defaultRecordCache
+    public var recordCache = Self.defaultRecordCache
+    /// How many records the push writer keeps decoded by default (``RecordCache``).
+    public static let defaultRecordCache = 20_000
 
     public init() {}
 

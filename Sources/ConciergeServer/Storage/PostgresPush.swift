@@ -40,6 +40,10 @@ struct PostgresPush {
     /// Rows being written while the next sets are merged (see ``flushBehind()``).
     var writing: Task<Void, any Error>?
     var writeBehindSets = Self.writeBehindSets
+    /// The instance's record cache, when it keeps one (``use(_:)``).
+    var cache: RecordCache?
+    /// The records this group wrote.
+    var written: Set<RecordKey> = []
 
     init(connection: PostgresConnection, logger: Logger, epoch: String, ordering: PostgresServerStore.LogOrdering)
         async throws
@@ -95,12 +99,65 @@ struct PostgresPush {
         try await loadRecords(Array(needs.keys))
     }
 
-    /// Reads records into the batch's view (after writing what is pending, so reads see it).
+    /// Takes `cache` for this group's reads, after forgetting what it holds of records another
+    /// instance wrote since this instance's last commit (the head row is held: nobody writes
+    /// meanwhile).
+    mutating func use(_ cache: RecordCache) async throws {
+        if let known = cache.head, known <= head {
+            if known < head {
+                let changed = try await connection.query(
+                    "SELECT type, id FROM record WHERE last_seq > \(known)", logger: logger
+                ).collect().map { row in
+                    let (type, id) = try row.decode((String, String).self)
+                    return RecordKey(type: RecordType(type), id: RecordID(id))
+                }
+                cache.remove(changed)
+            }
+        } else {
+            cache.removeAll()
+        }
+        cache.head = head
+        self.cache = cache
+    }
+
+    /// What this group wrote, as the rows store it: for the cache, once the group committed.
+    var writtenRecords: [RecordKey: Record?] {
+        var result: [RecordKey: Record?] = [:]
+        for key in written { result[key] = .some((records[key] ?? nil).map(RecordRows.rowForm)) }
+        return result
+    }
+
+    /// Reads records into the batch's view (after writing what is pending, so reads see it): from
+    /// the cache, with the entries the sets need, or from their rows. None of them was written by
+    /// this group (those are in the view already), so what is read is committed.
     mutating func loadRecords(_ keys: [RecordKey]) async throws {
         guard !keys.isEmpty else { return }
         try await flush()
-        let loaded = try await reader.records(keys, needs: needs)
-        for key in keys { records[key] = .some(loaded[key]) }
+        var held: [RecordKey: Record] = [:]
+        var misses: [RecordKey] = []
+        for key in keys {
+            switch cache?.lookup(key) {
+            case .some(.some(let record)): held[key] = record
+            case .some(.none): records[key] = .some(nil)
+            case .none: misses.append(key)
+            }
+        }
+        if !misses.isEmpty {
+            let loaded = try await reader.records(misses, needs: needs)
+            for key in misses { records[key] = .some(loaded[key]) }
+            cache?.store(Dictionary(uniqueKeysWithValues: misses.map { ($0, loaded[$0].map(RecordRows.rowForm)) }))
+        }
+        guard !held.isEmpty else { return }
+        let entries = try await reader.entryRows(Array(held.keys), needs: needs)
+        for (key, record) in held {
+            guard let rows = entries[key], !rows.isEmpty else {
+                records[key] = .some(record)
+                continue
+            }
+            var fields = record.fields
+            try RecordRows.attach(rows, to: &fields, of: key)
+            records[key] = .some(Record(key: key, fields: fields, deleted: record.deleted, redacted: record.redacted))
+        }
     }
 
     /// Moves the head row, notes the devices' contact, and tells the other instances (the notice
@@ -216,6 +273,7 @@ struct PostgresPush {
             let audience = Audience.of(after[key]!, owner: owners[key])
             pending.add(RecordRows.writes(after[key]!, touched: changes, audience: audience), seq: seq)
             records[key] = .some(after[key]!)
+            written.insert(key)
             counts.touched.tags.formUnion(audience)
             counts.touched.head = UInt64(seq)
             touched.tags.formUnion(audience)

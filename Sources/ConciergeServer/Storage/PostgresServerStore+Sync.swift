@@ -16,21 +16,24 @@ extension PostgresServerStore {
             hooks.ordering == .commitOrdered
             ? try await pushes.run(job)
             : try await Self.push(
-                [job], client: client, logger: logger, epoch: epoch, hooks: hooks, instance: instance)[0]
+                [job], client: client, logger: logger, epoch: epoch, hooks: hooks, instance: instance, cache: records)[
+                    0]
         return (result.outcomes, result.counts)
     }
 
     /// Pushes a group of batches in one transaction: one hold of the head row, one read of the
     /// stored outcomes and of the records, one multi-row statement per table, one commit.
     static func push(
-        _ jobs: [PushJob], client: PostgresClient, logger: Logger, epoch: String, hooks: Hooks, instance: String
+        _ jobs: [PushJob], client: PostgresClient, logger: Logger, epoch: String, hooks: Hooks, instance: String,
+        cache: RecordCache
     ) async throws -> [PushResult] {
-        try await write(client: client, logger: logger) { connection, logger in
+        let (results, written, head) = try await write(client: client, logger: logger) { connection, logger in
             var push = try await PostgresPush(
                 connection: connection, logger: logger, epoch: epoch, ordering: hooks.ordering)
             push.notifies = hooks.notifies
             push.instance = instance
             push.writeBehindSets = hooks.writeBehindSets
+            if cache.capacity > 0 { try await push.use(cache) }
             do {
                 try await push.prepare(jobs)
                 var results: [PushResult] = []
@@ -51,12 +54,18 @@ extension PostgresServerStore {
                 }
                 try await push.finish(callers: jobs.map(\.caller))
                 for result in results { try await hooks.beforeCommit?(result.outcomes) }
-                return results
+                return (results, push.writtenRecords, push.head)
             } catch {
                 await push.abandon()
                 throw error
             }
         }
+        // Committed: the group's records may enter the cache, current as of the group's last position.
+        if cache.capacity > 0 {
+            cache.store(written)
+            cache.head = head
+        }
+        return results
     }
 
     // MARK: Pull
@@ -266,12 +275,26 @@ struct PostgresReader {
         guard !keys.isEmpty else { return [:] }
         let (markers, fields) = try await markersAndFields(keys)
         guard !markers.isEmpty else { return [:] }
-        // Entries: all of them for whole records; otherwise those the sets name, and the status
-        // changes where the status is needed.
+        let entries = try await entryRows(keys.filter { markers[$0] != nil }, needs: needs)
+        var result: [RecordKey: Record] = [:]
+        for (key, marker) in markers {
+            result[key] = try RecordRows.assemble(
+                key, deleted: marker.deleted, redacted: marker.redacted, fields: fields[key] ?? [],
+                entries: entries[key] ?? [])
+        }
+        return result
+    }
+
+    /// The entry rows `needs` asks for of existing records: all of them where a need says
+    /// everything; otherwise those the sets name, and the status changes where the status is
+    /// needed.
+    func entryRows(_ keys: [RecordKey], needs: [RecordKey: RecordRows.Need]) async throws -> [RecordKey: [(
+        field: String, state: Data
+    )]] {
         var whole: [RecordKey] = []
         var wanted: [(type: String, id: String, field: String, entry: String)] = []
         var statusKeys: [RecordKey] = []
-        for key in keys where markers[key] != nil {
+        for key in keys {
             guard let need = needs[key] else { continue }
             if need.everything {
                 whole.append(key)
@@ -323,13 +346,7 @@ struct PostgresReader {
                     """, logger: logger
                 ).collect())
         }
-        var result: [RecordKey: Record] = [:]
-        for (key, marker) in markers {
-            result[key] = try RecordRows.assemble(
-                key, deleted: marker.deleted, redacted: marker.redacted, fields: fields[key] ?? [],
-                entries: Array((entries[key] ?? [:]).values))
-        }
-        return result
+        return entries.mapValues { Array($0.values) }
     }
 
     /// The records as stored, projected for `principal`, in the order of `keys`.

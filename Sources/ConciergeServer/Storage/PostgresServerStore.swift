@@ -42,6 +42,9 @@ public final class PostgresServerStore: ServerStore {
     let hooks: Hooks
     /// Push batches waiting for, or in, the instance's one push transaction.
     let pushes: GroupCommit<PushJob, PushResult>
+    /// The push writer's decoded copy of recent records (none in the unordered mode of a test,
+    /// whose transactions run side by side).
+    let records: RecordCache
     /// This store's id on the notices it sends, so that its instance skips its own.
     let instance = ReplicaID.random().description
     /// The channel pushes notify on commit, for live fan-out across instances.
@@ -49,37 +52,48 @@ public final class PostgresServerStore: ServerStore {
 
     /// Connects to `url` (`postgres://user:password@host:port/database?sslmode=...`), applies the
     /// migrations (once, under an advisory lock, whichever instance comes first) and reads the epoch.
-    public static func connect(url: String, maxConnections: Int = 20, logger: Logger) async throws
-        -> PostgresServerStore
-    {
-        try await connect(url: url, maxConnections: maxConnections, logger: logger, hooks: Hooks())
+    /// - Parameter recordCache: about how many records the push writer keeps decoded (0: none).
+    public static func connect(
+        url: String, maxConnections: Int = 20, recordCache: Int = ServerConfiguration.defaultRecordCache,
+        logger: Logger
+    ) async throws -> PostgresServerStore {
+        try await connect(
+            url: url, maxConnections: maxConnections, recordCache: recordCache, logger: logger, hooks: Hooks())
     }
 
-    static func connect(url: String, maxConnections: Int, logger: Logger, hooks: Hooks) async throws
-        -> PostgresServerStore
-    {
+    static func connect(
+        url: String, maxConnections: Int, recordCache: Int = ServerConfiguration.defaultRecordCache, logger: Logger,
+        hooks: Hooks
+    ) async throws -> PostgresServerStore {
         var configuration = try PostgresURL.configuration(url)
         configuration.options.maximumConnections = maxConnections
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let runner = Task { await client.run() }
         do {
             let epoch = try await Self.prepare(client, logger: logger)
-            return PostgresServerStore(client: client, runner: runner, epoch: epoch, logger: logger, hooks: hooks)
+            return PostgresServerStore(
+                client: client, runner: runner, epoch: epoch, logger: logger, hooks: hooks,
+                records: RecordCache(capacity: hooks.ordering == .commitOrdered ? recordCache : 0))
         } catch {
             runner.cancel()
             throw Self.storeError(error, "cannot open the PostgreSQL database")
         }
     }
 
-    private init(client: PostgresClient, runner: Task<Void, Never>, epoch: String, logger: Logger, hooks: Hooks) {
+    private init(
+        client: PostgresClient, runner: Task<Void, Never>, epoch: String, logger: Logger, hooks: Hooks,
+        records: RecordCache
+    ) {
         self.client = client
         self.runner = runner
         self.epoch = epoch
         self.logger = logger
         self.hooks = hooks
+        self.records = records
         let instance = self.instance
         pushes = GroupCommit(maxWeight: PushJob.groupSets, weight: { $0.sets.count }) { jobs in
-            try await Self.push(jobs, client: client, logger: logger, epoch: epoch, hooks: hooks, instance: instance)
+            try await Self.push(
+                jobs, client: client, logger: logger, epoch: epoch, hooks: hooks, instance: instance, cache: records)
         }
     }
 

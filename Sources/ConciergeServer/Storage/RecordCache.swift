@@ -2,17 +2,21 @@ import ConciergeCore
 import GRDB
 import Synchronization
 
-/// The SQLite writer's copy of the records it read and wrote lately, decoded: a push that touches
-/// a record held here merges into it without reading and decoding the record's rows again.
+/// A push writer's copy of the records it read and wrote lately, decoded: a push that touches a
+/// record held here merges into it without reading and decoding the record's rows again.
 ///
 /// It holds a record as its record and field rows store it (log fields without their entries,
 /// which are read from their rows when a change needs them), or that no record has the key.
-/// Only what is committed enters it: a write transaction keeps its own writes apart
-/// (``WriterRecords``) and hands them over after its commit, so a rolled-back group leaves
-/// nothing behind. Every record write of the SQLite engine goes through the push path, on the one
-/// writer connection; a commit by another connection (an admin command run while the server
-/// runs, say) changes `PRAGMA data_version` on the writer's connection, and the whole cache is
-/// dropped at the next write transaction.
+/// Only what is committed enters it: a push transaction keeps its own writes apart and hands them
+/// over after its commit, so a rolled-back group leaves nothing behind. Every record write goes
+/// through the push path, so what else may change a record is another writer:
+/// - SQLite: every write of the server goes through its one writer connection; a commit by
+///   another connection (an admin command run while the server runs, say) changes
+///   `PRAGMA data_version` on that connection, and the whole cache is dropped at the next write
+///   transaction (``checkDataVersion(in:)``).
+/// - PostgreSQL: pushes of all instances hold the log's head row in turn; an instance that finds
+///   the head moved since its own last commit forgets the records written since
+///   (``PostgresServerStore``).
 ///
 /// It keeps about `capacity` records, the most recently used (two generations: when the young one
 /// is full it becomes the old one; a record found in the old one moves to the young one).
@@ -30,6 +34,7 @@ final class RecordCache: Sendable {
         var young: [RecordKey: Entry] = [:]
         var old: [RecordKey: Entry] = [:]
         var dataVersion: Int64?
+        var head: Int64?
         var counts = Counts()
     }
 
@@ -59,6 +64,31 @@ final class RecordCache: Sendable {
                 state.counts.drops += 1
             }
             state.dataVersion = version
+        }
+    }
+
+    /// PostgreSQL: the log head as of which the cache holds committed states (`nil`: unknown).
+    var head: Int64? {
+        get { state.withLock { $0.head } }
+        set { state.withLock { $0.head = newValue } }
+    }
+
+    /// Forgets the records of `keys` (another instance changed them).
+    func remove(_ keys: some Sequence<RecordKey>) {
+        state.withLock { state in
+            for key in keys {
+                state.young[key] = nil
+                state.old[key] = nil
+            }
+        }
+    }
+
+    /// Forgets everything.
+    func removeAll() {
+        state.withLock { state in
+            state.young = [:]
+            state.old = [:]
+            state.counts.drops += 1
         }
     }
 

@@ -23,12 +23,11 @@ public final class SQLiteServerStore: ServerStore {
     /// The writer's decoded copy of recent records.
     let records: RecordCache
 
-    /// How many records the writer keeps decoded by default (``RecordCache``).
-    public static let defaultRecordCache = 20_000
-
     /// Opens (creating when needed) the database at `path` and applies the migrations.
     /// - Parameter recordCache: about how many records the writer keeps decoded (0: none).
-    public convenience init(path: String, recordCache: Int = defaultRecordCache, logger: Logger) throws {
+    public convenience init(path: String, recordCache: Int = ServerConfiguration.defaultRecordCache, logger: Logger)
+        throws
+    {
         try self.init(path: path, recordCache: recordCache, beforeCommit: nil, logger: logger)
     }
 
