@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # make bench-store: the engines' push path in process (no HTTP, no load generators), on SQLite and
-# then on an empty database of the throwaway cluster with-postgres.sh started. Runs each engine
-# BENCH_RUNS times (3), because this 2-core VM's speed moves by a fifth between runs.
+# then on an empty database of the throwaway cluster with-postgres.sh started (warmed first). Runs
+# each engine BENCH_RUNS times (3), because this 2-core VM's speed moves by a fifth between runs.
 set -euo pipefail
 bench=$1
 runs=${BENCH_RUNS:-3}
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 for run in $(seq 1 "$runs"); do "$bench" | tee -a "$log"; done
+"$(dirname "$0")/warm-postgres.sh"
 for run in $(seq 1 "$runs"); do
   name="store_${run}_$$"
   psql -q "$CONCIERGE_TEST_DATABASE_URL" -c "CREATE DATABASE $name"

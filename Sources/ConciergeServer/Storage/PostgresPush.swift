@@ -431,13 +431,14 @@ struct PostgresPush {
                 """, logger: logger)
         }
         if !rows.audience.isEmpty {
+            // A plain insert, not an upsert: a position's rows are written once (one set each), and
+            // `ON CONFLICT` costs a unique check and a confirmation record in the log per row.
             let audience = Array(rows.audience)
             try await connection.query(
                 """
                 INSERT INTO change_audience (tag, seq, type, id)
                 SELECT * FROM unnest(\(audience.map(\.tag))::text[], \(audience.map(\.seq))::bigint[],
                     \(audience.map(\.key.type.rawValue))::text[], \(audience.map(\.key.id.rawValue))::text[])
-                ON CONFLICT DO NOTHING
                 """, logger: logger)
         }
         if !rows.scope.isEmpty {
