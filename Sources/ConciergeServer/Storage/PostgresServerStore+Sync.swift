@@ -193,7 +193,7 @@ extension PostgresServerStore {
             var result: [String: Int] = [:]
             for table in [
                 "provider", "principal", "device", "record", "record_field", "record_entry", "change_log",
-                "scope_event",
+                "change_audience", "scope_event",
             ] {
                 result[table] = Int(
                     try await connection.one("SELECT COUNT(*) FROM \(unescaped: table)", Int64.self, logger))

@@ -510,7 +510,7 @@ extension SQLiteServerStore {
             var result: [String: Int] = [:]
             for table in [
                 "provider", "principal", "device", "record", "record_field", "record_entry", "change_log",
-                "scope_event",
+                "change_audience", "scope_event",
             ] {
                 result[table] = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM \(table)"))!
             }
