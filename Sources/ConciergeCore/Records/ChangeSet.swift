@@ -32,6 +32,9 @@ public struct ChangeSet: Hashable, Sendable {
 
     /// The records this set touches, in first-touch order.
     public var keys: [RecordKey] {
+        // Most sets touch one record: comparing keys costs less than hashing them.
+        guard let first = changes.first?.key else { return [] }
+        if changes.allSatisfy({ $0.key == first }) { return [first] }
         var seen = Set<RecordKey>()
         return changes.compactMap { seen.insert($0.key).inserted ? $0.key : nil }
     }

@@ -121,7 +121,15 @@ enum PushSteps {
     static func followUpTriggers(of set: ChangeSet, before: [RecordKey: Record], after: [RecordKey: Record])
         -> [FollowUpTrigger]
     {
-        set.keys.filter { $0.type == .serviceCase }.compactMap { key in
+        // Only an append can be a message: most sets append nothing, and a case's derived status
+        // reads its timeline.
+        set.keys.filter { key in
+            key.type == .serviceCase
+                && set.changes.contains { change in
+                    guard change.key == key, case .append = change.change else { return false }
+                    return true
+                }
+        }.compactMap { key in
             guard let old = before[key].flatMap(ServiceCase.init), old.status == .closed,
                 let closed = after[key].flatMap(ServiceCase.init),
                 let message = set.changes.lazy.compactMap({ change -> LogEntry? in
