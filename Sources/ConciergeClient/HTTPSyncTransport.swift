@@ -96,11 +96,11 @@ public final class HTTPSyncTransport: SyncTransport, Sendable {
         if let snapshot = request.snapshot {
             components.queryItems!.append(URLQueryItem(name: "snapshot", value: snapshot))
         }
-        // The binary form when the server speaks it (about a sixth of the bytes, no JSON tree to build);
-        // JSON from a server that does not.
+        // The binary form when the server speaks it (about a sixth of the bytes, no JSON tree to build),
+        // with snapshot records as the images the server keeps ready; JSON from a server that does not.
         let answer = try await authorizedBytes(
             .GET, "v1/pull?\(components.percentEncodedQuery ?? "")", body: nil,
-            accept: "\(Self.binaryType), application/json;q=0.5")
+            accept: "\(Self.binaryType); images=1, application/json;q=0.5")
         do {
             if answer.isBinary { return try PullResponse(binary: Array(answer.bytes.readableBytesView)) }
             return try PullResponse(value: CanonicalJSON.decode(answer.bytes.readableBytesView))

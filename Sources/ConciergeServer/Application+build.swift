@@ -23,7 +23,9 @@ public func makeServerParts(configuration: ServerConfiguration, logger: Logger) 
     let live = LiveHub(metrics: metrics)
     guard let url = configuration.databaseURL else {
         let store = try SQLiteServerStore(
-            path: configuration.databasePath, recordCache: configuration.recordCache, logger: logger)
+            path: configuration.databasePath, recordCache: configuration.recordCache,
+            snapshotImages: configuration.snapshotImages, logger: logger)
+        store.observeSnapshotImages { metrics.recordSnapshotImagesPending($0) }
         let tokens = try await TokenService.load(
             folder: configuration.dataFolder, lifetime: configuration.accessTokenSeconds)
         return ServerParts(store: store, tokens: tokens, metrics: metrics, live: live, services: [])

@@ -108,12 +108,21 @@ extension ReplicaFile {
         }
 
         func saveConfirmed(_ record: Record) throws {
+            try saveConfirmed(record.key, bytes: record.binary)
+        }
+
+        /// The image is the binary form the file keeps: its bytes are stored as they arrived.
+        func saveConfirmed(_ record: Record, image: RecordImage) throws {
+            try saveConfirmed(record.key, bytes: image.bytes)
+        }
+
+        func saveConfirmed(_ key: RecordKey, bytes: [UInt8]) throws {
             try db.cachedStatement(
                 sql: """
                     INSERT INTO confirmed (type, id, record) VALUES (?, ?, ?)
                     ON CONFLICT (type, id) DO UPDATE SET record = excluded.record
                     """
-            ).execute(arguments: [record.key.type.rawValue, record.key.id.rawValue, Data(record.binary)])
+            ).execute(arguments: [key.type.rawValue, key.id.rawValue, Data(bytes)])
         }
 
         func removeConfirmed(_ key: RecordKey) throws {

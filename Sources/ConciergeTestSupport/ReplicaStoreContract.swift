@@ -77,6 +77,14 @@ public enum ReplicaStoreContract {
         var record = Record(key: key)
         try set(replica, seq: 1, "a").apply(to: &record)
         try expect(try store.read { try $0.confirmedRecord(key) }, Optional(record), "confirmed record round trip")
+        // A record saved as the image it arrived in reads back as the record.
+        var imaged = Record(key: RecordKey(type: .serviceCase, id: "imaged"))
+        try set(replica, seq: 9, "i").apply(to: &imaged)
+        let image = try RecordImage(decoding: imaged.binary)
+        try store.write { writer in try writer.saveConfirmed(imaged, image: image) }
+        try expect(
+            try store.read { try $0.confirmedRecord(imaged.key) }, Optional(imaged), "confirmed image round trip")
+        try store.write { writer in try writer.removeConfirmed(imaged.key) }
 
         // Metadata round-trips, the clock and cursor included.
         try store.write { writer in

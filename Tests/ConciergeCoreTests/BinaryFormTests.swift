@@ -73,9 +73,21 @@ import Testing
                     ResetSnapshot(
                         records: records, cursor: Cursor(epoch: "e", seq: .max), reason: "compacted", continues: true,
                         more: "token-\(seed)")),
+                // Records both decoded and as images (as the server keeps them, not decoded).
+                .reset(
+                    ResetSnapshot(
+                        records: Array(records.prefix(2)),
+                        images: records.dropFirst(2).map { RecordImage(bytes: $0.binary) },
+                        cursor: Cursor(epoch: "e", seq: 9), reason: "initial", more: "t")),
             ]
             for response in responses {
-                #expect(try PullResponse(binary: response.binary) == response, "seed \(seed)")
+                let decoded = try PullResponse(binary: response.binary)
+                #expect(decoded == response, "seed \(seed)")
+                // Images arrive decoded; inlined, they are the records they were made of.
+                guard case .reset(let snapshot) = decoded else { continue }
+                #expect(snapshot.images.allSatisfy { $0.record != nil })
+                #expect(try snapshot.allRecords() == records, "seed \(seed)")
+                #expect(try PullResponse(value: decoded.value) == (try decoded.inliningImages()))
             }
         }
     }
@@ -87,6 +99,14 @@ import Testing
             (
                 PullResponse.reset(ResetSnapshot(records: records, cursor: Cursor(epoch: "e", seq: 1), reason: "x"))
                     .binary,
+                { _ = try PullResponse(binary: $0) }
+            ),
+            (
+                PullResponse.reset(
+                    ResetSnapshot(
+                        records: [], images: records.map(RecordImage.init), cursor: Cursor(epoch: "e", seq: 1),
+                        reason: "x")
+                ).binary,
                 { _ = try PullResponse(binary: $0) }
             ),
         ]
@@ -101,6 +121,14 @@ import Testing
                 corrupt[Int(random.next() % UInt64(corrupt.count))] ^= UInt8(truncatingIfNeeded: random.next() | 1)
                 _ = try? decode(corrupt)  // must not crash; errors are fine
             }
+        }
+        // An image that is not one record in the binary form refuses the whole page.
+        for bytes in [records[0].binary.dropLast(1), BinaryForm.encode(Array(records.prefix(2)))[...]] {
+            let page = PullResponse.reset(
+                ResetSnapshot(
+                    records: [], images: [RecordImage(bytes: Array(bytes))], cursor: Cursor(epoch: "e", seq: 1),
+                    reason: "x"))
+            #expect(throws: CodecError.self) { try PullResponse(binary: page.binary) }
         }
         // The forms do not accept each other, nor JSON.
         let field = records.first { !$0.fields.isEmpty }!.fields.values.first!

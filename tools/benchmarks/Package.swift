@@ -31,6 +31,7 @@ let package = Package(
                 .product(name: "ConciergeServer", package: "main"),
                 .product(name: "ConciergeClient", package: "main"),
                 .product(name: "ConciergeStore", package: "main"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .target(name: "BenchSupport", dependencies: [.product(name: "ConciergeCore", package: "main")]),

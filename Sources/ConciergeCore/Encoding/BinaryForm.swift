@@ -136,10 +136,19 @@ extension PullResponse {
             encoder.body.byte(1)
             encoder.cursor(snapshot.cursor)
             encoder.body.string(snapshot.reason)
-            encoder.body.byte((snapshot.continues ? 1 : 0) | (snapshot.more != nil ? 2 : 0))
+            encoder.body.byte(
+                (snapshot.continues ? 1 : 0) | (snapshot.more != nil ? 2 : 0) | (snapshot.images.isEmpty ? 0 : 4))
             if let more = snapshot.more { encoder.body.string(more) }
             encoder.body.varint(UInt64(snapshot.records.count))
             for record in snapshot.records { encoder.record(record) }
+            // Images go as they are, each with its length: copied, not encoded.
+            if !snapshot.images.isEmpty {
+                encoder.body.varint(UInt64(snapshot.images.count))
+                for image in snapshot.images {
+                    encoder.body.varint(UInt64(image.bytes.count))
+                    encoder.body.bytes.append(contentsOf: image.bytes)
+                }
+            }
         }
         return encoder.finish(magic: BinaryForm.pull)
     }
@@ -166,14 +175,26 @@ extension PullResponse {
             let cursor = try decoder.cursor()
             let reason = try decoder.reader.string()
             let flags = try decoder.reader.byte()
-            guard flags & ~3 == 0 else { throw decoder.reader.error("invalid snapshot flags") }
+            guard flags & ~7 == 0 else { throw decoder.reader.error("invalid snapshot flags") }
             let more = flags & 2 != 0 ? try decoder.reader.string() : nil
             let count = try decoder.reader.count()
             var records: [Record] = []
             records.reserveCapacity(min(count, ByteReader.reserveLimit))
             for _ in 0..<count { records.append(try decoder.record()) }
+            // Each image is decoded here, once: a page that does not decode is refused whole.
+            var images: [RecordImage] = []
+            if flags & 4 != 0 {
+                let imageCount = try decoder.reader.count()
+                images.reserveCapacity(min(imageCount, ByteReader.reserveLimit))
+                for _ in 0..<imageCount {
+                    let length = try decoder.reader.count()
+                    images.append(try RecordImage(decoding: Array(try decoder.reader.take(length))))
+                }
+            }
             self = .reset(
-                ResetSnapshot(records: records, cursor: cursor, reason: reason, continues: flags & 1 != 0, more: more))
+                ResetSnapshot(
+                    records: records, images: images, cursor: cursor, reason: reason, continues: flags & 1 != 0,
+                    more: more))
         default:
             throw decoder.reader.error("unknown response kind")
         }

@@ -111,6 +111,9 @@ extension PullEvent {
 extension PullResponse {
     /// `{"kind":"page","events":[...],"cursor":"e:n","hasMore":bool}` or
     /// `{"kind":"reset","records":[...],"cursor":"e:n","reason":"...","continues":bool,"more":"token"|null}`
+    ///
+    /// JSON has no images: they are decoded into `records`. Call ``inliningImages()`` first to have
+    /// an image that does not decode throw; here it would be left out.
     public var value: Value {
         switch self {
         case .page(let page):
@@ -120,7 +123,10 @@ extension PullResponse {
             ])
         case .reset(let snapshot):
             .object([
-                "kind": "reset", "records": .array(snapshot.records.map(\.value)), "cursor": snapshot.cursor.value,
+                "kind": "reset",
+                "records": .array(
+                    snapshot.records.map(\.value) + snapshot.images.compactMap { try? $0.decode().value }),
+                "cursor": snapshot.cursor.value,
                 "reason": .string(snapshot.reason), "continues": .bool(snapshot.continues),
                 "more": snapshot.more.map(Value.string) ?? .null,
             ])

@@ -130,8 +130,14 @@ public struct PullPage: Hashable, Sendable {
 /// later page (asked for with the token `more`) merges into it. A record may come twice (when it
 /// changed while the snapshot was paged); merging makes that harmless. Once `more` is `nil`, the
 /// replica pulls the log from `cursor`, which replays what changed meanwhile.
+///
+/// A page's records are `records` and `images` together, in no particular order: the server sends
+/// a record as the ``RecordImage`` it keeps ready where it has a current one, and decoded otherwise.
+/// A client that does not ask for images gets every record decoded.
 public struct ResetSnapshot: Hashable, Sendable {
     public var records: [Record]
+    /// Records of the page in the binary form, as the server keeps them.
+    public var images: [RecordImage]
     public var cursor: Cursor
     /// Why: `initial`, `compacted` or `epochChanged`.
     public var reason: String
@@ -140,12 +146,36 @@ public struct ResetSnapshot: Hashable, Sendable {
     /// The token for the next page, `nil` on the last.
     public var more: String?
 
-    public init(records: [Record], cursor: Cursor, reason: String, continues: Bool = false, more: String? = nil) {
+    public init(
+        records: [Record], images: [RecordImage] = [], cursor: Cursor, reason: String, continues: Bool = false,
+        more: String? = nil
+    ) {
         self.records = records
+        self.images = images
         self.cursor = cursor
         self.reason = reason
         self.continues = continues
         self.more = more
+    }
+
+    /// How many records the page carries, decoded or as images.
+    public var count: Int { records.count + images.count }
+
+    /// Every record of the page, images decoded.
+    /// - Throws: ``CodecError`` when an image does not decode.
+    public func allRecords() throws(CodecError) -> [Record] {
+        var all = records
+        all.reserveCapacity(count)
+        for image in images { all.append(try image.decode()) }
+        return all
+    }
+
+    /// The page with its images decoded into `records`: for a client that takes no images.
+    public func inliningImages() throws(CodecError) -> ResetSnapshot {
+        var snapshot = self
+        snapshot.records = try allRecords()
+        snapshot.images = []
+        return snapshot
     }
 }
 
@@ -153,6 +183,12 @@ public struct ResetSnapshot: Hashable, Sendable {
 public enum PullResponse: Hashable, Sendable {
     case page(PullPage)
     case reset(ResetSnapshot)
+
+    /// The answer with a snapshot's images decoded into records (a page of the log is unchanged).
+    public func inliningImages() throws(CodecError) -> PullResponse {
+        guard case .reset(let snapshot) = self, !snapshot.images.isEmpty else { return self }
+        return .reset(try snapshot.inliningImages())
+    }
 }
 
 /// How a replica talks to its server. `ConciergeClient` implements it over HTTP; a phone app may

@@ -268,14 +268,23 @@ public struct Replica<Store: ReplicaStore>: Sendable {
                 for record in snapshot.records {
                     try writer.saveConfirmed(try writer.confirmedRecord(record.key)?.merging(record) ?? record)
                 }
-                largest = snapshot.records.compactMap(\.largestStamp).max()
+                for image in snapshot.images {
+                    let record = try Self.record(of: image)
+                    if let held = try writer.confirmedRecord(record.key) {
+                        try writer.saveConfirmed(held.merging(record))
+                    } else {
+                        try writer.saveConfirmed(record, image: image)
+                    }
+                }
+                largest = try Self.largestStamp(of: snapshot)
                 metadata.cursor = snapshot.cursor
                 metadata.snapshot = snapshot.more
-                summary.snapshotRecords = snapshot.records.count
+                summary.snapshotRecords = snapshot.count
                 summary.hasMore = snapshot.more != nil
             case .reset(let snapshot):
                 try writer.removeAllConfirmed()
                 for record in snapshot.records { try writer.saveConfirmed(record) }
+                for image in snapshot.images { try writer.saveConfirmed(try Self.record(of: image), image: image) }
                 for var item in try writer.outbox() {
                     guard let position = item.position, position.epoch != snapshot.cursor.epoch else { continue }
                     // Accepted by a server state that was replaced (a restore may have lost it):
@@ -284,11 +293,11 @@ public struct Replica<Store: ReplicaStore>: Sendable {
                     item.state = .sent
                     try writer.saveOutboxItem(item)
                 }
-                largest = snapshot.records.compactMap(\.largestStamp).max()
+                largest = try Self.largestStamp(of: snapshot)
                 metadata.cursor = snapshot.cursor
                 metadata.snapshot = snapshot.more
                 summary.reset = snapshot.reason
-                summary.snapshotRecords = snapshot.records.count
+                summary.snapshotRecords = snapshot.count
                 summary.hasMore = snapshot.more != nil
             }
             // While a snapshot is still paging, a record at or below its cursor may not have arrived
@@ -312,6 +321,26 @@ public struct Replica<Store: ReplicaStore>: Sendable {
             try writer.setMetadata(metadata)
             return summary
         }
+    }
+}
+
+extension Replica {
+    /// An image's record (decoded when the answer was, or now).
+    /// - Throws: ``SyncError`` `unavailable` when it does not decode: the page is not applied.
+    static func record(of image: RecordImage) throws -> Record {
+        do { return try image.decode() } catch {
+            throw SyncError(.unavailable, "a snapshot record does not decode: \(error.message)")
+        }
+    }
+
+    /// The largest stamp of a snapshot page's records, decoded or images.
+    static func largestStamp(of snapshot: ResetSnapshot) throws -> Stamp? {
+        var largest = snapshot.records.compactMap(\.largestStamp).max()
+        for image in snapshot.images {
+            guard let stamp = try record(of: image).largestStamp else { continue }
+            largest = max(largest ?? stamp, stamp)
+        }
+        return largest
     }
 }
 

@@ -106,12 +106,19 @@ extension ReplicaReader {
 public protocol ReplicaWriter: ReplicaReader {
     func setMetadata(_ metadata: ReplicaMetadata) throws
     func saveConfirmed(_ record: Record) throws
+    /// Saves `record`, which arrived as `image` (its binary form): a store that keeps records in
+    /// the binary form stores the image's bytes as they are.
+    func saveConfirmed(_ record: Record, image: RecordImage) throws
     func removeConfirmed(_ key: RecordKey) throws
     func removeAllConfirmed() throws
     /// Inserts the item, or replaces the one with the same id.
     func saveOutboxItem(_ item: OutboxItem) throws
     func removeOutboxItem(_ id: ChangeSetID) throws
     func addRejected(_ rejected: RejectedChangeSet) throws
+}
+
+extension ReplicaWriter {
+    public func saveConfirmed(_ record: Record, image: RecordImage) throws { try saveConfirmed(record) }
 }
 
 /// A replica's persistent state: confirmed records, outbox, rejected sets, cursor and clock.

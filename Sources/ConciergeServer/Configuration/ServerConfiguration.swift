@@ -14,6 +14,9 @@ import Foundation
 ///   a live notice from another instance was lost, 1,000
 /// - `CONCIERGE_RECORD_CACHE`: about how many records the push writer keeps decoded (`0` turns the
 ///   cache off), 20,000
+/// - `CONCIERGE_SNAPSHOT_IMAGES`: SQLite engine: `1` keeps an image of every record ready for
+///   snapshot pages, built in the background after writes (``SQLiteServerStore``); `0` builds none
+///   (snapshots read every record from its rows), 1
 /// - `CONCIERGE_MAX_BODY_BYTES`: largest request body, 4 MiB
 /// - `CONCIERGE_MAX_BATCH_SETS`: most change sets in one push, 500
 /// - `CONCIERGE_MAX_PULL_LIMIT`: most change sets in one pull page, 1,000
@@ -39,6 +42,8 @@ public struct ServerConfiguration: Sendable {
     public var databaseConnections = 20
     public var livePollMilliseconds = 1_000
     public var recordCache = Self.defaultRecordCache
+    /// Whether the SQLite engine builds snapshot images in the background.
+    public var snapshotImages = true
     /// How many records the push writer keeps decoded by default (``RecordCache``).
     public static let defaultRecordCache = 20_000
 
@@ -69,6 +74,12 @@ public struct ServerConfiguration: Sendable {
         if let value = try int("CONCIERGE_DATABASE_CONNECTIONS") { databaseConnections = max(2, value) }
         if let value = try int("CONCIERGE_LIVE_POLL_MS") { livePollMilliseconds = max(10, value) }
         if let value = try int("CONCIERGE_RECORD_CACHE") { recordCache = value }
+        if let value = try int("CONCIERGE_SNAPSHOT_IMAGES") {
+            guard value <= 1 else {
+                throw ConfigurationError(message: "CONCIERGE_SNAPSHOT_IMAGES must be 0 or 1, not \"\(value)\"")
+            }
+            snapshotImages = value == 1
+        }
     }
 
     public var retentionMillis: Int64 { Int64(retentionDays) * 86_400_000 }

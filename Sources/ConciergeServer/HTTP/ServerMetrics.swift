@@ -56,6 +56,15 @@ public final class ServerMetrics: Sendable {
         }
     }
 
+    /// Records changed after the snapshot image builder's position (0 once it has caught up).
+    /// Made by its first report: absent until the builder has looked once.
+    func recordSnapshotImagesPending(_ count: Int) {
+        registry.makeGauge(
+            name: "concierge_snapshot_images_pending",
+            help: "records whose snapshot image the builder has yet to look at (SQLite engine)"
+        ).set(Int64(count))
+    }
+
     func recordReset(reason: String) {
         registry.makeCounter(
             name: "concierge_resets_total", labels: [("reason", reason)], help: "reset snapshots sent, by cause"

@@ -42,6 +42,17 @@ enum JSONBody {
         }
     }
 
+    /// Whether the binary type the request accepts carries the parameter `images=1`: the client
+    /// takes snapshot records as the images the server keeps (``RecordImage``).
+    static func acceptsImages(_ request: Request) -> Bool {
+        request.headers[values: .accept].contains { header in
+            header.split(separator: ",").contains { type in
+                let parts = type.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+                return parts.first == binaryType && parts.dropFirst().contains("images=1")
+            }
+        }
+    }
+
     static func binaryResponse(_ bytes: [UInt8]) -> Response {
         Response(
             status: .ok, headers: [.contentType: binaryType], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))

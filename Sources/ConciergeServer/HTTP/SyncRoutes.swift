@@ -159,12 +159,25 @@ struct SyncRoutes: Sendable {
             metrics.pullLag.record(Double(page.cursor.seq - min(cursor.seq, page.cursor.seq)))
         }
         if case .reset(let snapshot) = response, !snapshot.continues { metrics.recordReset(reason: snapshot.reason) }
-        // Built before the duration is taken: encoding is part of a pull's cost.
-        let answer =
-            JSONBody.acceptsBinary(request)
-            ? JSONBody.binaryResponse(response.binary) : JSONBody.response(response.value)
+        // Built before the duration is taken: encoding is part of a pull's cost. Snapshot images go
+        // as they are to a client that takes them, decoded to any other.
+        let answer: Response
+        if JSONBody.acceptsBinary(request) {
+            answer = JSONBody.binaryResponse(
+                JSONBody.acceptsImages(request) ? response.binary : try Self.inlined(response).binary)
+        } else {
+            answer = JSONBody.response(try Self.inlined(response).value)
+        }
         metrics.pullDuration.record(ContinuousClock.now - start)
         return answer
+    }
+
+    /// The answer with its snapshot images decoded; an image that does not decode is corrupt
+    /// storage.
+    static func inlined(_ response: PullResponse) throws -> PullResponse {
+        do { return try response.inliningImages() } catch {
+            throw StoreError(.corrupt, "a snapshot image does not decode: \(error.message)")
+        }
     }
 
     /// The digest of the caller's projection, with the log position it was taken at.

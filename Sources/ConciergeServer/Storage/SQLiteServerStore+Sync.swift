@@ -17,8 +17,8 @@ extension SQLiteServerStore {
     }
 
     static func groupCommit(
-        pool: DatabasePool, checkpointer: WALCheckpointer, records cache: RecordCache, epoch: String,
-        beforeCommit: (@Sendable ([PushOutcome]) throws -> Void)?
+        pool: DatabasePool, checkpointer: WALCheckpointer, records cache: RecordCache, images: SnapshotImages,
+        epoch: String, beforeCommit: (@Sendable ([PushOutcome]) throws -> Void)?
     ) -> GroupCommit<PushJob, PushResult> {
         GroupCommit(maxWeight: PushJob.groupSets, weight: { $0.sets.count }) { jobs in
             let (results, written) = try await write(pool, checkpointer) { db in
@@ -28,8 +28,9 @@ extension SQLiteServerStore {
                 try beforeCommit?(results.flatMap(\.outcomes))
                 return (results, records.written)
             }
-            // Committed: the group's records may enter the cache.
+            // Committed: the group's records may enter the cache, and their images be built.
             cache.store(written)
+            if results.contains(where: { $0.counts.accepted > 0 }) { images.commitFinished() }
             return results
         }
     }
@@ -362,47 +363,67 @@ extension SQLiteServerStore {
 
     /// One page of a paged reset snapshot: first the records in scope that changed since the
     /// previous page was taken (whole, so none is left half-delivered), then the next `limit`
-    /// records that last changed at or before the snapshot's start, newest first.
+    /// records that last changed at or before the snapshot's start, newest first. Each record goes
+    /// as its snapshot image where that is current and the principal may see all of it, and is
+    /// read from its rows otherwise.
     static func snapshotPage(
         for principal: Principal, from position: SnapshotPosition, head: UInt64, limit: Int, in db: Database
     ) throws -> ResetSnapshot {
         let tags = Array(principal.tags)
         let inScope =
             "EXISTS (SELECT 1 FROM json_each(record.audience) AS tag WHERE tag.value IN (\(tags.map { _ in "?" }.joined(separator: ","))))"
+        // The image, when it is current (built at the record's last change) and shows the principal
+        // nothing hidden from them.
+        let image = """
+            LEFT JOIN record_image AS image ON image.type = record.type AND image.id = record.id
+                AND image.seq = record.last_seq AND (image.internal = 0 OR ?)
+            """
+        let seesInternal = Projection.seesInternal(principal)
         let continues = position.last != nil
-        var keys: [RecordKey] = []
+        var rows: [Row] = []
         if continues && head > position.seen {
-            keys += try Row.fetchAll(
-                db, sql: "SELECT type, id FROM record WHERE last_seq > ? AND \(inScope)",
-                arguments: StatementArguments([Int64(position.seen)] + tags)
-            ).map { RecordKey(type: RecordType($0["type"]), id: RecordID($0["id"])) }
+            rows += try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT record.type, record.id, record.last_seq, image.image FROM record \(image)
+                    WHERE record.last_seq > ? AND \(inScope)
+                    """,
+                arguments: StatementArguments(
+                    [seesInternal, Int64(position.seen)] as [any DatabaseValueConvertible] + tags))
         }
+        let changed = rows.count
         let last = position.last ?? (Int64.max, "", "")
-        let rows = try Row.fetchAll(
+        rows += try Row.fetchAll(
             db,
             sql: """
-                SELECT type, id, last_seq FROM record
-                WHERE last_seq <= ? AND (last_seq, type, id) < (?, ?, ?) AND \(inScope)
-                ORDER BY last_seq DESC, type DESC, id DESC LIMIT ?
+                SELECT record.type, record.id, record.last_seq, image.image FROM record \(image)
+                WHERE record.last_seq <= ? AND (record.last_seq, record.type, record.id) < (?, ?, ?) AND \(inScope)
+                ORDER BY record.last_seq DESC, record.type DESC, record.id DESC LIMIT ?
                 """,
             // The bound on last_seq alone lets SQLite walk the index from where the last page ended
             // (a row-value comparison by itself makes it scan from the top on every page).
             arguments: StatementArguments(
-                [min(Int64(position.start), last.seq), last.seq, last.type, last.id] as [any DatabaseValueConvertible]
-                    + tags + [limit + 1]))
+                [seesInternal, min(Int64(position.start), last.seq), last.seq, last.type, last.id]
+                    as [any DatabaseValueConvertible] + tags + [limit + 1]))
         var next: SnapshotPosition?
-        for (index, row) in rows.enumerated() {
-            guard index < limit else {
-                let previous = rows[index - 1]
-                next = position
-                next!.seen = head
-                next!.last = (previous["last_seq"], previous["type"], previous["id"])
-                break
+        if rows.count - changed > limit {
+            let previous = rows[changed + limit - 1]
+            next = position
+            next!.seen = head
+            next!.last = (previous[2], previous[0], previous[1])
+            rows.removeLast()
+        }
+        var images: [RecordImage] = []
+        var keys: [RecordKey] = []
+        for row in rows {
+            if let bytes = row[3] as Data? {
+                images.append(RecordImage(bytes: [UInt8](bytes)))
+            } else {
+                keys.append(RecordKey(type: RecordType(row[0]), id: RecordID(row[1])))
             }
-            keys.append(RecordKey(type: RecordType(row["type"]), id: RecordID(row["id"])))
         }
         return ResetSnapshot(
-            records: try projected(keys, for: principal, in: db),
+            records: try projected(keys, for: principal, in: db), images: images,
             cursor: Cursor(epoch: position.epoch, seq: position.start), reason: position.reason,
             continues: continues, more: next?.token)
     }

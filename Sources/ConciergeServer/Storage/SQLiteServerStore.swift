@@ -22,19 +22,26 @@ public final class SQLiteServerStore: ServerStore {
     let pushes: GroupCommit<PushJob, PushResult>
     /// The writer's decoded copy of recent records.
     let records: RecordCache
+    /// Builds the records' snapshot images in the background.
+    let images: SnapshotImages
 
     /// Opens (creating when needed) the database at `path` and applies the migrations.
-    /// - Parameter recordCache: about how many records the writer keeps decoded (0: none).
-    public convenience init(path: String, recordCache: Int = ServerConfiguration.defaultRecordCache, logger: Logger)
-        throws
-    {
-        try self.init(path: path, recordCache: recordCache, beforeCommit: nil, logger: logger)
+    /// - Parameters:
+    ///   - recordCache: about how many records the writer keeps decoded (0: none).
+    ///   - snapshotImages: whether snapshot images are built in the background (``SnapshotImages``).
+    public convenience init(
+        path: String, recordCache: Int = ServerConfiguration.defaultRecordCache, snapshotImages: Bool = true,
+        logger: Logger
+    ) throws {
+        try self.init(
+            path: path, recordCache: recordCache, snapshotImages: snapshotImages, beforeCommit: nil, logger: logger)
     }
 
     /// - Parameter beforeCommit: for tests, runs inside each push transaction after its writes,
     ///   with the outcomes of the group; throwing rolls the group back.
     init(
-        path: String, recordCache: Int, beforeCommit: (@Sendable ([PushOutcome]) throws -> Void)?, logger: Logger
+        path: String, recordCache: Int, snapshotImages: Bool = true,
+        beforeCommit: (@Sendable ([PushOutcome]) throws -> Void)?, logger: Logger
     ) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
@@ -75,14 +82,18 @@ public final class SQLiteServerStore: ServerStore {
             }
             checkpointer = try WALCheckpointer(path: path, logger: logger)
             records = RecordCache(capacity: recordCache)
+            images = SnapshotImages(
+                pool: pool, checkpointer: checkpointer, background: snapshotImages, logger: logger)
             pushes = Self.groupCommit(
-                pool: pool, checkpointer: checkpointer, records: records, epoch: epoch, beforeCommit: beforeCommit)
+                pool: pool, checkpointer: checkpointer, records: records, images: images, epoch: epoch,
+                beforeCommit: beforeCommit)
         } catch let error as StoreError {
             throw error
         } catch {
             throw StoreError(.database, "cannot open the database at \(path)", underlying: error)
         }
         self.logger = logger
+        images.start()
     }
 
     /// Writes a consistent copy of the live database to `path` (SQLite's online backup).
@@ -133,8 +144,29 @@ public final class SQLiteServerStore: ServerStore {
     public typealias Caller = ConciergeServer.Caller
     public typealias Enrolment = ConciergeServer.Enrolment
 
-    /// Waits for a running checkpoint; SQLite checkpoints the rest when the last connection closes.
-    public func close() async { await checkpointer.close() }
+    /// Waits for a running image batch and checkpoint; SQLite checkpoints the rest when the last
+    /// connection closes.
+    public func close() async {
+        await images.close()
+        await checkpointer.close()
+    }
+
+    /// Builds every missing or stale snapshot image now (the store does it by itself in the
+    /// background, paced): for tests and tools that need the images current.
+    public func buildSnapshotImages() async throws {
+        do { try await images.catchUp() } catch let error as StoreError { throw error } catch {
+            throw StoreError(.database, "building snapshot images failed", underlying: error)
+        }
+    }
+
+    /// Waits until the background builder of snapshot images has caught up with every commit so far.
+    public func snapshotImagesIdle() async { await images.idle() }
+
+    /// Calls `observer` with the number of records whose snapshot image the builder has yet to
+    /// look at (0 once it has caught up), after each of its batches.
+    public func observeSnapshotImages(_ observer: @escaping @Sendable (Int) -> Void) {
+        images.observe(observer)
+    }
 
     // MARK: Providers and principals
 

@@ -9,11 +9,9 @@ public enum Projection {
 
     /// The record as `principal` may see it.
     public static func record(_ record: ConciergeCore.Record, for principal: Principal) -> ConciergeCore.Record {
-        guard !seesInternal(principal), record.type == .serviceCase,
-            let log = record.log(CaseFields.timeline)
-        else { return record }
-        let hidden = Set(log.entries.values.filter { EntryKind.internalKinds.contains($0.kind) }.map(\.id))
-        guard !hidden.isEmpty else { return record }
+        guard !seesInternal(principal) else { return record }
+        let hidden = hiddenEntries(of: record)
+        guard !hidden.isEmpty, let log = record.log(CaseFields.timeline) else { return record }
         var fields = record.fields
         fields[CaseFields.timeline] = Field(
             state: .log(
@@ -21,6 +19,17 @@ public enum Projection {
                     entries: log.entries.filter { !hidden.contains($0.key) },
                     redactions: log.redactions.filter { !hidden.contains($0.key) })))
         return Record(key: record.key, fields: fields, deleted: record.deleted, redacted: record.redacted)
+    }
+
+    /// Whether a principal who does not see internal parts sees less than the whole record.
+    static func hidesInternal(_ record: ConciergeCore.Record) -> Bool {
+        !hiddenEntries(of: record).isEmpty
+    }
+
+    /// The timeline entries of a case that only staff see.
+    static func hiddenEntries(of record: ConciergeCore.Record) -> Set<EntryID> {
+        guard record.type == .serviceCase, let log = record.log(CaseFields.timeline) else { return [] }
+        return Set(log.entries.values.filter { EntryKind.internalKinds.contains($0.kind) }.map(\.id))
     }
 
     /// The changes of `set` on the records in `keys` as `principal` may see them, or `nil` when
