@@ -112,8 +112,8 @@ extension ReplicaFile {
         }
 
         /// The image is the binary form the file keeps: its bytes are stored as they arrived.
-        func saveConfirmed(_ record: Record, image: RecordImage) throws {
-            try saveConfirmed(record.key, bytes: image.bytes)
+        func saveConfirmed(_ image: RecordImage, key: RecordKey) throws {
+            try saveConfirmed(key, bytes: image.bytes)
         }
 
         func saveConfirmed(_ key: RecordKey, bytes: [UInt8]) throws {

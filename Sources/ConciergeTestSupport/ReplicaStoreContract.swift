@@ -81,7 +81,7 @@ public enum ReplicaStoreContract {
         var imaged = Record(key: RecordKey(type: .serviceCase, id: "imaged"))
         try set(replica, seq: 9, "i").apply(to: &imaged)
         let image = try RecordImage(decoding: imaged.binary)
-        try store.write { writer in try writer.saveConfirmed(imaged, image: image) }
+        try store.write { writer in try writer.saveConfirmed(image, key: imaged.key) }
         try expect(
             try store.read { try $0.confirmedRecord(imaged.key) }, Optional(imaged), "confirmed image round trip")
         try store.write { writer in try writer.removeConfirmed(imaged.key) }

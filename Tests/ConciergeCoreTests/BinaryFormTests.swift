@@ -85,7 +85,7 @@ import Testing
                 #expect(decoded == response, "seed \(seed)")
                 // Images arrive decoded; inlined, they are the records they were made of.
                 guard case .reset(let snapshot) = decoded else { continue }
-                #expect(snapshot.images.allSatisfy { $0.record != nil })
+                #expect(snapshot.images.allSatisfy { $0.checked != nil })
                 #expect(try snapshot.allRecords() == records, "seed \(seed)")
                 #expect(try PullResponse(value: decoded.value) == (try decoded.inliningImages()))
             }

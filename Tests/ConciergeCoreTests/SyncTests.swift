@@ -372,6 +372,29 @@ class TestHub: SyncTransport, @unchecked Sendable {
         #expect(try reader.visibleRecord(Self.key)?.canonicalJSON == writer.visibleRecord(Self.key)?.canonicalJSON)
     }
 
+    /// Pages fetched ahead are applied a few at a time; a page that fails to arrive is asked for
+    /// again after the back-off, and the engine never has two requests in flight.
+    @Test func pagesFetchedAheadSurviveAFailedFetchAndNeverOverlap() async throws {
+        let hub = FlakyHub(failing: [2, 3])
+        let writer = makeReplica()
+        for round in 0..<11 {
+            clock.advance(1)
+            try writer.edit { try $0.add("t\(round)", to: CaseFields.tags, of: Self.key) }
+        }
+        _ = try await engine(writer, hub).sync()
+        hub.clear()
+        let reader = makeReplica()
+        let sleeps = SleepLog()
+        let report = try await engine(reader, hub, sleeps: sleeps).sync()
+        #expect(hub.maxInFlight == 1)
+        // The page fetched ahead failed, then its first retry: two back-offs, eight requests.
+        #expect(sleeps.values.count == 2 && hub.answered == 8)
+        #expect(report.pulledChangeSets == 11)
+        // Every page delivered once, in order.
+        #expect(hub.requests.map { $0.cursor?.seq ?? 0 } == [0, 2, 4, 6, 8, 10])
+        #expect(try reader.visibleRecord(Self.key)?.canonicalJSON == writer.visibleRecord(Self.key)?.canonicalJSON)
+    }
+
     @Test func pagedPullsReachTheSameStateAsTheServer() async throws {
         let hub = TestHub()
         let writers = (0..<3).map { _ in makeReplica() }
@@ -397,7 +420,7 @@ class TestHub: SyncTransport, @unchecked Sendable {
 }
 
 /// A hub that logs every pull request it answers.
-final class RequestLog: TestHub, @unchecked Sendable {
+class RequestLog: TestHub, @unchecked Sendable {
     private var logged: [PullRequest] = []
 
     var requests: [PullRequest] { lock.withLock { logged } }
@@ -406,6 +429,40 @@ final class RequestLog: TestHub, @unchecked Sendable {
 
     override func pull(_ request: PullRequest) async throws -> PullResponse {
         lock.withLock { logged.append(request) }
+        return try await super.pull(request)
+    }
+}
+
+/// A hub whose pull requests number `failing` (counted from 0 after ``clear()``) fail as
+/// unavailable, and that notes how many pulls it ever answered at once.
+final class FlakyHub: RequestLog, @unchecked Sendable {
+    let failing: Set<Int>
+    private var inFlight = 0
+    private var count = 0
+    private var highest = 0
+
+    init(failing: Set<Int>) { self.failing = failing }
+
+    var maxInFlight: Int { lock.withLock { highest } }
+    /// Pull requests since ``clear()``, failed ones included.
+    var answered: Int { lock.withLock { count } }
+
+    override func clear() {
+        super.clear()
+        lock.withLock { count = 0 }
+    }
+
+    override func pull(_ request: PullRequest) async throws -> PullResponse {
+        let number = lock.withLock {
+            inFlight += 1
+            highest = max(highest, inFlight)
+            count += 1
+            return count - 1
+        }
+        defer { lock.withLock { inFlight -= 1 } }
+        // Gives another request every chance to start meanwhile.
+        for _ in 0..<20 { await Task.yield() }
+        if failing.contains(number) { throw SyncError(.unavailable, "the server is restarting") }
         return try await super.pull(request)
     }
 }

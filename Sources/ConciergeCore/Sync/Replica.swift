@@ -225,110 +225,127 @@ public struct Replica<Store: ReplicaStore>: Sendable {
     /// Applies a pull answer in one transaction: merges the events into confirmed state, drops
     /// acknowledged sets the cursor passed, advances the cursor and the clock.
     public func applyPullResponse(_ response: PullResponse) throws -> PullSummary {
-        try store.write { writer in
-            var metadata = try writer.metadata()
-            var summary = PullSummary()
-            let largest: Stamp?
-            switch response {
-            case .page(let page):
-                for event in page.events {
-                    switch event {
-                    case .changeSet(let set):
-                        for key in set.keys {
-                            var record = try writer.confirmedRecord(key) ?? Record(key: key)
-                            try set.apply(to: &record)
-                            try writer.saveConfirmed(record)
-                        }
-                        summary.changeSets += 1
-                    case .enter(let record):
-                        let merged = try writer.confirmedRecord(record.key)?.merging(record) ?? record
-                        try writer.saveConfirmed(merged)
-                        summary.entered.append(record.key)
-                    case .leave(let key):
-                        try writer.removeConfirmed(key)
-                        summary.left.append(key)
-                        for item in try writer.outbox(touching: key) {
-                            try writer.removeOutboxItem(item.id)
-                            guard !item.isAcknowledged else { continue }
-                            let rejected = RejectedChangeSet(
-                                changeSet: item.changeSet,
-                                error: SyncError(
-                                    .leftScope, "\(key) left this replica's scope before the change was accepted"))
-                            try writer.addRejected(rejected)
-                            summary.rejected.append(rejected)
-                        }
+        try store.write { writer in try apply(response, writer: writer) }
+    }
+
+    /// Applies consecutive pull answers (each asked for with the cursor and token the one before
+    /// left) in one transaction, one after the other, exactly as ``applyPullResponse(_:)`` would
+    /// one by one: a long first sync then commits (and writes the replica's index pages) once per
+    /// few pages instead of once per page.
+    public func applyPullResponses(_ responses: [PullResponse]) throws -> [PullSummary] {
+        try store.write { writer in try responses.map { try apply($0, writer: writer) } }
+    }
+
+    func apply(_ response: PullResponse, writer: any ReplicaWriter) throws -> PullSummary {
+        var metadata = try writer.metadata()
+        var summary = PullSummary()
+        let largest: Stamp?
+        switch response {
+        case .page(let page):
+            for event in page.events {
+                switch event {
+                case .changeSet(let set):
+                    for key in set.keys {
+                        var record = try writer.confirmedRecord(key) ?? Record(key: key)
+                        try set.apply(to: &record)
+                        try writer.saveConfirmed(record)
                     }
-                }
-                largest = page.events.compactMap(\.largestStamp).max()
-                metadata.cursor = page.cursor
-                metadata.snapshot = nil
-                summary.hasMore = page.hasMore
-            case .reset(let snapshot) where snapshot.continues:
-                // A later page of a paged snapshot: merge (a record changed meanwhile comes again).
-                for record in snapshot.records {
-                    try writer.saveConfirmed(try writer.confirmedRecord(record.key)?.merging(record) ?? record)
-                }
-                for image in snapshot.images {
-                    let record = try Self.record(of: image)
-                    if let held = try writer.confirmedRecord(record.key) {
-                        try writer.saveConfirmed(held.merging(record))
-                    } else {
-                        try writer.saveConfirmed(record, image: image)
-                    }
-                }
-                largest = try Self.largestStamp(of: snapshot)
-                metadata.cursor = snapshot.cursor
-                metadata.snapshot = snapshot.more
-                summary.snapshotRecords = snapshot.count
-                summary.hasMore = snapshot.more != nil
-            case .reset(let snapshot):
-                try writer.removeAllConfirmed()
-                for record in snapshot.records { try writer.saveConfirmed(record) }
-                for image in snapshot.images { try writer.saveConfirmed(try Self.record(of: image), image: image) }
-                for var item in try writer.outbox() {
-                    guard let position = item.position, position.epoch != snapshot.cursor.epoch else { continue }
-                    // Accepted by a server state that was replaced (a restore may have lost it):
-                    // send again; the server answers with its stored outcome if it has the set,
-                    // and accepts it if not.
-                    item.state = .sent
-                    try writer.saveOutboxItem(item)
-                }
-                largest = try Self.largestStamp(of: snapshot)
-                metadata.cursor = snapshot.cursor
-                metadata.snapshot = snapshot.more
-                summary.reset = snapshot.reason
-                summary.snapshotRecords = snapshot.count
-                summary.hasMore = snapshot.more != nil
-            }
-            // While a snapshot is still paging, a record at or below its cursor may not have arrived
-            // yet: the sets that changed it stay applied to what the user sees until it has.
-            if let cursor = metadata.cursor, metadata.snapshot == nil {
-                let horizon = wallClock.nowMillis() &- retentionMillis
-                for item in try writer.outbox() {
-                    switch item.state {
-                    case .acknowledged(let position) where position.epoch == cursor.epoch && position.seq <= cursor.seq:
-                        try writer.saveOutboxItem(OutboxItem(changeSet: item.changeSet, state: .delivered(position)))
-                    case .delivered where (item.changeSet.largestStamp?.hlc.millis ?? 0) < horizon:
+                    summary.changeSets += 1
+                case .enter(let record):
+                    let merged = try writer.confirmedRecord(record.key)?.merging(record) ?? record
+                    try writer.saveConfirmed(merged)
+                    summary.entered.append(record.key)
+                case .leave(let key):
+                    try writer.removeConfirmed(key)
+                    summary.left.append(key)
+                    for item in try writer.outbox(touching: key) {
                         try writer.removeOutboxItem(item.id)
-                    default:
-                        break
+                        guard !item.isAcknowledged else { continue }
+                        let rejected = RejectedChangeSet(
+                            changeSet: item.changeSet,
+                            error: SyncError(
+                                .leftScope, "\(key) left this replica's scope before the change was accepted"))
+                        try writer.addRejected(rejected)
+                        summary.rejected.append(rejected)
                     }
                 }
             }
-            if let largest {
-                metadata.clock.receive(largest.hlc, wallMillis: wallClock.nowMillis())
+            largest = page.events.compactMap(\.largestStamp).max()
+            metadata.cursor = page.cursor
+            metadata.snapshot = nil
+            summary.hasMore = page.hasMore
+        case .reset(let snapshot) where snapshot.continues:
+            // A later page of a paged snapshot: merge (a record changed meanwhile comes again).
+            for record in snapshot.records {
+                try writer.saveConfirmed(try writer.confirmedRecord(record.key)?.merging(record) ?? record)
             }
-            try writer.setMetadata(metadata)
-            return summary
+            for image in snapshot.images {
+                let key = try Self.checked(image).key
+                if let held = try writer.confirmedRecord(key) {
+                    try writer.saveConfirmed(held.merging(try Self.record(of: image)))
+                } else {
+                    try writer.saveConfirmed(image, key: key)
+                }
+            }
+            largest = try Self.largestStamp(of: snapshot)
+            metadata.cursor = snapshot.cursor
+            metadata.snapshot = snapshot.more
+            summary.snapshotRecords = snapshot.count
+            summary.hasMore = snapshot.more != nil
+        case .reset(let snapshot):
+            try writer.removeAllConfirmed()
+            for record in snapshot.records { try writer.saveConfirmed(record) }
+            for image in snapshot.images { try writer.saveConfirmed(image, key: try Self.checked(image).key) }
+            for var item in try writer.outbox() {
+                guard let position = item.position, position.epoch != snapshot.cursor.epoch else { continue }
+                // Accepted by a server state that was replaced (a restore may have lost it):
+                // send again; the server answers with its stored outcome if it has the set,
+                // and accepts it if not.
+                item.state = .sent
+                try writer.saveOutboxItem(item)
+            }
+            largest = try Self.largestStamp(of: snapshot)
+            metadata.cursor = snapshot.cursor
+            metadata.snapshot = snapshot.more
+            summary.reset = snapshot.reason
+            summary.snapshotRecords = snapshot.count
+            summary.hasMore = snapshot.more != nil
         }
+        // While a snapshot is still paging, a record at or below its cursor may not have arrived
+        // yet: the sets that changed it stay applied to what the user sees until it has.
+        if let cursor = metadata.cursor, metadata.snapshot == nil {
+            let horizon = wallClock.nowMillis() &- retentionMillis
+            for item in try writer.outbox() {
+                switch item.state {
+                case .acknowledged(let position) where position.epoch == cursor.epoch && position.seq <= cursor.seq:
+                    try writer.saveOutboxItem(OutboxItem(changeSet: item.changeSet, state: .delivered(position)))
+                case .delivered where (item.changeSet.largestStamp?.hlc.millis ?? 0) < horizon:
+                    try writer.removeOutboxItem(item.id)
+                default:
+                    break
+                }
+            }
+        }
+        if let largest {
+            metadata.clock.receive(largest.hlc, wallMillis: wallClock.nowMillis())
+        }
+        try writer.setMetadata(metadata)
+        return summary
     }
 }
 
 extension Replica {
-    /// An image's record (decoded when the answer was, or now).
+    /// An image's record, decoded.
     /// - Throws: ``SyncError`` `unavailable` when it does not decode: the page is not applied.
     static func record(of image: RecordImage) throws -> Record {
         do { return try image.decode() } catch {
+            throw SyncError(.unavailable, "a snapshot record does not decode: \(error.message)")
+        }
+    }
+
+    /// An image's key and largest stamp (checked when the answer was decoded, or now).
+    static func checked(_ image: RecordImage) throws -> RecordImage.Checked {
+        do { return try image.checking() } catch {
             throw SyncError(.unavailable, "a snapshot record does not decode: \(error.message)")
         }
     }
@@ -337,7 +354,7 @@ extension Replica {
     static func largestStamp(of snapshot: ResetSnapshot) throws -> Stamp? {
         var largest = snapshot.records.compactMap(\.largestStamp).max()
         for image in snapshot.images {
-            guard let stamp = try record(of: image).largestStamp else { continue }
+            guard let stamp = try checked(image).largestStamp else { continue }
             largest = max(largest ?? stamp, stamp)
         }
         return largest

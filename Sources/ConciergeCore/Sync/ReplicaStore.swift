@@ -106,9 +106,9 @@ extension ReplicaReader {
 public protocol ReplicaWriter: ReplicaReader {
     func setMetadata(_ metadata: ReplicaMetadata) throws
     func saveConfirmed(_ record: Record) throws
-    /// Saves `record`, which arrived as `image` (its binary form): a store that keeps records in
-    /// the binary form stores the image's bytes as they are.
-    func saveConfirmed(_ record: Record, image: RecordImage) throws
+    /// Saves the record of `key` that arrived as `image` (its binary form, checked): a store that
+    /// keeps records in the binary form stores the image's bytes as they are.
+    func saveConfirmed(_ image: RecordImage, key: RecordKey) throws
     func removeConfirmed(_ key: RecordKey) throws
     func removeAllConfirmed() throws
     /// Inserts the item, or replaces the one with the same id.
@@ -118,7 +118,11 @@ public protocol ReplicaWriter: ReplicaReader {
 }
 
 extension ReplicaWriter {
-    public func saveConfirmed(_ record: Record, image: RecordImage) throws { try saveConfirmed(record) }
+    public func saveConfirmed(_ image: RecordImage, key: RecordKey) throws {
+        do { try saveConfirmed(try image.decode()) } catch let error as CodecError {
+            throw SyncError(.unavailable, "a snapshot record does not decode: \(error.message)")
+        }
+    }
 }
 
 /// A replica's persistent state: confirmed records, outbox, rejected sets, cursor and clock.

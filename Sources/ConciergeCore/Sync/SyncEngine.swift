@@ -26,15 +26,17 @@ public struct SyncEngine<Store: ReplicaStore>: Sendable {
         var machine = SyncMachine(configuration: configuration, seed: seed)
         var report = SyncReport()
         var attempted = Set<ChangeSetID>()
-        // The next page, asked for while this one is applied (a long first sync then costs about
-        // the larger of fetching and applying, not their sum). Used only when the next pull asks
-        // exactly for it; dropped otherwise, but only once it has finished: the engine never has
-        // two requests in flight, so two silent token refreshes never race (a refresh token used
-        // twice revokes the device).
-        var ahead: (request: PullRequest, task: Task<PullResponse, any Error>)?
+        // The pages that follow, fetched while earlier ones are applied (a long first sync then
+        // costs about the larger of fetching and applying, not their sum), and applied a few at a
+        // time once they have arrived. Used only while the next pull asks exactly for them; stopped
+        // otherwise, and then only once its request under way has finished: the engine never has
+        // two requests in flight.
+        var ahead: (fetcher: PullAhead, task: Task<Void, Never>)?
         defer { ahead?.task.cancel() }
         func settle() async {
-            _ = try? await ahead?.task.value
+            guard let current = ahead else { return }
+            await current.fetcher.stop()
+            await current.task.value
             ahead = nil
         }
         var action = machine.start()
@@ -59,22 +61,32 @@ public struct SyncEngine<Store: ReplicaStore>: Sendable {
                 do {
                     let metadata = try replica.metadata()
                     let request = PullRequest(cursor: metadata.cursor, limit: limit, snapshot: metadata.snapshot)
-                    let response: PullResponse
-                    if let fetched = ahead, fetched.request == request {
-                        ahead = nil
-                        response = try await fetched.task.value
+                    var answers: [PullAhead.Answer]
+                    if let current = ahead, let taken = await current.fetcher.take(request, upTo: Self.pagesPerApply) {
+                        answers = taken
                     } else {
                         await settle()
-                        response = try await transport.pull(request)
+                        answers = [.success(try await transport.pull(request))]
                     }
-                    if let next = Self.request(after: response, limit: limit) {
-                        let transport = self.transport
-                        ahead = (next, Task { try await transport.pull(next) })
+                    var responses: [PullResponse] = []
+                    var failure: (any Error)?
+                    for answer in answers {
+                        switch answer {
+                        case .success(let response): responses.append(response)
+                        case .failure(let error): failure = error
+                        }
                     }
-                    let summary = try replica.applyPullResponse(response)
-                    report.pull(summary)
-                    progress(report)
-                    action = machine.pulled(hasMore: summary.hasMore)
+                    if ahead == nil, let last = responses.last, let next = PullRequest.following(last, limit: limit) {
+                        let fetcher = PullAhead(transport: transport, first: next, limit: limit, depth: Self.pagesAhead)
+                        ahead = (fetcher, Task { await fetcher.run() })
+                    }
+                    if !responses.isEmpty {
+                        let summaries = try replica.applyPullResponses(responses)
+                        for summary in summaries { report.pull(summary) }
+                        progress(report)
+                        action = machine.pulled(hasMore: summaries.last!.hasMore)
+                    }
+                    if let failure { throw failure }
                 } catch {
                     action = machine.failed(Self.syncError(error))
                 }
@@ -91,15 +103,10 @@ public struct SyncEngine<Store: ReplicaStore>: Sendable {
         }
     }
 
-    /// The pull that follows `response` once it is applied, when the server said there is more.
-    static func request(after response: PullResponse, limit: Int) -> PullRequest? {
-        switch response {
-        case .page(let page) where page.hasMore: PullRequest(cursor: page.cursor, limit: limit)
-        case .reset(let snapshot):
-            snapshot.more.map { PullRequest(cursor: snapshot.cursor, limit: limit, snapshot: $0) }
-        default: nil
-        }
-    }
+    /// The most pages fetched ahead and not yet applied.
+    static var pagesAhead: Int { 8 }
+    /// The most pages applied in one transaction (those that have arrived by then).
+    static var pagesPerApply: Int { 8 }
 
     static func syncError(_ error: any Error) -> SyncError {
         if let error = error as? SyncError { return error }
