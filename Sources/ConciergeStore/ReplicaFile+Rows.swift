@@ -116,6 +116,14 @@ extension ReplicaFile {
             try saveConfirmed(key, bytes: image.bytes)
         }
 
+        /// One statement, where a look-up and then an insert would take two.
+        func insertConfirmed(_ image: RecordImage, key: RecordKey) throws -> Bool {
+            try db.cachedStatement(
+                sql: "INSERT INTO confirmed (type, id, record) VALUES (?, ?, ?) ON CONFLICT (type, id) DO NOTHING"
+            ).execute(arguments: [key.type.rawValue, key.id.rawValue, Data(image.bytes)])
+            return db.changesCount > 0
+        }
+
         func saveConfirmed(_ key: RecordKey, bytes: [UInt8]) throws {
             try db.cachedStatement(
                 sql: """

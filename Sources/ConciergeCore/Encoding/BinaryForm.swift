@@ -181,14 +181,14 @@ extension PullResponse {
             var records: [Record] = []
             records.reserveCapacity(min(count, ByteReader.reserveLimit))
             for _ in 0..<count { records.append(try decoder.record()) }
-            // Each image is decoded here, once: a page that does not decode is refused whole.
+            // Each image is checked here, once: a page with one that does not check is refused whole.
             var images: [RecordImage] = []
             if flags & 4 != 0 {
                 let imageCount = try decoder.reader.count()
                 images.reserveCapacity(min(imageCount, ByteReader.reserveLimit))
                 for _ in 0..<imageCount {
                     let length = try decoder.reader.count()
-                    images.append(try RecordImage(decoding: Array(try decoder.reader.take(length))))
+                    images.append(try RecordImage(checking: Array(try decoder.reader.take(length))))
                 }
             }
             self = .reset(

@@ -279,12 +279,10 @@ public struct Replica<Store: ReplicaStore>: Sendable {
             for record in snapshot.records {
                 try writer.saveConfirmed(try writer.confirmedRecord(record.key)?.merging(record) ?? record)
             }
-            for image in snapshot.images {
-                let key = try Self.checked(image).key
+            for (image, key) in try Self.inKeyOrder(snapshot.images) {
+                guard try !writer.insertConfirmed(image, key: key) else { continue }
                 if let held = try writer.confirmedRecord(key) {
                     try writer.saveConfirmed(held.merging(try Self.record(of: image)))
-                } else {
-                    try writer.saveConfirmed(image, key: key)
                 }
             }
             largest = try Self.largestStamp(of: snapshot)
@@ -295,7 +293,7 @@ public struct Replica<Store: ReplicaStore>: Sendable {
         case .reset(let snapshot):
             try writer.removeAllConfirmed()
             for record in snapshot.records { try writer.saveConfirmed(record) }
-            for image in snapshot.images { try writer.saveConfirmed(image, key: try Self.checked(image).key) }
+            for (image, key) in try Self.inKeyOrder(snapshot.images) { try writer.saveConfirmed(image, key: key) }
             for var item in try writer.outbox() {
                 guard let position = item.position, position.epoch != snapshot.cursor.epoch else { continue }
                 // Accepted by a server state that was replaced (a restore may have lost it):
@@ -348,6 +346,12 @@ extension Replica {
         do { return try image.checking() } catch {
             throw SyncError(.unavailable, "a snapshot record does not decode: \(error.message)")
         }
+    }
+
+    /// Images with their keys, sorted by key: a store that keeps records in key order then writes
+    /// them in one pass over its index instead of jumping about it.
+    static func inKeyOrder(_ images: [RecordImage]) throws -> [(RecordImage, RecordKey)] {
+        try images.map { ($0, try checked($0).key) }.sorted { $0.1 < $1.1 }
     }
 
     /// The largest stamp of a snapshot page's records, decoded or images.

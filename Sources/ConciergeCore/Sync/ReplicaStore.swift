@@ -109,6 +109,9 @@ public protocol ReplicaWriter: ReplicaReader {
     /// Saves the record of `key` that arrived as `image` (its binary form, checked): a store that
     /// keeps records in the binary form stores the image's bytes as they are.
     func saveConfirmed(_ image: RecordImage, key: RecordKey) throws
+    /// Saves the record of `key` that arrived as `image` unless the replica holds that record
+    /// already; returns whether it saved it (a held record is merged with the image instead).
+    func insertConfirmed(_ image: RecordImage, key: RecordKey) throws -> Bool
     func removeConfirmed(_ key: RecordKey) throws
     func removeAllConfirmed() throws
     /// Inserts the item, or replaces the one with the same id.
@@ -118,6 +121,12 @@ public protocol ReplicaWriter: ReplicaReader {
 }
 
 extension ReplicaWriter {
+    public func insertConfirmed(_ image: RecordImage, key: RecordKey) throws -> Bool {
+        guard try confirmedRecord(key) == nil else { return false }
+        try saveConfirmed(image, key: key)
+        return true
+    }
+
     public func saveConfirmed(_ image: RecordImage, key: RecordKey) throws {
         do { try saveConfirmed(try image.decode()) } catch let error as CodecError {
             throw SyncError(.unavailable, "a snapshot record does not decode: \(error.message)")
