@@ -67,21 +67,25 @@ case "pull":
     let transport = HTTPSyncTransport(session: sessions[0])
     let limit = Int(input["limit"]!.intValue!)
     var cursor = input["cursor"]?.stringValue.flatMap(Cursor.init)
+    var token: String?
     var sets = 0
     var bytes = 0
     let start = now()
     while true {
-        let response = try await transport.pull(PullRequest(cursor: cursor, limit: limit))
+        let response = try await transport.pull(PullRequest(cursor: cursor, limit: limit, snapshot: token))
         bytes += CanonicalJSON.encode(response.value).count
         switch response {
         case .page(let page):
+            token = nil
             sets += page.events.count
             cursor = page.cursor
             if !page.hasMore { break }
             continue
         case .reset(let snapshot):
-            sets += snapshot.records.count
+            // Records decoded and images alike; the next page of the snapshot, then the log.
+            sets += snapshot.count
             cursor = snapshot.cursor
+            token = snapshot.more
             continue
         }
         break
