@@ -18,9 +18,9 @@ public struct SyncEngine<Store: ReplicaStore>: Sendable {
     }
 
     /// Pushes the outbox, then pulls until the server has nothing more.
-    /// - Parameter progress: called with the report so far after every push and pull that went
-    ///   through (each is committed by then): a progress bar, or a screen that refreshes while a
-    ///   long first sync streams in.
+    /// - Parameter progress: called with the report so far after every push that went through and
+    ///   every pull page, or few pages applied together (each is committed by then): a progress
+    ///   bar, or a screen that refreshes while a long first sync streams in.
     /// - Throws: ``SyncError`` when the transport fails for good; what was done so far is kept.
     public func sync(seed: UInt64 = 0x5EED, progress: (SyncReport) -> Void = { _ in }) async throws -> SyncReport {
         var machine = SyncMachine(configuration: configuration, seed: seed)
