@@ -25,7 +25,7 @@ public func makeServerParts(configuration: ServerConfiguration, logger: Logger) 
         let store = try SQLiteServerStore(
             path: configuration.databasePath, recordCache: configuration.recordCache,
             snapshotImages: configuration.snapshotImages, logger: logger)
-        store.observeSnapshotImages { metrics.recordSnapshotImagesPending($0) }
+        store.observeSnapshotImages { metrics.recordSnapshotImagesLag($0) }
         let tokens = try await TokenService.load(
             folder: configuration.dataFolder, lifetime: configuration.accessTokenSeconds)
         return ServerParts(store: store, tokens: tokens, metrics: metrics, live: live, services: [])

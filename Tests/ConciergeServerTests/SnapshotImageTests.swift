@@ -1,9 +1,11 @@
 import AsyncHTTPClient
 import ConciergeClient
 import ConciergeCore
-import ConciergeServer
 import Foundation
+import GRDB
 import Testing
+
+@testable import ConciergeServer
 
 /// Snapshot pages on SQLite send records as the images the server keeps ready, only while an image
 /// is current, and never one with parts its reader may not see.
@@ -30,7 +32,7 @@ import Testing
     static let withImages = "application/vnd.concierge.binary; images=1"
 
     /// Each record of the page, decoded, by key.
-    static func byKey(_ snapshot: ResetSnapshot) throws -> [RecordKey: Record] {
+    static func byKey(_ snapshot: ResetSnapshot) throws -> [RecordKey: ConciergeCore.Record] {
         Dictionary(uniqueKeysWithValues: try snapshot.allRecords().map { ($0.key, $0) })
     }
 
@@ -83,6 +85,36 @@ import Testing
         let principal = try #require(try await store.principal("ben"))
         #expect(
             try Self.byKey(page)[changed] == (try await store.projection(for: principal)).first { $0.key == changed })
+        await server.stop()
+    }
+
+    @Test func anErasureTakesTheRecordsImageWithIt() async throws {
+        let server = try await TestServer.start(engine: .sqlite) { $0.snapshotImages = false }
+        try await server.seed()
+        let store = try #require(server.store as? SQLiteServerStore)
+        let anna = try await server.device("anna")
+        let key = try SyncIntegrationTests.newCase(anna, subject: "My new address is Elm Street 5")
+        try await anna.sync()
+        try await store.buildSnapshotImages()
+        func image() async throws -> [UInt8]? {
+            try await store.pool.read { db in
+                try Data.fetchOne(db, sql: "SELECT image FROM record_image WHERE id = ?", arguments: [key.id.rawValue])
+            }.map { [UInt8]($0) }
+        }
+        let street = Array("Elm Street".utf8)
+        func holdsStreet(_ bytes: [UInt8]?) -> Bool {
+            guard let bytes else { return false }
+            return (0...(bytes.count - street.count)).contains { Array(bytes[$0..<$0 + street.count]) == street }
+        }
+        #expect(holdsStreet(try await image()))
+
+        try anna.edit { try $0.redact(key) }
+        #expect(try await anna.sync().accepted == 1)
+        // Gone with the erasure's commit, before any builder ran; the next image holds no trace.
+        #expect(try await image() == nil)
+        try await store.buildSnapshotImages()
+        #expect(try await image() != nil)
+        #expect(!holdsStreet(try await image()))
         await server.stop()
     }
 

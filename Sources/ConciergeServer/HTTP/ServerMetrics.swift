@@ -56,13 +56,13 @@ public final class ServerMetrics: Sendable {
         }
     }
 
-    /// Records changed after the snapshot image builder's position (0 once it has caught up).
-    /// Made by its first report: absent until the builder has looked once.
-    func recordSnapshotImagesPending(_ count: Int) {
+    /// Log positions between the snapshot image builder and the log's head (0 once it has caught
+    /// up). Made by its first report: absent until the builder has looked once.
+    func recordSnapshotImagesLag(_ positions: Int) {
         registry.makeGauge(
-            name: "concierge_snapshot_images_pending",
-            help: "records whose snapshot image the builder has yet to look at (SQLite engine)"
-        ).set(Int64(count))
+            name: "concierge_snapshot_images_lag_positions",
+            help: "log positions the snapshot image builder is behind the head, 0 when caught up (SQLite engine)"
+        ).set(Int64(positions))
     }
 
     func recordReset(reason: String) {

@@ -143,6 +143,13 @@ extension SQLiteServerStore {
             let oldAudience = before[key].map { Audience.of($0, owner: owners[key]) }
             let audience = Audience.of(after[key]!, owner: owners[key])
             try RecordRows.save(after[key]!, touched: changes, audience: audience, seq: seq, in: db)
+            // An erasure leaves no copy of what it erased: the record's snapshot image goes with
+            // the change (the builder makes a new one). Other changes only make it stale.
+            if changes.contains(where: \.erases) {
+                try db.cachedExecute(
+                    sql: "DELETE FROM record_image WHERE type = ? AND id = ?",
+                    arguments: [key.type.rawValue, key.id.rawValue])
+            }
             records.wrote(after[key]!)
             counts.touched.tags.formUnion(audience)
             counts.touched.head = UInt64(seq)

@@ -162,8 +162,8 @@ public final class SQLiteServerStore: ServerStore {
     /// Waits until the background builder of snapshot images has caught up with every commit so far.
     public func snapshotImagesIdle() async { await images.idle() }
 
-    /// Calls `observer` with the number of records whose snapshot image the builder has yet to
-    /// look at (0 once it has caught up), after each of its batches.
+    /// Calls `observer` with how many log positions the snapshot image builder is behind the
+    /// log's head (0 once it has caught up), after each of its batches.
     public func observeSnapshotImages(_ observer: @escaping @Sendable (Int) -> Void) {
         images.observe(observer)
     }

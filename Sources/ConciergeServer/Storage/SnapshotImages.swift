@@ -40,7 +40,8 @@ final class SnapshotImages: Sendable {
         var finished: [CheckedContinuation<Void, Never>] = []
         /// Where the builder stands: every record last changed at or before it had an image built.
         var position: Position?
-        /// Records changed after the position, as of the last batch (`nil` before the first).
+        /// Log positions between the builder's position and the log's head, as of its last batch
+        /// (0 once it has caught up; `nil` before the first batch).
         var pending: Int?
         var observer: (@Sendable (Int) -> Void)?
     }
@@ -59,8 +60,8 @@ final class SnapshotImages: Sendable {
         self.logger = logger
     }
 
-    /// Calls `observer` after each batch with the number of records changed after the builder's
-    /// position (for the metrics; 0 once it has caught up).
+    /// Calls `observer` after each batch with how many log positions the builder is behind the
+    /// log's head (for the metrics; 0 once it has caught up).
     func observe(_ observer: @escaping @Sendable (Int) -> Void) {
         let pending = state.withLock { state in
             state.observer = observer
@@ -69,7 +70,7 @@ final class SnapshotImages: Sendable {
         if let pending { observer(pending) }
     }
 
-    /// Records changed after the builder's position as of its last batch; `nil` before the first.
+    /// Log positions the builder is behind as of its last batch; `nil` before the first.
     var pending: Int? { state.withLock { $0.pending } }
 
     /// Starts the builder: the first pass runs at once (images may be missing or stale since the
@@ -198,7 +199,7 @@ final class SnapshotImages: Sendable {
     }
 
     /// The images of the next records in log order after `position` whose image is missing or
-    /// stale, read in one transaction; the position reached, and how many records changed after it.
+    /// stale, read in one transaction; the position reached, and how far behind the head it is.
     static func read(after position: Position?, in db: Database) throws -> (
         images: [Image], next: Position, more: Bool, pending: Int
     ) {
@@ -254,14 +255,19 @@ final class SnapshotImages: Sendable {
                 key: record.key, seq: seqs[record.key]!, hidesInternal: Projection.hidesInternal(record),
                 bytes: record.binary)
         }
-        // What is left: the records changed after the position (through the index on last_seq).
-        let pending =
-            more
-            ? try Int.fetchOne(
-                db.cachedStatement(
-                    sql: "SELECT COUNT(*) FROM record WHERE last_seq >= ? AND (last_seq, type, id) > (?, ?, ?)"),
-                arguments: [next.seq, next.seq, next.type, next.id]) ?? 0
-            : 0
+        // How far behind the log's head the builder is, in log positions (a count of the records
+        // changed after it would walk the index on every batch).
+        let pending = more ? max(0, Int(try SQLiteServerStore.head(in: db)) - Int(next.seq)) : 0
         return (images, next, more, pending)
+    }
+}
+
+extension Change {
+    /// Whether the change erases personal data (of the record, or of one entry).
+    var erases: Bool {
+        switch self {
+        case .redact, .redactEntry: true
+        default: false
+        }
     }
 }

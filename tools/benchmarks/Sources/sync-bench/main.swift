@@ -108,7 +108,7 @@ let url = URL(string: "http://127.0.0.1:\(port)/")!
 
 // The server builds its snapshot images in the background after writes (here: after its start, as
 // the seed was written before it). A running server has them current; the sync is timed once the
-// builder reports that it has caught up (`concierge_snapshot_images_pending 0` in /metrics).
+// builder reports that it has caught up (`concierge_snapshot_images_lag_positions 0` in /metrics).
 // BENCH_IMAGES=0 starts the server without images: snapshots read every record from its rows.
 let imagesStart = ContinuousClock.now
 if environment["BENCH_IMAGES"] != "0" {
@@ -118,7 +118,7 @@ if environment["BENCH_IMAGES"] != "0" {
             HTTPClientRequest(url: url.appendingPathComponent("metrics").absoluteString), timeout: .seconds(30))
         let text = String(buffer: try await response.body.collect(upTo: 1 << 22))
         caughtUp = text.split(separator: "\n").contains { line in
-            line.hasPrefix("concierge_snapshot_images_pending ") && Double(line.split(separator: " ")[1]) == 0
+            line.hasPrefix("concierge_snapshot_images_lag_positions ") && Double(line.split(separator: " ")[1]) == 0
         }
         if !caughtUp { try await Task.sleep(for: .milliseconds(100)) }
     }
