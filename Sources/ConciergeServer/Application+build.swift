@@ -32,7 +32,8 @@ public func makeServerParts(configuration: ServerConfiguration, logger: Logger) 
     }
     let store = try await PostgresServerStore.connect(
         url: url, maxConnections: configuration.databaseConnections, recordCache: configuration.recordCache,
-        logger: logger)
+        snapshotImages: configuration.snapshotImages, logger: logger)
+    store.observeSnapshotImages { metrics.recordSnapshotImagesLag($0) }
     // Every instance signs and verifies with the one key kept in the database.
     let key = try await store.signingKey(orMake: TokenService.makeKey)
     let tokens = try await TokenService(pem: key.pem, keyID: key.kid, lifetime: configuration.accessTokenSeconds)

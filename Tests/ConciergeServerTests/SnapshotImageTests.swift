@@ -7,8 +7,8 @@ import Testing
 
 @testable import ConciergeServer
 
-/// Snapshot pages on SQLite send records as the images the server keeps ready, only while an image
-/// is current, and never one with parts its reader may not see.
+/// Snapshot pages send records as the images the server keeps ready, only while an image is
+/// current, and never one with parts its reader may not see.
 @Suite struct SnapshotImageTests {
     /// A first-sync page as `device` would get it with `accept`, asked for over HTTP.
     static func snapshotPage(_ device: TestDevice, _ server: TestServer, accept: String) async throws -> ResetSnapshot {
@@ -36,15 +36,17 @@ import Testing
         Dictionary(uniqueKeysWithValues: try snapshot.allRecords().map { ($0.key, $0) })
     }
 
-    @Test func imagesBuiltInTheBackgroundServeSnapshotsAndEveryFormAgrees() async throws {
-        let server = try await TestServer.start(engine: .sqlite)
+    @Test(arguments: Engine.allCases) func imagesBuiltInTheBackgroundServeSnapshotsAndEveryFormAgrees(engine: Engine)
+        async throws
+    {
+        let server = try await TestServer.start(engine: engine)
         try await server.seed()
-        let store = try #require(server.store as? SQLiteServerStore)
+        let store = server.store
         let anna = try await server.device("anna")
         for index in 0..<3 { _ = try SyncIntegrationTests.newCase(anna, subject: "case \(index)") }
         try await anna.sync()
         // The builder follows the commits by itself.
-        await store.snapshotImagesIdle()
+        await server.snapshotImagesIdle()
 
         let ben = try await server.device("ben")
         let images = try await Self.snapshotPage(ben, server, accept: Self.withImages)
@@ -64,16 +66,16 @@ import Testing
         await server.stop()
     }
 
-    @Test func aStaleImageIsNeverSent() async throws {
+    @Test(arguments: Engine.allCases) func aStaleImageIsNeverSent(engine: Engine) async throws {
         // Images built only when asked: the change below stays newer than its case's image.
-        let server = try await TestServer.start(engine: .sqlite) { $0.snapshotImages = false }
+        let server = try await TestServer.start(engine: engine) { $0.snapshotImages = false }
         try await server.seed()
-        let store = try #require(server.store as? SQLiteServerStore)
+        let store = server.store
         let anna = try await server.device("anna")
         let changed = try SyncIntegrationTests.newCase(anna, subject: "Router drops every evening")
         let untouched = try SyncIntegrationTests.newCase(anna, subject: "Wrong bill")
         try await anna.sync()
-        try await store.buildSnapshotImages()
+        try await server.buildSnapshotImages()
         let ben = try await server.device("ben")
         try ben.edit { try $0.write("urgent", to: CaseFields.priority, of: changed) }
         #expect(try await ben.sync().accepted == 1)
@@ -88,19 +90,15 @@ import Testing
         await server.stop()
     }
 
-    @Test func anErasureTakesTheRecordsImageWithIt() async throws {
-        let server = try await TestServer.start(engine: .sqlite) { $0.snapshotImages = false }
+    @Test(arguments: Engine.allCases) func anErasureTakesTheRecordsImageWithIt(engine: Engine) async throws {
+        let server = try await TestServer.start(engine: engine) { $0.snapshotImages = false }
         try await server.seed()
-        let store = try #require(server.store as? SQLiteServerStore)
+        let store = server.store
         let anna = try await server.device("anna")
         let key = try SyncIntegrationTests.newCase(anna, subject: "My new address is Elm Street 5")
         try await anna.sync()
-        try await store.buildSnapshotImages()
-        func image() async throws -> [UInt8]? {
-            try await store.pool.read { db in
-                try Data.fetchOne(db, sql: "SELECT image FROM record_image WHERE id = ?", arguments: [key.id.rawValue])
-            }.map { [UInt8]($0) }
-        }
+        try await server.buildSnapshotImages()
+        func image() async throws -> [UInt8]? { try await server.storedImage(of: key) }
         let street = Array("Elm Street".utf8)
         func holdsStreet(_ bytes: [UInt8]?) -> Bool {
             guard let bytes else { return false }
@@ -112,16 +110,18 @@ import Testing
         #expect(try await anna.sync().accepted == 1)
         // Gone with the erasure's commit, before any builder ran; the next image holds no trace.
         #expect(try await image() == nil)
-        try await store.buildSnapshotImages()
+        try await server.buildSnapshotImages()
         #expect(try await image() != nil)
         #expect(!holdsStreet(try await image()))
         await server.stop()
     }
 
-    @Test func aCustomerNeverGetsTheImageOfACaseWithInternalNotes() async throws {
-        let server = try await TestServer.start(engine: .sqlite)
+    @Test(arguments: Engine.allCases) func aCustomerNeverGetsTheImageOfACaseWithInternalNotes(engine: Engine)
+        async throws
+    {
+        let server = try await TestServer.start(engine: engine)
         try await server.seed()
-        let store = try #require(server.store as? SQLiteServerStore)
+        let store = server.store
         let anna = try await server.device("anna")
         let noted = try SyncIntegrationTests.newCase(anna, subject: "Router drops every evening")
         let plain = try SyncIntegrationTests.newCase(anna, subject: "Wrong bill")
@@ -132,7 +132,7 @@ import Testing
             try editor.append(EntryKind.note, to: CaseFields.timeline, of: noted, personal: ["body": "Suspect pair 2"])
         }
         #expect(try await ben.sync().accepted == 1)
-        try await store.buildSnapshotImages()
+        try await server.buildSnapshotImages()
 
         // Staff get both as images, the note included.
         let staff = try await Self.snapshotPage(ben, server, accept: Self.withImages)

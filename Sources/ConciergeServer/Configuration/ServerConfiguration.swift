@@ -14,9 +14,9 @@ import Foundation
 ///   a live notice from another instance was lost, 1,000
 /// - `CONCIERGE_RECORD_CACHE`: about how many records the push writer keeps decoded (`0` turns the
 ///   cache off), 20,000
-/// - `CONCIERGE_SNAPSHOT_IMAGES`: SQLite engine: `1` keeps an image of every record ready for
-///   snapshot pages, built in the background after writes (``SQLiteServerStore``); `0` builds none
-///   (snapshots read every record from its rows), 1
+/// - `CONCIERGE_SNAPSHOT_IMAGES`: `1` keeps an image of every record ready for snapshot pages,
+///   built in the background after writes (`SnapshotImages`); `0` builds none (snapshots read
+///   every record from its rows), 1
 /// - `CONCIERGE_MAX_BODY_BYTES`: largest request body, 4 MiB
 /// - `CONCIERGE_MAX_BATCH_SETS`: most change sets in one push, 500
 /// - `CONCIERGE_MAX_PULL_LIMIT`: most change sets in one pull page, 1,000
@@ -42,7 +42,7 @@ public struct ServerConfiguration: Sendable {
     public var databaseConnections = 20
     public var livePollMilliseconds = 1_000
     public var recordCache = Self.defaultRecordCache
-    /// Whether the SQLite engine builds snapshot images in the background.
+    /// Whether the engine builds snapshot images in the background.
     public var snapshotImages = true
     /// How many records the push writer keeps decoded by default (``RecordCache``).
     public static let defaultRecordCache = 20_000

@@ -61,7 +61,7 @@ public final class ServerMetrics: Sendable {
     func recordSnapshotImagesLag(_ positions: Int) {
         registry.makeGauge(
             name: "concierge_snapshot_images_lag_positions",
-            help: "log positions the snapshot image builder is behind the head, 0 when caught up (SQLite engine)"
+            help: "log positions the snapshot image builder is behind the head, 0 when caught up"
         ).set(Int64(positions))
     }
 

@@ -272,6 +272,8 @@ struct PostgresPush {
             let oldAudience = before[key].map { Audience.of($0, owner: owners[key]) }
             let audience = Audience.of(after[key]!, owner: owners[key])
             pending.add(RecordRows.writes(after[key]!, touched: changes, audience: audience), seq: seq)
+            // An erasure leaves no copy of what it erased: the snapshot image goes with it.
+            if changes.contains(where: \.erases) { pending.erasedImages.insert(key) }
             records[key] = .some(after[key]!)
             written.insert(key)
             counts.touched.tags.formUnion(audience)
@@ -452,6 +454,15 @@ struct PostgresPush {
                 ON CONFLICT DO NOTHING
                 """, logger: logger)
         }
+        if !rows.erasedImages.isEmpty {
+            let keys = Array(rows.erasedImages)
+            try await connection.query(
+                """
+                DELETE FROM record_image i USING unnest(\(keys.map(\.type.rawValue))::text[],
+                    \(keys.map(\.id.rawValue))::text[]) AS k(type, id)
+                WHERE i.type = k.type AND i.id = k.id
+                """, logger: logger)
+        }
         if !rows.outcomes.isEmpty {
             let outcomes = rows.outcomes
             try await connection.query(
@@ -530,10 +541,12 @@ struct PendingRows {
     var audience: Set<AudienceRow> = []
     var scope: Set<ScopeRow> = []
     var outcomes: [Outcome] = []
+    /// Records whose snapshot image an erasure removes.
+    var erasedImages: Set<RecordKey> = []
 
     var isEmpty: Bool {
         log.isEmpty && records.isEmpty && fields.isEmpty && entries.isEmpty && audience.isEmpty && scope.isEmpty
-            && outcomes.isEmpty
+            && outcomes.isEmpty && erasedImages.isEmpty
     }
 
     mutating func add(_ writes: RecordRows.Writes, seq: Int64) {

@@ -457,44 +457,56 @@ struct PostgresReader {
         return result
     }
 
-    /// One page of a paged reset snapshot (see `SQLiteServerStore.snapshotPage`).
+    /// One page of a paged reset snapshot (see `SQLiteServerStore.snapshotPage`): records as their
+    /// current images where the principal may see all of them, read from their rows otherwise.
     func snapshotPage(for principal: Principal, from position: SnapshotPosition, head: UInt64, limit: Int)
         async throws -> ResetSnapshot
     {
         let tags = Array(principal.tags)
+        let seesInternal = Projection.seesInternal(principal)
         let continues = position.last != nil
-        var keys: [RecordKey] = []
+        var rows: [(String, String, Int64, ByteBuffer?)] = []
         if continues && head > position.seen {
-            keys += try await connection.query(
-                "SELECT type, id FROM record WHERE last_seq > \(Int64(position.seen)) AND audience && \(tags)",
-                logger: logger
-            ).collect().map { row in
-                let (type, id) = try row.decode((String, String).self)
-                return RecordKey(type: RecordType(type), id: RecordID(id))
-            }
+            rows += try await connection.query(
+                """
+                SELECT r.type, r.id, r.last_seq, i.image FROM record r
+                LEFT JOIN record_image i ON i.type = r.type AND i.id = r.id AND i.seq = r.last_seq
+                    AND (NOT i.internal OR \(seesInternal))
+                WHERE r.last_seq > \(Int64(position.seen)) AND r.audience && \(tags)
+                """, logger: logger
+            ).collect().map { try $0.decode((String, String, Int64, ByteBuffer?).self) }
         }
+        let changed = rows.count
         let last = position.last ?? (Int64.max, "", "")
-        let rows = try await connection.query(
+        rows += try await connection.query(
             """
-            SELECT type, id, last_seq FROM record
-            WHERE last_seq <= \(min(Int64(position.start), last.seq))
-                AND (last_seq, type, id) < (\(last.seq), \(last.type), \(last.id)) AND audience && \(tags)
-            ORDER BY last_seq DESC, type DESC, id DESC LIMIT \(limit + 1)
+            SELECT r.type, r.id, r.last_seq, i.image FROM record r
+            LEFT JOIN record_image i ON i.type = r.type AND i.id = r.id AND i.seq = r.last_seq
+                AND (NOT i.internal OR \(seesInternal))
+            WHERE r.last_seq <= \(min(Int64(position.start), last.seq))
+                AND (r.last_seq, r.type, r.id) < (\(last.seq), \(last.type), \(last.id)) AND r.audience && \(tags)
+            ORDER BY r.last_seq DESC, r.type DESC, r.id DESC LIMIT \(limit + 1)
             """, logger: logger
-        ).collect().map { try $0.decode((String, String, Int64).self) }
+        ).collect().map { try $0.decode((String, String, Int64, ByteBuffer?).self) }
         var next: SnapshotPosition?
-        for (index, row) in rows.enumerated() {
-            guard index < limit else {
-                let previous = rows[index - 1]
-                next = position
-                next!.seen = head
-                next!.last = (previous.2, previous.0, previous.1)
-                break
+        if rows.count - changed > limit {
+            let previous = rows[changed + limit - 1]
+            next = position
+            next!.seen = head
+            next!.last = (previous.2, previous.0, previous.1)
+            rows.removeLast()
+        }
+        var images: [RecordImage] = []
+        var keys: [RecordKey] = []
+        for (type, id, _, image) in rows {
+            if let image {
+                images.append(RecordImage(bytes: Array(image.readableBytesView)))
+            } else {
+                keys.append(RecordKey(type: RecordType(type), id: RecordID(id)))
             }
-            keys.append(RecordKey(type: RecordType(row.0), id: RecordID(row.1)))
         }
         return ResetSnapshot(
-            records: try await projected(keys, for: principal),
+            records: try await projected(keys, for: principal), images: images,
             cursor: Cursor(epoch: position.epoch, seq: position.start), reason: position.reason,
             continues: continues, more: next?.token)
     }

@@ -45,6 +45,8 @@ public final class PostgresServerStore: ServerStore {
     /// The push writer's decoded copy of recent records (none in the unordered mode of a test,
     /// whose transactions run side by side).
     let records: RecordCache
+    /// Builds the records' snapshot images in the background.
+    let images: SnapshotImages
     /// This store's id on the notices it sends, so that its instance skips its own.
     let instance = ReplicaID.random().description
     /// The channel pushes notify on commit, for live fan-out across instances.
@@ -53,17 +55,20 @@ public final class PostgresServerStore: ServerStore {
     /// Connects to `url` (`postgres://user:password@host:port/database?sslmode=...`), applies the
     /// migrations (once, under an advisory lock, whichever instance comes first) and reads the epoch.
     /// - Parameter recordCache: about how many records the push writer keeps decoded (0: none).
+    /// - Parameter snapshotImages: whether snapshot images are built in the background
+    ///   (``SnapshotImages``).
     public static func connect(
         url: String, maxConnections: Int = 20, recordCache: Int = ServerConfiguration.defaultRecordCache,
-        logger: Logger
+        snapshotImages: Bool = true, logger: Logger
     ) async throws -> PostgresServerStore {
         try await connect(
-            url: url, maxConnections: maxConnections, recordCache: recordCache, logger: logger, hooks: Hooks())
+            url: url, maxConnections: maxConnections, recordCache: recordCache, snapshotImages: snapshotImages,
+            logger: logger, hooks: Hooks())
     }
 
     static func connect(
-        url: String, maxConnections: Int, recordCache: Int = ServerConfiguration.defaultRecordCache, logger: Logger,
-        hooks: Hooks
+        url: String, maxConnections: Int, recordCache: Int = ServerConfiguration.defaultRecordCache,
+        snapshotImages: Bool = true, logger: Logger, hooks: Hooks
     ) async throws -> PostgresServerStore {
         var configuration = try PostgresURL.configuration(url)
         configuration.options.maximumConnections = maxConnections
@@ -71,9 +76,12 @@ public final class PostgresServerStore: ServerStore {
         let runner = Task { await client.run() }
         do {
             let epoch = try await Self.prepare(client, logger: logger)
-            return PostgresServerStore(
+            let store = PostgresServerStore(
                 client: client, runner: runner, epoch: epoch, logger: logger, hooks: hooks,
-                records: RecordCache(capacity: hooks.ordering == .commitOrdered ? recordCache : 0))
+                records: RecordCache(capacity: hooks.ordering == .commitOrdered ? recordCache : 0),
+                images: SnapshotImages.postgres(client: client, background: snapshotImages, logger: logger))
+            store.images.start()
+            return store
         } catch {
             runner.cancel()
             throw Self.storeError(error, "cannot open the PostgreSQL database")
@@ -82,7 +90,7 @@ public final class PostgresServerStore: ServerStore {
 
     private init(
         client: PostgresClient, runner: Task<Void, Never>, epoch: String, logger: Logger, hooks: Hooks,
-        records: RecordCache
+        records: RecordCache, images: SnapshotImages
     ) {
         self.client = client
         self.runner = runner
@@ -90,16 +98,37 @@ public final class PostgresServerStore: ServerStore {
         self.logger = logger
         self.hooks = hooks
         self.records = records
+        self.images = images
         let instance = self.instance
         pushes = GroupCommit(maxWeight: PushJob.groupSets, weight: { $0.sets.count }) { jobs in
-            try await Self.push(
+            let results = try await Self.push(
                 jobs, client: client, logger: logger, epoch: epoch, hooks: hooks, instance: instance, cache: records)
+            // Committed: the records' images can be built.
+            if results.contains(where: { $0.counts.accepted > 0 }) { images.commitFinished() }
+            return results
         }
     }
 
+    /// Waits for a running image batch, then closes the connections.
     public func close() async {
+        await images.close()
         runner.cancel()
         _ = await runner.value
+    }
+
+    /// Builds every missing or stale snapshot image now (the store does it by itself in the
+    /// background, paced): for tests and tools that need the images current.
+    public func buildSnapshotImages() async throws {
+        do { try await images.catchUp() } catch { throw Self.storeError(error, "building snapshot images failed") }
+    }
+
+    /// Waits until the background builder of snapshot images has caught up with every commit so far.
+    public func snapshotImagesIdle() async { await images.idle() }
+
+    /// Calls `observer` with how many log positions the snapshot image builder is behind the
+    /// log's head (0 once it has caught up), after each of its batches.
+    public func observeSnapshotImages(_ observer: @escaping @Sendable (Int) -> Void) {
+        images.observe(observer)
     }
 
     /// Applies the migrations not yet applied, each in its own transaction, and makes the epoch.

@@ -82,7 +82,7 @@ public final class SQLiteServerStore: ServerStore {
             }
             checkpointer = try WALCheckpointer(path: path, logger: logger)
             records = RecordCache(capacity: recordCache)
-            images = SnapshotImages(
+            images = SnapshotImages.sqlite(
                 pool: pool, checkpointer: checkpointer, background: snapshotImages, logger: logger)
             pushes = Self.groupCommit(
                 pool: pool, checkpointer: checkpointer, records: records, images: images, epoch: epoch,

@@ -1,6 +1,5 @@
 import ConciergeCore
 import Foundation
-import GRDB
 import Logging
 import Synchronization
 
@@ -9,11 +8,11 @@ import Synchronization
 /// reading a dozen rows per record, decoding them and encoding the record again.
 ///
 /// The push does not build images: it writes only the rows a change touches. This builder follows
-/// it in the background, in log order: it reads the records changed since its last pass on a
-/// reader connection (beside the writer) and writes their images in short transactions of their
-/// own. An image carries the record's `last_seq` when it was read; a snapshot page uses an image
-/// only while that is still the record's `last_seq`, and reads the record's rows otherwise. A
-/// stale or missing image costs speed, never correctness.
+/// it in the background, in log order: each batch reads the records changed since the builder's
+/// position (beside the push writer) and writes their images in a short transaction of its own
+/// (the engine's part: ``Batch``). An image carries the record's `last_seq` when it was read; a
+/// snapshot page uses an image only while that is still the record's `last_seq`, and reads the
+/// record's rows otherwise. A stale or missing image costs speed, never correctness.
 ///
 /// While pushes keep arriving it builds one batch per ``busyInterval``, so that it takes little
 /// of the writer; once they stop, it catches up batch after batch.
@@ -25,8 +24,20 @@ final class SnapshotImages: Sendable {
     /// The pace while writes keep arriving: one batch per interval.
     static let busyInterval: Duration = .seconds(1)
 
-    private let pool: DatabasePool
-    private let checkpointer: WALCheckpointer
+    /// What one batch did: where the builder stands now, whether more may be left, and how many
+    /// log positions it is behind the head.
+    struct Batch: Sendable {
+        var next: Position
+        var more: Bool
+        var lag: Int
+    }
+
+    /// Builds the images of the next records after a position (`nil`: where the last run's last
+    /// write left off), one engine's way. `waits`: wait for another builder (another instance)
+    /// rather than leave the batch to it.
+    typealias Build = @Sendable (_ position: Position?, _ waits: Bool) async throws -> Batch
+
+    private let build: Build
     private let logger: Logger
     /// Whether the builder runs by itself (otherwise only ``catchUp()`` builds).
     private let background: Bool
@@ -53,9 +64,8 @@ final class SnapshotImages: Sendable {
         var id: String
     }
 
-    init(pool: DatabasePool, checkpointer: WALCheckpointer, background: Bool = true, logger: Logger) {
-        self.pool = pool
-        self.checkpointer = checkpointer
+    init(background: Bool = true, logger: Logger, build: @escaping Build) {
+        self.build = build
         self.background = background
         self.logger = logger
     }
@@ -117,7 +127,7 @@ final class SnapshotImages: Sendable {
     /// Builds batches until every record has a current image (for tests and tools: the builder
     /// does it by itself, paced).
     func catchUp() async throws {
-        while try await buildBatch() {}
+        while try await buildBatch(waits: true) {}
     }
 
     private func run(waitFirst: Bool) async {
@@ -155,110 +165,30 @@ final class SnapshotImages: Sendable {
 
     /// Builds the images of the next batch of records changed since the builder's position.
     /// - Returns: whether more may be left.
-    private func buildBatch() async throws -> Bool {
-        let position = state.withLock { $0.position }
-        let batch = try await pool.read { db in try Self.read(after: position, in: db) }
-        if !batch.images.isEmpty {
-            try await pool.write { db in
-                for image in batch.images {
-                    try db.cachedExecute(
-                        sql: """
-                            INSERT INTO record_image (type, id, seq, internal, image) VALUES (?, ?, ?, ?, ?)
-                            ON CONFLICT (type, id) DO UPDATE SET seq = excluded.seq, internal = excluded.internal,
-                                image = excluded.image
-                            WHERE excluded.seq > record_image.seq
-                            """,
-                        arguments: [
-                            image.key.type.rawValue, image.key.id.rawValue, image.seq, image.hidesInternal,
-                            Data(image.bytes),
-                        ])
-                }
-                // Where the next start begins (records at this position come again, and are skipped).
-                try db.cachedExecute(
-                    sql: """
-                        INSERT INTO server_meta (key, value) VALUES ('image_position', ?)
-                        ON CONFLICT (key) DO UPDATE SET value = excluded.value
-                        """, arguments: [String(batch.next.seq)])
-            }
-            checkpointer.commitFinished()
-        }
+    private func buildBatch(waits: Bool = false) async throws -> Bool {
+        let batch = try await build(state.withLock { $0.position }, waits)
         let observer = state.withLock { state -> (@Sendable (Int) -> Void)? in
             state.position = batch.next
-            state.pending = batch.pending
+            state.pending = batch.lag
             return state.observer
         }
-        observer?(batch.pending)
+        observer?(batch.lag)
         return batch.more
     }
 
-    struct Image {
+    /// A record's image, made from the record as stored, and the record's `last_seq` then.
+    struct Image: Sendable {
         var key: RecordKey
         var seq: Int64
         var hidesInternal: Bool
         var bytes: [UInt8]
-    }
 
-    /// The images of the next records in log order after `position` whose image is missing or
-    /// stale, read in one transaction; the position reached, and how far behind the head it is.
-    static func read(after position: Position?, in db: Database) throws -> (
-        images: [Image], next: Position, more: Bool, pending: Int
-    ) {
-        // The first pass after a start begins where the last run's last write left off.
-        var start = Position(seq: -1, type: "", id: "")
-        if let position {
-            start = position
-        } else if let saved = try String.fetchOne(
-            db, sql: "SELECT value FROM server_meta WHERE key = 'image_position'"
-        ).flatMap({ Int64($0) }) {
-            start.seq = saved
+        init(_ record: ConciergeCore.Record, seq: Int64) {
+            key = record.key
+            self.seq = seq
+            hidesInternal = Projection.hidesInternal(record)
+            bytes = record.binary
         }
-        // The bound on last_seq alone lets SQLite walk its index from the position.
-        let rows = try Row.fetchAll(
-            db.cachedStatement(
-                sql: """
-                    SELECT type, id, last_seq FROM record
-                    WHERE last_seq >= ? AND (last_seq, type, id) > (?, ?, ?)
-                    ORDER BY last_seq, type, id LIMIT ?
-                    """),
-            arguments: [start.seq, start.seq, start.type, start.id, batchSize + 1])
-        let more = rows.count > batchSize
-        var candidates: [(key: RecordKey, seq: Int64)] = []
-        var next = start
-        for row in rows.prefix(batchSize) {
-            let (type, id, seq): (String, String, Int64) = (row[0], row[1], row[2])
-            next = Position(seq: seq, type: type, id: id)
-            candidates.append((RecordKey(type: RecordType(type), id: RecordID(id)), seq))
-        }
-        // Records whose image is current (built before a restart, or before a later change of
-        // another record moved them) are skipped.
-        var current = Set<RecordKey>()
-        if !candidates.isEmpty {
-            let list = candidates.map { _ in "(?, ?, ?)" }.joined(separator: ",")
-            var values: [(any DatabaseValueConvertible)?] = []
-            for candidate in candidates {
-                values += [candidate.key.type.rawValue, candidate.key.id.rawValue, candidate.seq]
-            }
-            for row in try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT i.type, i.id FROM (VALUES \(list)) AS k
-                    JOIN record_image AS i ON i.type = k.column1 AND i.id = k.column2 AND i.seq = k.column3
-                    """, arguments: StatementArguments(values))
-            {
-                current.insert(RecordKey(type: RecordType(row[0]), id: RecordID(row[1])))
-            }
-        }
-        let wanted = candidates.filter { !current.contains($0.key) }
-        let seqs = Dictionary(wanted.map { ($0.key, $0.seq) }, uniquingKeysWith: max)
-        let images = try RecordRows.loadWhole(wanted.map(\.key), in: db).map { record in
-            Image(
-                key: record.key, seq: seqs[record.key]!, hidesInternal: Projection.hidesInternal(record),
-                bytes: record.binary)
-        }
-        // How far behind the log's head the builder is, in log positions (a count of the records
-        // changed after it would walk the index on every batch).
-        let pending = more ? max(0, Int(try SQLiteServerStore.head(in: db)) - Int(next.seq)) : 0
-        return (images, next, more, pending)
     }
 }
 

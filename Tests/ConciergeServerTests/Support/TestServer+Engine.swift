@@ -85,3 +85,45 @@ extension TestServer {
         }
     }
 }
+
+extension TestServer {
+    /// Builds every missing or stale snapshot image now, on either engine.
+    func buildSnapshotImages() async throws {
+        switch store {
+        case let store as SQLiteServerStore: try await store.buildSnapshotImages()
+        case let store as PostgresServerStore: try await store.buildSnapshotImages()
+        default: Issue.record("unknown engine \(type(of: store))")
+        }
+    }
+
+    /// Waits until the background builder of snapshot images has caught up, on either engine.
+    func snapshotImagesIdle() async {
+        switch store {
+        case let store as SQLiteServerStore: await store.snapshotImagesIdle()
+        case let store as PostgresServerStore: await store.snapshotImagesIdle()
+        default: Issue.record("unknown engine \(type(of: store))")
+        }
+    }
+
+    /// The stored snapshot image of `key`, if any, on either engine.
+    func storedImage(of key: RecordKey) async throws -> [UInt8]? {
+        switch store {
+        case let store as SQLiteServerStore:
+            return try await store.pool.read { db in
+                try Data.fetchOne(
+                    db, sql: "SELECT image FROM record_image WHERE type = ? AND id = ?",
+                    arguments: [key.type.rawValue, key.id.rawValue])
+            }.map { [UInt8]($0) }
+        case let store as PostgresServerStore:
+            return try await store.read { connection, logger in
+                try await connection.query(
+                    "SELECT image FROM record_image WHERE type = \(key.type.rawValue) AND id = \(key.id.rawValue)",
+                    logger: logger
+                ).collect().first.map { Array(try $0.decode(ByteBuffer.self).readableBytesView) }
+            }
+        default:
+            Issue.record("unknown engine \(type(of: store))")
+            return nil
+        }
+    }
+}
