@@ -73,12 +73,17 @@ extension SnapshotImages {
             Array(candidates.keys))
         let images = records.values.map { Image($0, seq: candidates[$0.key]!) }
         if !images.isEmpty {
+            // Only images still current when written (a record changed since the read keeps no
+            // copy of its older state here, but for a change committing while this statement runs:
+            // that image is stale, never sent, and replaced by the next batch).
             try await connection.query(
                 """
                 INSERT INTO record_image (type, id, seq, internal, image)
-                SELECT * FROM unnest(\(images.map(\.key.type.rawValue))::text[], \(images.map(\.key.id.rawValue))::text[],
+                SELECT k.type, k.id, k.seq, k.internal, k.image
+                FROM unnest(\(images.map(\.key.type.rawValue))::text[], \(images.map(\.key.id.rawValue))::text[],
                     \(images.map(\.seq))::bigint[], \(images.map(\.hidesInternal))::boolean[],
-                    \(images.map { ByteBuffer(bytes: $0.bytes) })::bytea[])
+                    \(images.map { ByteBuffer(bytes: $0.bytes) })::bytea[]) AS k(type, id, seq, internal, image)
+                JOIN record r ON r.type = k.type AND r.id = k.id AND r.last_seq = k.seq
                 ON CONFLICT (type, id) DO UPDATE SET seq = excluded.seq, internal = excluded.internal,
                     image = excluded.image
                 WHERE excluded.seq > record_image.seq

@@ -14,10 +14,14 @@ extension SnapshotImages {
             let batch = try await pool.read { db in try read(after: position, in: db) }
             if !batch.images.isEmpty {
                 try await pool.write { db in
+                    // Only images still current when written: a record changed since the read (an
+                    // erasure, say) keeps no copy of its older state here.
                     for image in batch.images {
                         try db.cachedExecute(
                             sql: """
-                                INSERT INTO record_image (type, id, seq, internal, image) VALUES (?, ?, ?, ?, ?)
+                                INSERT INTO record_image (type, id, seq, internal, image)
+                                SELECT ?1, ?2, ?3, ?4, ?5
+                                WHERE EXISTS (SELECT 1 FROM record WHERE type = ?1 AND id = ?2 AND last_seq = ?3)
                                 ON CONFLICT (type, id) DO UPDATE SET seq = excluded.seq, internal = excluded.internal,
                                     image = excluded.image
                                 WHERE excluded.seq > record_image.seq
