@@ -134,15 +134,18 @@ final class SnapshotImages: Sendable {
         var pause: Duration? = waitFirst ? Self.delay : nil
         while true {
             if let pause { try? await Task.sleep(for: pause) }
-            let commitsBefore = state.withLock { state in
+            let (commitsBefore, closed) = state.withLock { state in
                 defer { state.commits = 0 }
-                return state.commits
+                return (state.commits, state.closed)
             }
             var more = false
-            do {
-                more = try await buildBatch()
-            } catch {
-                logger.error("building snapshot images failed", metadata: [LogKey.error: "\(error)"])
+            // Closed during the pause: stop without another batch.
+            if !closed {
+                do {
+                    more = try await buildBatch()
+                } catch {
+                    logger.error("building snapshot images failed", metadata: [LogKey.error: "\(error)"])
+                }
             }
             let (stop, waiting, next) = state.withLock {
                 state -> (Bool, [CheckedContinuation<Void, Never>], Duration?) in
