@@ -80,7 +80,7 @@ public enum ReplicaStoreContract {
         // A record saved as the image it arrived in reads back as the record.
         var imaged = Record(key: RecordKey(type: .serviceCase, id: "imaged"))
         try set(replica, seq: 9, "i").apply(to: &imaged)
-        let image = try RecordImage(decoding: imaged.binary)
+        let image = try RecordImage(checking: imaged.binary)
         try store.write { writer in try writer.saveConfirmed(image, key: imaged.key) }
         try expect(
             try store.read { try $0.confirmedRecord(imaged.key) }, Optional(imaged), "confirmed image round trip")

@@ -2,10 +2,10 @@
 ///
 /// A snapshot page carries such images as they are stored, and a replica file stores them as they
 /// arrive: the record is neither decoded into values nor encoded again on the server, and not
-/// encoded again on the replica. The receiving side decodes each image once, where the answer is
-/// decoded, to check it; it keeps only the bytes and what applying needs (the key and the largest
-/// stamp), so that the decoded values are freed there and not where the replica writes. A replica
-/// that already holds the record decodes the image again to merge it.
+/// encoded again on the replica. The receiving side checks each image once, where the answer is
+/// decoded, without building the record (``init(checking:)``); it keeps only the bytes and what
+/// applying needs (the key and the largest stamp). A replica that already holds the record decodes
+/// the image to merge it.
 public struct RecordImage: Hashable, Sendable {
     /// What applying an image needs besides its bytes.
     public struct Checked: Hashable, Sendable {
@@ -15,7 +15,7 @@ public struct RecordImage: Hashable, Sendable {
 
     /// The record in the binary form.
     public let bytes: [UInt8]
-    /// Set once the bytes were decoded and checked; `nil` where only the bytes are at hand (on the
+    /// Set once the bytes were checked; `nil` where only the bytes are at hand (on the
     /// server, which sends what it stored without decoding it).
     public let checked: Checked?
 
@@ -31,22 +31,13 @@ public struct RecordImage: Hashable, Sendable {
         checked = Checked(key: record.key, largestStamp: record.largestStamp)
     }
 
-    /// Decodes `bytes` to check them.
-    /// - Throws: ``CodecError`` `malformedBinary` when the bytes are not one record in the binary form.
-    public init(decoding bytes: [UInt8]) throws(CodecError) {
-        let record = try Record(binary: bytes)
-        self.bytes = bytes
-        checked = Checked(key: record.key, largestStamp: record.largestStamp)
-    }
-
     /// The record, decoded.
     public func decode() throws(CodecError) -> Record { try Record(binary: bytes) }
 
-    /// The image with its bytes checked (decoded now unless they were).
+    /// What the check of the bytes found (checked now unless they were: ``init(checking:)``).
     public func checking() throws(CodecError) -> Checked {
         if let checked { return checked }
-        let record = try decode()
-        return Checked(key: record.key, largestStamp: record.largestStamp)
+        return try RecordImage(checking: bytes).checked!
     }
 
     // Equal images have equal bytes, checked or not.
