@@ -28,35 +28,24 @@ extension PostgresServerStore {
         cache: RecordCache
     ) async throws -> [PushResult] {
         let (results, written, head) = try await write(client: client, logger: logger) { connection, logger in
-            var push = try await PostgresPush(
-                connection: connection, logger: logger, epoch: epoch, ordering: hooks.ordering)
-            push.notifies = hooks.notifies
-            push.instance = instance
-            push.writeBehindSets = hooks.writeBehindSets
-            if cache.capacity > 0 { try await push.use(cache) }
+            var store = try await PostgresPushStore(connection: connection, logger: logger, ordering: hooks.ordering)
+            store.writeBehindSets = hooks.writeBehindSets
+            if cache.capacity > 0 { try await store.use(cache) }
+            var push = GroupPush(store: store, epoch: epoch, cache: cache)
             do {
                 try await push.prepare(jobs)
                 var results: [PushResult] = []
                 for job in jobs {
-                    push.counts = PushCounts()
-                    var outcomes: [PushOutcome] = []
-                    for set in job.sets {
-                        let outcome = try await push.push(set, from: job.caller)
-                        switch outcome.status {
-                        case .accepted: push.counts.accepted += 1
-                        case .duplicate: push.counts.duplicates += 1
-                        case .rejected: push.counts.rejected[outcome.error!.code, default: 0] += 1
-                        }
-                        outcomes.append(outcome)
-                    }
-                    results.append(PushResult(outcomes: outcomes, counts: push.counts))
-                    try await push.flushBehind()
+                    results.append(try await push.push(job))
+                    try await push.store.flushBehind(&push.pending)
                 }
-                try await push.finish(callers: jobs.map(\.caller))
+                try await push.store.finish(
+                    &push.pending, touched: push.touched, callers: jobs.map(\.caller),
+                    notice: hooks.notifies ? FanOutNotice(push.touched, from: instance).payload : nil)
                 for result in results { try await hooks.beforeCommit?(result.outcomes) }
-                return (results, push.writtenRecords, push.head)
+                return (results, push.writtenRecords, push.store.head)
             } catch {
-                await push.abandon()
+                await push.store.abandon()
                 throw error
             }
         }

@@ -32,7 +32,7 @@ public final class PostgresServerStore: ServerStore {
         var notifies = true
         /// Pending rows of this many sets are written while the group merges on (a test lowers it
         /// so that every batch's rows are).
-        var writeBehindSets = PostgresPush.writeBehindSets
+        var writeBehindSets = PostgresPushStore.writeBehindSets
     }
 
     let client: PostgresClient

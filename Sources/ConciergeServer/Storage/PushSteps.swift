@@ -65,19 +65,16 @@ enum PushSteps {
     }
 
     /// An outcome stored for the same id: the same answer again, or `seqReused` for other content.
-    static func replay(
-        _ encoded: EncodedSet, storedHash: Data, status: String, code: String?, message: String?, logSeq: Int64?,
-        epoch: String
-    ) -> PushOutcome {
+    static func replay(_ encoded: EncodedSet, stored: StoredOutcome, epoch: String) -> PushOutcome {
         let id = encoded.set.id
-        guard storedHash == encoded.hash else {
+        guard stored.hash == encoded.hash else {
             return .rejected(
                 id, SyncError(.seqReused, "this change-set id was used for other content; enrol the device again"))
         }
-        if status == "accepted" {
-            return .duplicate(id, at: Cursor(epoch: epoch, seq: UInt64(logSeq ?? 0)))
+        if stored.status == "accepted" {
+            return .duplicate(id, at: Cursor(epoch: epoch, seq: UInt64(stored.logSeq ?? 0)))
         }
-        return .rejected(id, SyncError(SyncError.Code(code ?? "invalid"), message ?? ""))
+        return .rejected(id, SyncError(SyncError.Code(stored.code ?? "invalid"), stored.message ?? ""))
     }
 
     /// Upgrade steps, then stamps and drift, then the schema: what needs no stored state.

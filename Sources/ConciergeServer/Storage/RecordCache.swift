@@ -7,13 +7,13 @@ import Synchronization
 ///
 /// It holds a record as its record and field rows store it (log fields without their entries,
 /// which are read from their rows when a change needs them), or that no record has the key.
-/// Only what is committed enters it: a push transaction keeps its own writes apart and hands them
-/// over after its commit, so a rolled-back group leaves nothing behind. Every record write goes
+/// Only what is committed enters it: a group push keeps its own writes apart and hands them over
+/// after its commit, so a rolled-back group leaves nothing behind. Every record write goes
 /// through the push path, so what else may change a record is another writer:
 /// - SQLite: every write of the server goes through its one writer connection; a commit by
 ///   another connection (an admin command run while the server runs, say) changes
-///   `PRAGMA data_version` on that connection, and the whole cache is dropped at the next write
-///   transaction (``checkDataVersion(in:)``).
+///   `PRAGMA data_version` on that connection, and the whole cache is dropped at the next push
+///   transaction (``checkDataVersion(in:)``), whose group is then checked again.
 /// - PostgreSQL: pushes of all instances hold the log's head row in turn; an instance that finds
 ///   the head moved since its own last commit forgets the records written since
 ///   (``PostgresServerStore``).
@@ -52,18 +52,19 @@ final class RecordCache: Sendable {
     /// How many records it holds.
     var count: Int { state.withLock { $0.young.count + $0.old.count } }
 
-    /// Drops everything when another connection committed since the last write transaction.
-    /// Call at the start of each write transaction, on the writer's connection.
-    func checkDataVersion(in db: Database) throws {
-        guard capacity > 0 else { return }
+    /// Drops everything when another connection committed since the last call, and says so.
+    /// Call on the writer's connection at the start of each push transaction, and once when the
+    /// store opens.
+    @discardableResult
+    func checkDataVersion(in db: Database) throws -> Bool {
         let version = try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? 0
-        state.withLock { state in
-            if let previous = state.dataVersion, previous != version {
-                state.young = [:]
-                state.old = [:]
-                state.counts.drops += 1
-            }
-            state.dataVersion = version
+        return state.withLock { state in
+            defer { state.dataVersion = version }
+            guard let previous = state.dataVersion, previous != version else { return false }
+            state.young = [:]
+            state.old = [:]
+            state.counts.drops += 1
+            return true
         }
     }
 
@@ -125,52 +126,4 @@ final class RecordCache: Sendable {
         }
         state.young[key] = entry
     }
-}
-
-/// One write transaction's view of records: its own writes first, then the committed states the
-/// cache holds, then the rows. Its writes reach the cache only once the transaction committed
-/// (``RecordCache/store(_:)`` with ``written``).
-final class WriterRecords {
-    let cache: RecordCache
-    /// What this transaction wrote, as the rows store it.
-    private(set) var written: [RecordKey: RecordCache.Entry] = [:]
-
-    init(cache: RecordCache) {
-        self.cache = cache
-    }
-
-    /// Loads what `need` asks of a record (at least that; all its fields when the cache had it or
-    /// it was read for the cache); `nil` when the record does not exist.
-    func load(_ key: RecordKey, need: RecordRows.Need, in db: Database) throws -> Record? {
-        let entry: RecordCache.Entry
-        if let mine = written[key] {
-            entry = mine
-        } else if let held = cache.lookup(key) {
-            entry = held
-        } else {
-            guard cache.capacity > 0 else { return try RecordRows.load(key, need: need, in: db) }
-            // Not held: read all its fields (the next change may touch others), committed as they
-            // are: this transaction has not written the record.
-            entry = try RecordRows.markers(key, in: db).map { markers in
-                try RecordRows.assemble(
-                    key, deleted: markers.deleted, redacted: markers.redacted,
-                    fields: try RecordRows.fieldRows(key, nil, in: db), entries: [])
-            }
-            cache.store([key: entry])
-        }
-        guard let record = entry else { return nil }
-        let entryRows = try RecordRows.entryRows(key, need: need, in: db)
-        guard !entryRows.isEmpty else { return record }
-        var fields = record.fields
-        try RecordRows.attach(entryRows, to: &fields, of: key)
-        return Record(key: key, fields: fields, deleted: record.deleted, redacted: record.redacted)
-    }
-
-    /// Notes that this transaction wrote `record` (whole: every field of it as merged).
-    func wrote(_ record: Record) {
-        // Without a cache, loads return only what a change needs: nothing whole to note.
-        guard cache.capacity > 0 else { return }
-        written[record.key] = RecordRows.rowForm(record)
-    }
-
 }

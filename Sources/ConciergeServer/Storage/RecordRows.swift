@@ -35,6 +35,18 @@ enum RecordRows {
             }
         }
 
+        /// Whether it asks for any entry of the record `key`.
+        func asksForEntries(of key: RecordKey) -> Bool {
+            everything || !entries.isEmpty || (statusChanges && key.type == .serviceCase)
+        }
+
+        /// Whether it asks for an entry of the record `key`, found in `field` with `kind`.
+        func wants(key: RecordKey, field: String, entry: String, kind: String) -> Bool {
+            everything || entries[field]?.contains(EntryID(entry)) == true
+                || (statusChanges && key.type == .serviceCase && field == CaseFields.timeline
+                    && kind == EntryKind.statusChange)
+        }
+
         /// Everything either needs.
         mutating func merge(_ other: Need) {
             fields.formUnion(other.fields)
@@ -68,7 +80,7 @@ enum RecordRows {
         return try assemble(
             key, deleted: markers.deleted, redacted: markers.redacted,
             fields: try fieldRows(key, need.everything ? nil : need.fields, in: db),
-            entries: try entryRows(key, need: need, in: db))
+            entries: try entryRows(key, need: need, in: db).map { ($0.field, $0.state) })
     }
 
     /// The record row's markers; `nil` when the record does not exist.
@@ -99,12 +111,15 @@ enum RecordRows {
     }
 
     /// The record's entry rows `need` asks for (none for a change that appends or erases none).
-    static func entryRows(_ key: RecordKey, need: Need, in db: Database) throws -> [(field: String, state: Data)] {
+    static func entryRows(_ key: RecordKey, need: Need, in db: Database) throws -> [(
+        field: String, entry: String, state: Data
+    )] {
         if need.everything {
             return try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT field, state FROM record_entry WHERE type = ? AND id = ?"),
+                db.cachedStatement(
+                    sql: "SELECT field, entry_id, state FROM record_entry WHERE type = ? AND id = ?"),
                 arguments: [key.type.rawValue, key.id.rawValue]
-            ).map { ($0[0], $0[1]) }
+            ).map { ($0[0], $0[1], $0[2]) }
         }
         var rows: [Row] = []
         for (field, ids) in need.entries {
@@ -112,17 +127,19 @@ enum RecordRows {
             rows += try Row.fetchAll(
                 db.cachedStatement(
                     sql:
-                        "SELECT field, state FROM record_entry WHERE type = ? AND id = ? AND field = ? AND entry_id IN (\(list.map { _ in "?" }.joined(separator: ",")))"
+                        "SELECT field, entry_id, state FROM record_entry WHERE type = ? AND id = ? AND field = ? AND entry_id IN (\(list.map { _ in "?" }.joined(separator: ",")))"
                 ),
                 arguments: StatementArguments([key.type.rawValue, key.id.rawValue, field] + list))
         }
         if need.statusChanges && key.type == .serviceCase {
             rows += try Row.fetchAll(
                 db.cachedStatement(
-                    sql: "SELECT field, state FROM record_entry WHERE type = ? AND id = ? AND field = ? AND kind = ?"),
+                    sql:
+                        "SELECT field, entry_id, state FROM record_entry WHERE type = ? AND id = ? AND field = ? AND kind = ?"
+                ),
                 arguments: [key.type.rawValue, key.id.rawValue, CaseFields.timeline, EntryKind.statusChange])
         }
-        return rows.map { ($0[0], $0[1]) }
+        return rows.map { ($0[0], $0[1], $0[2]) }
     }
 
     /// The whole records of `keys`, in their order (keys with no record are skipped), reading each

@@ -16,187 +16,74 @@ extension SQLiteServerStore {
         return (result.outcomes, result.counts)
     }
 
-    static func groupCommit(
-        pool: DatabasePool, checkpointer: WALCheckpointer, records cache: RecordCache, images: SnapshotImages,
-        epoch: String, beforeCommit: (@Sendable ([PushOutcome]) throws -> Void)?
-    ) -> GroupCommit<PushJob, PushResult> {
-        GroupCommit(maxWeight: PushJob.groupSets, weight: { $0.sets.count }) { jobs in
-            let (results, written) = try await write(pool, checkpointer) { db in
-                try cache.checkDataVersion(in: db)
-                let records = WriterRecords(cache: cache)
-                let results = try jobs.map { try push($0, epoch: epoch, records: records, in: db) }
-                try beforeCommit?(results.flatMap(\.outcomes))
-                return (results, records.written)
-            }
-            // Committed: the group's records may enter the cache, and their images be built.
-            cache.store(written)
-            if results.contains(where: { $0.counts.accepted > 0 }) { images.commitFinished() }
-            return results
-        }
-    }
-
-    /// Writes one push batch (inside a transaction that may hold others).
-    static func push(_ job: PushJob, epoch: String, records: WriterRecords, in db: Database) throws -> PushResult {
-        var outcomes: [PushOutcome] = []
-        var counts = PushCounts()
-        for set in job.sets {
-            let outcome = try push(
-                set, from: job.caller, epoch: epoch, counts: &counts, records: records, in: db)
-            switch outcome.status {
-            case .accepted: counts.accepted += 1
-            case .duplicate: counts.duplicates += 1
-            case .rejected: counts.rejected[outcome.error!.code, default: 0] += 1
-            }
-            outcomes.append(outcome)
-        }
-        try db.cachedExecute(
-            sql: "UPDATE device SET last_seen_at = ? WHERE replica_id = ?",
-            arguments: [StoreSupport.nowMillis(), job.caller.replica.description])
-        return PushResult(outcomes: outcomes, counts: counts)
-    }
-
-    static func push(
-        _ encoded: PushSteps.EncodedSet, from caller: Caller, epoch: String, counts: inout PushCounts,
-        records: WriterRecords, in db: Database
-    ) throws -> PushOutcome {
-        let set = encoded.set
-        if let refused = PushSteps.checkSender(set, caller) { return refused }
-        let contentHash = encoded.hash
-        if let stored = try Row.fetchOne(
-            db.cachedStatement(
-                sql:
-                    "SELECT content_hash, status, code, message, log_seq FROM change_set_outcome WHERE replica_id = ? AND set_seq = ?"
-            ),
-            arguments: [set.id.replica.description, Int64(bitPattern: set.id.seq)])
-        {
-            return PushSteps.replay(
-                encoded, storedHash: stored["content_hash"], status: stored["status"], code: stored["code"],
-                message: stored["message"], logSeq: stored["log_seq"], epoch: epoch)
-        }
-        func reject(_ error: SyncError) throws -> PushOutcome {
-            if !error.isRetryable {
-                try db.cachedExecute(
-                    sql:
-                        "INSERT INTO change_set_outcome (replica_id, set_seq, content_hash, status, code, message) VALUES (?, ?, ?, 'rejected', ?, ?)",
-                    arguments: [
-                        set.id.replica.description, Int64(bitPattern: set.id.seq), contentHash, error.code.rawValue,
-                        error.message,
-                    ])
-            }
-            return .rejected(set.id, error)
-        }
-        let upgraded: ChangeSet
-        switch encoded.prepared {
-        case .success(let prepared): upgraded = prepared
-        case .failure(let error): return try reject(error)
-        }
-        // Load what the set needs of each record, apply it, authorize before and after.
-        var before: [RecordKey: Record] = [:]
-        var after: [RecordKey: Record] = [:]
-        var owners: [RecordKey: Principal] = [:]
-        for key in upgraded.keys {
-            let changes = PushSteps.changes(of: upgraded, to: key)
-            let stored = try records.load(key, need: RecordRows.Need(changes), in: db)
-            before[key] = stored
-            do {
-                after[key] = try PushSteps.apply(changes, to: stored, key: key, by: upgraded.author)
-            } catch {
-                return try reject(error)
-            }
-            if PushSteps.hasOwner(key), let owner = try principal(PrincipalID(key.id.rawValue), in: db) {
-                owners[key] = owner
+    /// Writes a group's rows, checked and merged beside the writer (``SQLitePushLine``), inside
+    /// the writer's transaction: the log, the records' rows, who may read them, scope events,
+    /// outcomes, and the devices' last contact.
+    static func write(_ rows: PendingRows, callers: [Caller], in db: Database) throws {
+        let now = StoreSupport.nowMillis()
+        /// Runs `sql` once per element, the statement prepared once (GRDB's statement cache
+        /// hashes the SQL text at every look-up) and the arguments taken unchecked (they are
+        /// made here, always as many as the statement has).
+        func each<S: Sequence>(_ sql: String, _ elements: S, _ arguments: (S.Element) -> StatementArguments) throws {
+            let statement = try db.cachedStatement(sql: sql)
+            for element in elements {
+                statement.setUncheckedArguments(arguments(element))
+                try statement.execute()
             }
         }
-        do {
-            try Authorizer().authorize(
-                upgraded, by: caller.principal, before: before, after: after, owner: { owners[$0] })
-        } catch {
-            return try reject(error)
+        try each(
+            "INSERT INTO change_log (seq, replica_id, set_seq, change_set, committed_at) VALUES (?, ?, ?, ?, ?)",
+            rows.log
+        ) { [$0.seq, $0.replica, $0.setSeq, Data($0.changeSet), now] }
+        // In key order: each statement then finds its pages where the one before left them.
+        try each(
+            """
+            INSERT INTO record (type, id, deleted, redacted, audience, last_seq) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (type, id) DO UPDATE SET deleted = excluded.deleted, redacted = excluded.redacted,
+                audience = excluded.audience, last_seq = excluded.last_seq
+            """, rows.records.values.sorted { ($0.type, $0.id) < ($1.type, $1.id) }
+        ) { [$0.type, $0.id, $0.deleted, $0.redacted, $0.audience, $0.lastSeq] }
+        try each(
+            """
+            INSERT INTO record_entry (type, id, field, entry_id, kind, state) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (type, id, field, entry_id) DO UPDATE SET kind = excluded.kind, state = excluded.state
+            """,
+            rows.entries.sorted {
+                ($0.key.type, $0.key.id, $0.key.field, $0.key.entryID) < (
+                    $1.key.type, $1.key.id, $1.key.field, $1.key.entryID
+                )
+            }
+        ) { [$0.key.type, $0.key.id, $0.key.field, $0.key.entryID, $0.value.kind, $0.value.state] }
+        try each(
+            """
+            INSERT INTO record_field (type, id, field, state) VALUES (?, ?, ?, ?)
+            ON CONFLICT (type, id, field) DO UPDATE SET state = excluded.state
+            """, rows.fields.sorted { ($0.key.type, $0.key.id, $0.key.field) < ($1.key.type, $1.key.id, $1.key.field) }
+        ) { [$0.key.type, $0.key.id, $0.key.field, $0.value] }
+        try each(
+            "INSERT OR IGNORE INTO change_audience (tag, seq, type, id) VALUES (?, ?, ?, ?)",
+            rows.audience.sorted { ($0.tag, $0.seq) < ($1.tag, $1.seq) }
+        ) { [$0.tag, $0.seq, $0.key.type.rawValue, $0.key.id.rawValue] }
+        try each(
+            "INSERT OR IGNORE INTO scope_event (principal_id, seq, kind, type, id) VALUES (?, ?, ?, ?, ?)", rows.scope
+        ) { [$0.principal, $0.seq, $0.kind, $0.key.type.rawValue, $0.key.id.rawValue] }
+        // An erasure leaves no copy of what it erased: the record's snapshot image goes with the
+        // change (the builder makes a new one). Other changes only make it stale.
+        try each("DELETE FROM record_image WHERE type = ? AND id = ?", rows.erasedImages) {
+            [$0.type.rawValue, $0.id.rawValue]
         }
-        let seq = try commit(
-            upgraded, bytes: encoded.preparedBytes, before: before, after: after,
-            owners: owners, counts: &counts, records: records, in: db)
-        try db.cachedExecute(
-            sql:
-                "INSERT INTO change_set_outcome (replica_id, set_seq, content_hash, status, log_seq) VALUES (?, ?, ?, 'accepted', ?)",
-            arguments: [set.id.replica.description, Int64(bitPattern: set.id.seq), contentHash, seq])
-        try openFollowUps(after: upgraded, before: before, after: after, counts: &counts, records: records, in: db)
-        return .accepted(set.id, at: Cursor(epoch: epoch, seq: UInt64(seq)))
-    }
-
-    /// Appends an accepted set to the log, then writes the records it changed, who may read them,
-    /// and the enter and leave events of principals whose scope it moved.
-    /// - Returns: the set's log position.
-    static func commit(
-        _ set: ChangeSet, bytes: [UInt8], before: [RecordKey: ConciergeCore.Record],
-        after: [RecordKey: ConciergeCore.Record],
-        owners: [RecordKey: Principal], counts: inout PushCounts, records: WriterRecords, in db: Database
-    ) throws -> Int64 {
-        try db.cachedExecute(
-            sql: "INSERT INTO change_log (replica_id, set_seq, change_set, committed_at) VALUES (?, ?, ?, ?)",
-            arguments: [
-                set.id.replica.description, Int64(bitPattern: set.id.seq), Data(bytes), StoreSupport.nowMillis(),
-            ])
-        let seq = db.lastInsertedRowID
-        for key in set.keys {
-            let changes = PushSteps.changes(of: set, to: key)
-            let oldAudience = before[key].map { Audience.of($0, owner: owners[key]) }
-            let audience = Audience.of(after[key]!, owner: owners[key])
-            try RecordRows.save(after[key]!, touched: changes, audience: audience, seq: seq, in: db)
-            // An erasure leaves no copy of what it erased: the record's snapshot image goes with
-            // the change (the builder makes a new one). Other changes only make it stale.
-            if changes.contains(where: \.erases) {
-                try db.cachedExecute(
-                    sql: "DELETE FROM record_image WHERE type = ? AND id = ?",
-                    arguments: [key.type.rawValue, key.id.rawValue])
-            }
-            records.wrote(after[key]!)
-            counts.touched.tags.formUnion(audience)
-            counts.touched.head = UInt64(seq)
-            for tag in audience {
-                try db.cachedExecute(
-                    sql: "INSERT OR IGNORE INTO change_audience (tag, seq, type, id) VALUES (?, ?, ?, ?)",
-                    arguments: [tag, seq, key.type.rawValue, key.id.rawValue])
-            }
-            if let oldAudience, oldAudience != audience {
-                let (entered, left) = try scopeChange(from: oldAudience, to: audience, in: db)
-                for (principals, kind) in [(entered, "enter"), (left, "leave")] {
-                    for principal in principals {
-                        try db.cachedExecute(
-                            sql:
-                                "INSERT OR IGNORE INTO scope_event (principal_id, seq, kind, type, id) VALUES (?, ?, ?, ?, ?)",
-                            arguments: [principal, seq, kind, key.type.rawValue, key.id.rawValue])
-                    }
-                }
-                counts.enters += entered.count
-                counts.leaves += left.count
-                counts.touched.principals.formUnion(entered)
-                counts.touched.principals.formUnion(left)
-            }
-        }
-        return seq
-    }
-
-    /// When a customer message reaches a case that was already closed, the server opens the one
-    /// follow-up case of that case (`UUIDv5(caseID, "follow-up")`), where the conversation
-    /// continues, and links the two both ways. The message stays on the closed case's timeline.
-    static func openFollowUps(
-        after set: ChangeSet, before: [RecordKey: ConciergeCore.Record], after: [RecordKey: ConciergeCore.Record],
-        counts: inout PushCounts, records: WriterRecords, in db: Database
-    ) throws {
-        for trigger in PushSteps.followUpTriggers(of: set, before: before, after: after) {
-            guard try RecordRows.load(trigger.followUp, need: .init([]), in: db) == nil,
-                // The set touched only some of the case's rows: read the whole of it to copy from.
-                let whole = try RecordRows.load(trigger.closed, need: .all, in: db)
-            else { continue }
-            var server = try ServerIdentity.load(in: db)
-            let followUpSet = PushSteps.followUpSet(trigger, whole: whole, server: &server)
-            var newRecords: [RecordKey: ConciergeCore.Record] = [trigger.closed: whole]
-            try followUpSet.apply(to: &newRecords)
-            try server.save(in: db)
-            _ = try commit(
-                followUpSet, bytes: followUpSet.canonicalJSON, before: [trigger.closed: whole], after: newRecords,
-                owners: [:], counts: &counts, records: records, in: db)
+        try each(
+            """
+            INSERT INTO change_set_outcome (replica_id, set_seq, content_hash, status, code, message, log_seq)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, rows.outcomes
+        ) { [$0.replica, $0.setSeq, $0.hash, $0.status, $0.code, $0.message, $0.logSeq] }
+        try each(
+            "INSERT INTO server_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            rows.serverMeta
+        ) { [$0.key, $0.value] }
+        try each("UPDATE device SET last_seen_at = ? WHERE replica_id = ?", Set(callers.map(\.replica.description))) {
+            [now, $0]
         }
     }
 
@@ -207,24 +94,16 @@ extension SQLiteServerStore {
                 ?? 0)
     }
 
-    /// The principals who gain and who lose sight of a record whose audience changes.
-    static func scopeChange(from old: Set<String>, to new: Set<String>, in db: Database) throws -> (
-        entered: Set<String>, left: Set<String>
-    ) {
-        func principals(_ tags: Set<String>) throws -> Set<String> {
-            guard !tags.isEmpty else { return [] }
-            let list = Array(tags)
-            return Set(
-                try String.fetchAll(
-                    db.cachedStatement(
-                        sql:
-                            "SELECT DISTINCT principal_id FROM principal_tag WHERE tag IN (\(list.map { _ in "?" }.joined(separator: ",")))"
-                    ),
-                    arguments: StatementArguments(list)))
-        }
-        let before = try principals(old)
-        let after = try principals(new)
-        return (after.subtracting(before), before.subtracting(after))
+    /// The principals who read any of `tags`.
+    static func principals(reading tags: Set<String>, in db: Database) throws -> Set<String> {
+        let list = Array(tags)
+        return Set(
+            try String.fetchAll(
+                db.cachedStatement(
+                    sql:
+                        "SELECT DISTINCT principal_id FROM principal_tag WHERE tag IN (\(list.map { _ in "?" }.joined(separator: ",")))"
+                ),
+                arguments: StatementArguments(list)))
     }
 
     // MARK: Pull

@@ -6,10 +6,11 @@ import Logging
 
 /// The embedded storage engine: one SQLite file in WAL mode, through GRDB.
 ///
-/// Push batches are written in transactions of their own, or, when several arrive while one is being
-/// written, in one shared transaction (``GroupCommit``). Every check of a set (outcome, version,
-/// stamps, schema, authorization, merge) runs before its first write, so a refused set writes
-/// nothing; a database error rolls the whole batch back and the client sends it again. A crash
+/// Push batches are checked and merged beside the writer, in groups of those that arrive while one
+/// is being written, and each group is written in one transaction while the next is checked
+/// (``SQLitePushLine``). Every check of a set (outcome, version, stamps, schema, authorization,
+/// merge) runs before its rows are written, so a refused set writes nothing; a database error
+/// rolls the whole batch back and the client sends it again. A crash
 /// loses nothing acknowledged: outcomes are only sent after the commit. SQLite has one writer at a
 /// time, so log sequence numbers commit in order and a reader following the log never skips one.
 public final class SQLiteServerStore: ServerStore {
@@ -19,7 +20,7 @@ public final class SQLiteServerStore: ServerStore {
     let logger: Logger
     let checkpointer: WALCheckpointer
     /// Pushes that arrive while one is being written share the next transaction.
-    let pushes: GroupCommit<PushJob, PushResult>
+    let pushes: SQLitePushLine
     /// The writer's decoded copy of recent records.
     let records: RecordCache
     /// Builds the records' snapshot images in the background.
@@ -81,11 +82,14 @@ public final class SQLiteServerStore: ServerStore {
                 return epoch
             }
             checkpointer = try WALCheckpointer(path: path, logger: logger)
-            records = RecordCache(capacity: recordCache)
+            let cache = RecordCache(capacity: recordCache)
+            // From here on, a commit by another connection drops the cache (``SQLitePushLine``).
+            try pool.writeWithoutTransaction { db in try cache.checkDataVersion(in: db) }
+            records = cache
             images = SnapshotImages.sqlite(
                 pool: pool, checkpointer: checkpointer, background: snapshotImages, logger: logger)
-            pushes = Self.groupCommit(
-                pool: pool, checkpointer: checkpointer, records: records, images: images, epoch: epoch,
+            pushes = SQLitePushLine(
+                pool: pool, checkpointer: checkpointer, cache: records, images: images, epoch: epoch,
                 beforeCommit: beforeCommit)
         } catch let error as StoreError {
             throw error
@@ -118,11 +122,7 @@ public final class SQLiteServerStore: ServerStore {
     }
 
     func read<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
-        do { return try await pool.read(body) } catch let error as StoreError { throw error } catch let error
-            as SyncError
-        {
-            throw error
-        } catch { throw StoreError(.database, "a read failed", underlying: error) }
+        do { return try await pool.read(body) } catch { throw Self.storeError(error, "a read failed") }
     }
 
     func write<T: Sendable>(_ body: @Sendable @escaping (Database) throws -> T) async throws -> T {
@@ -134,11 +134,15 @@ public final class SQLiteServerStore: ServerStore {
         _ pool: DatabasePool, _ checkpointer: WALCheckpointer, _ body: @Sendable @escaping (Database) throws -> T
     ) async throws -> T {
         defer { checkpointer.commitFinished() }
-        do { return try await pool.write(body) } catch let error as StoreError { throw error } catch let error
-            as SyncError
-        {
-            throw error
-        } catch { throw StoreError(.database, "a write failed", underlying: error) }
+        do { return try await pool.write(body) } catch { throw storeError(error, "a write failed") }
+    }
+
+    /// The store's and sync errors as they are; any other becomes `database`, with `message`.
+    static func storeError(_ error: any Error, _ message: String) -> any Error {
+        switch error {
+        case is StoreError, is SyncError: error
+        default: StoreError(.database, message, underlying: error)
+        }
     }
 
     public typealias Caller = ConciergeServer.Caller

@@ -1,0 +1,297 @@
+import ConciergeCore
+import Foundation
+
+/// The outcome stored for a change set: what a replay of it is answered with.
+struct StoredOutcome: Sendable {
+    var hash: Data
+    var status: String
+    var code: String?
+    var message: String?
+    var logSeq: Int64?
+}
+
+/// Where a group push reads what it needs, and when its pending rows become visible to those
+/// reads: one implementation per engine.
+///
+/// PostgreSQL reads inside the group's own transaction, so it writes the pending rows before a
+/// read that must see them. SQLite checks and merges a group beside its one writer, while the
+/// group before is still being written: it reads committed rows and lays the rows not yet
+/// committed over them (``SQLitePushStore``).
+protocol PushStore {
+    /// How the engine stores a record's audience (its tags, sorted) in the record row.
+    static func audienceText(_ tags: [String]) -> String
+
+    /// The stored outcomes among `ids`.
+    mutating func outcomes(_ ids: [ChangeSetID]) async throws -> [ChangeSetID: StoredOutcome]
+
+    /// A record an earlier group wrote whose rows are not committed yet, as its rows store it
+    /// (`.some(nil)`: known not to exist); `nil` when no such group wrote it. Looked up before
+    /// the record cache, which holds committed states only.
+    func uncommitted(_ key: RecordKey) -> Record??
+
+    /// Records of keys neither this group nor an uncommitted one wrote, each with every field and
+    /// the entries `needs` asks of it; keys with no record are absent.
+    mutating func records(_ keys: [RecordKey], needs: [RecordKey: RecordRows.Need], pending: inout PendingRows)
+        async throws -> [RecordKey: Record]
+
+    /// The entry rows `needs` asks for of records this group has not written (their fields came
+    /// from the cache or an uncommitted group).
+    mutating func entryRows(_ keys: [RecordKey], needs: [RecordKey: RecordRows.Need], pending: inout PendingRows)
+        async throws -> [RecordKey: [(field: String, state: Data)]]
+
+    /// Whole records, with everything any group wrote so far (this one's `pending` rows too);
+    /// keys with no record are absent.
+    mutating func wholeRecords(_ keys: [RecordKey], pending: inout PendingRows) async throws -> [RecordKey: Record]
+
+    /// The server's identity as last saved, this group's `pending` rows included (a follow-up
+    /// set saves its new state in them).
+    mutating func serverIdentity(pending: inout PendingRows) async throws -> ServerIdentity
+
+    /// A principal (pushes never change principals).
+    mutating func principal(_ id: PrincipalID) async throws -> Principal?
+
+    /// The principals who read any of `tags`.
+    mutating func principals(reading tags: Set<String>) async throws -> Set<String>
+
+    /// The next log position.
+    mutating func nextPosition() async throws -> Int64
+}
+
+/// A group of push batches checked and merged in memory: everything a group reads is read in a
+/// few statements before its first set (the stored outcomes, and every record it touches with
+/// every field and entry any of its sets needs); the sets are checked and merged one after the
+/// other; the rows of accepted sets collect in ``pending`` for the engine to write. Rows a set
+/// writes are visible to the later sets of the group through the in-memory records.
+struct GroupPush<Store: PushStore> {
+    var store: Store
+    let epoch: String
+    /// The counts of the batch being pushed (reset for each batch).
+    var counts = PushCounts()
+    /// What the whole group touched.
+    var touched = Touched()
+
+    /// The group's sets after upgrade and validation (or why they failed), by change-set id.
+    var prepared: [ChangeSetID: Result<ChangeSet, SyncError>] = [:]
+    /// Outcomes stored before this group or earlier in it, by change-set id.
+    var stored: [ChangeSetID: StoredOutcome] = [:]
+    /// Records as this group sees them; `.some(nil)`: known not to exist.
+    var records: [RecordKey: Record?] = [:]
+    /// What the group's sets need of each record.
+    var needs: [RecordKey: RecordRows.Need] = [:]
+    /// The rows accepted sets wrote, for the engine to write.
+    var pending = PendingRows()
+    /// The instance's record cache, when it keeps one.
+    var cache: RecordCache?
+    /// The records this group wrote.
+    var written: Set<RecordKey> = []
+
+    init(store: Store, epoch: String, cache: RecordCache?) {
+        self.store = store
+        self.epoch = epoch
+        self.cache = cache.flatMap { $0.capacity > 0 ? $0 : nil }
+    }
+
+    /// Reads the stored outcomes and the records the group needs, in a few statements (each set's
+    /// checks that need no stored state were made when its ``PushJob`` was made).
+    mutating func prepare(_ jobs: [PushJob]) async throws {
+        let ids = jobs.flatMap { job in job.sets.map(\.set.id).filter { $0.replica == job.caller.replica } }
+        stored = try await store.outcomes(ids)
+        // Sets answered from their stored outcome need neither checks nor records. An id sent twice
+        // is prepared once, as first sent: the second copy gets the first's outcome.
+        for job in jobs {
+            for encoded in job.sets
+            where encoded.set.id.replica == job.caller.replica && stored[encoded.set.id] == nil
+                && prepared[encoded.set.id] == nil
+            {
+                let result = encoded.prepared
+                prepared[encoded.set.id] = result
+                guard case .success(let set) = result else { continue }
+                for key in set.keys {
+                    needs[key, default: RecordRows.Need([])].merge(
+                        RecordRows.Need(PushSteps.changes(of: set, to: key)))
+                }
+            }
+        }
+        try await loadRecords(Array(needs.keys))
+    }
+
+    /// Pushes one batch: an outcome per set, and the batch's counts.
+    mutating func push(_ job: PushJob) async throws -> PushResult {
+        counts = PushCounts()
+        var outcomes: [PushOutcome] = []
+        outcomes.reserveCapacity(job.sets.count)
+        for set in job.sets {
+            let outcome = try await push(set, from: job.caller)
+            switch outcome.status {
+            case .accepted: counts.accepted += 1
+            case .duplicate: counts.duplicates += 1
+            case .rejected: counts.rejected[outcome.error!.code, default: 0] += 1
+            }
+            outcomes.append(outcome)
+        }
+        return PushResult(outcomes: outcomes, counts: counts)
+    }
+
+    /// What this group wrote, as the rows store it: for the cache, once the group committed.
+    var writtenRecords: [RecordKey: Record?] {
+        var result: [RecordKey: Record?] = [:]
+        for key in written { result[key] = .some((records[key] ?? nil).map(RecordRows.rowForm)) }
+        return result
+    }
+
+    /// Reads records into the group's view: from an uncommitted group or the cache, with the
+    /// entries the sets need, or from their rows. None of them was written by this group (those
+    /// are in the view already).
+    mutating func loadRecords(_ keys: [RecordKey]) async throws {
+        guard !keys.isEmpty else { return }
+        var held: [RecordKey: Record] = [:]
+        var misses: [RecordKey] = []
+        for key in keys {
+            switch store.uncommitted(key) ?? cache?.lookup(key) {
+            case .some(.some(let record)): held[key] = record
+            case .some(.none): records[key] = .some(nil)
+            case .none: misses.append(key)
+            }
+        }
+        if !misses.isEmpty {
+            let loaded = try await store.records(misses, needs: needs, pending: &pending)
+            for key in misses { records[key] = .some(loaded[key]) }
+            cache?.store(Dictionary(uniqueKeysWithValues: misses.map { ($0, loaded[$0].map(RecordRows.rowForm)) }))
+        }
+        guard !held.isEmpty else { return }
+        let entries = try await store.entryRows(Array(held.keys), needs: needs, pending: &pending)
+        for (key, record) in held {
+            guard let rows = entries[key], !rows.isEmpty else {
+                records[key] = .some(record)
+                continue
+            }
+            var fields = record.fields
+            try RecordRows.attach(rows, to: &fields, of: key)
+            records[key] = .some(Record(key: key, fields: fields, deleted: record.deleted, redacted: record.redacted))
+        }
+    }
+
+    mutating func push(_ encoded: PushSteps.EncodedSet, from caller: Caller) async throws -> PushOutcome {
+        let set = encoded.set
+        if let refused = PushSteps.checkSender(set, caller) { return refused }
+        if let outcome = stored[set.id] {
+            return PushSteps.replay(encoded, stored: outcome, epoch: epoch)
+        }
+        func reject(_ error: SyncError) -> PushOutcome {
+            if !error.isRetryable {
+                let outcome = StoredOutcome(
+                    hash: encoded.hash, status: "rejected", code: error.code.rawValue, message: error.message)
+                pending.outcomes.append(.init(set.id, outcome))
+                stored[set.id] = outcome
+            }
+            return .rejected(set.id, error)
+        }
+        let upgraded: ChangeSet
+        switch prepared[set.id] {
+        case .success(let set)?: upgraded = set
+        case .failure(let error)?: return reject(error)
+        case nil: return reject(SyncError(.malformed, "the set was not prepared"))
+        }
+        var before: [RecordKey: Record] = [:]
+        var after: [RecordKey: Record] = [:]
+        var owners: [RecordKey: Principal] = [:]
+        let missing = upgraded.keys.filter { records[$0] == nil }
+        if !missing.isEmpty { try await loadRecords(Array(missing)) }
+        for key in upgraded.keys {
+            let stored = records[key] ?? nil
+            before[key] = stored
+            do {
+                after[key] = try PushSteps.apply(
+                    PushSteps.changes(of: upgraded, to: key), to: stored, key: key, by: upgraded.author)
+            } catch {
+                return reject(error)
+            }
+            if PushSteps.hasOwner(key), let owner = try await store.principal(PrincipalID(key.id.rawValue)) {
+                owners[key] = owner
+            }
+        }
+        do {
+            try Authorizer().authorize(
+                upgraded, by: caller.principal, before: before, after: after, owner: { owners[$0] })
+        } catch {
+            return reject(error)
+        }
+        let seq = try await commit(
+            upgraded, bytes: encoded.preparedBytes, before: before, after: after, owners: owners)
+        let outcome = StoredOutcome(hash: encoded.hash, status: "accepted", logSeq: seq)
+        pending.outcomes.append(.init(set.id, outcome))
+        stored[set.id] = outcome
+        try await openFollowUps(after: upgraded, before: before, after: after)
+        return .accepted(set.id, at: Cursor(epoch: epoch, seq: UInt64(seq)))
+    }
+
+    /// Appends an accepted set to the log, then (in the pending rows) the records it changed, who
+    /// may read them, and the enter and leave events of principals whose scope it moved.
+    /// - Returns: the set's log position.
+    mutating func commit(
+        _ set: ChangeSet, bytes: [UInt8], before: [RecordKey: Record], after: [RecordKey: Record],
+        owners: [RecordKey: Principal]
+    ) async throws -> Int64 {
+        let seq = try await store.nextPosition()
+        pending.log.append(
+            .init(
+                seq: seq, replica: set.id.replica.description, setSeq: Int64(bitPattern: set.id.seq), changeSet: bytes))
+        for key in set.keys {
+            let changes = PushSteps.changes(of: set, to: key)
+            let oldAudience = before[key].map { Audience.of($0, owner: owners[key]) }
+            let audience = Audience.of(after[key]!, owner: owners[key])
+            pending.add(
+                RecordRows.writes(after[key]!, touched: changes, audience: audience), seq: seq,
+                audienceText: Store.audienceText)
+            // An erasure leaves no copy of what it erased: the snapshot image goes with it.
+            if changes.contains(where: \.erases) { pending.erasedImages.insert(key) }
+            records[key] = .some(after[key]!)
+            written.insert(key)
+            counts.touched.tags.formUnion(audience)
+            counts.touched.head = UInt64(seq)
+            touched.tags.formUnion(audience)
+            touched.head = UInt64(seq)
+            for tag in audience { pending.audience.insert(.init(tag: tag, seq: seq, key: key)) }
+            if let oldAudience, oldAudience != audience {
+                let was = try await store.principals(reading: oldAudience)
+                let now = try await store.principals(reading: audience)
+                let (entered, left) = (now.subtracting(was), was.subtracting(now))
+                for (principals, kind) in [(entered, "enter"), (left, "leave")] {
+                    for principal in principals {
+                        pending.scope.insert(.init(principal: principal, seq: seq, kind: kind, key: key))
+                    }
+                }
+                counts.enters += entered.count
+                counts.leaves += left.count
+                counts.touched.principals.formUnion(entered)
+                counts.touched.principals.formUnion(left)
+                touched.principals.formUnion(entered)
+                touched.principals.formUnion(left)
+            }
+        }
+        return seq
+    }
+
+    /// When a customer message reaches a case that was already closed, the server opens the one
+    /// follow-up case of that case (`UUIDv5(caseID, "follow-up")`), where the conversation
+    /// continues, and links the two both ways. The message stays on the closed case's timeline.
+    mutating func openFollowUps(after set: ChangeSet, before: [RecordKey: Record], after: [RecordKey: Record])
+        async throws
+    {
+        for trigger in PushSteps.followUpTriggers(of: set, before: before, after: after) {
+            let stored = try await store.wholeRecords([trigger.followUp, trigger.closed], pending: &pending)
+            guard stored[trigger.followUp] == nil, let whole = stored[trigger.closed] else { continue }
+            var server = try await store.serverIdentity(pending: &pending)
+            let followUpSet = PushSteps.followUpSet(trigger, whole: whole, server: &server)
+            var newRecords: [RecordKey: Record] = [trigger.closed: whole]
+            try followUpSet.apply(to: &newRecords)
+            for (key, value) in server.meta { pending.serverMeta[key] = value }
+            _ = try await commit(
+                followUpSet, bytes: followUpSet.canonicalJSON, before: [trigger.closed: whole], after: newRecords,
+                owners: [:])
+            // Both are whole now; later sets of the group may need any of their fields.
+            needs[trigger.closed] = .all
+            needs[trigger.followUp] = .all
+        }
+    }
+}
