@@ -16,7 +16,7 @@ import Testing
     /// A fresh store in a temporary folder, with Sue (a supervisor) and her devices.
     static func store(
         capacity: Int, devices: Int = 2, beforeCommit: (@Sendable ([PushOutcome]) throws -> Void)? = nil,
-        path: String? = nil
+        afterCheck: (@Sendable ([PushOutcome]) -> Void)? = nil, path: String? = nil
     ) async throws -> (SQLiteServerStore, [Caller], String) {
         let path =
             path
@@ -24,7 +24,7 @@ import Testing
         var logger = Logger(label: "record-cache")
         logger.logLevel = .warning
         let store = try SQLiteServerStore(
-            path: path, recordCache: capacity, beforeCommit: beforeCommit, logger: logger)
+            path: path, recordCache: capacity, beforeCommit: beforeCommit, afterCheck: afterCheck, logger: logger)
         try await store.createProvider(id: "acme", name: "ACME")
         try await store.createPrincipal(sue)
         let callers = try await store.enrolDevices(for: "sue", count: devices, name: "test").map {

@@ -24,6 +24,7 @@ final class SQLitePushLine: Sendable {
     private let images: SnapshotImages
     private let epoch: String
     private let beforeCommit: (@Sendable ([PushOutcome]) throws -> Void)?
+    private let afterCheck: (@Sendable ([PushOutcome]) -> Void)?
     private let state = Mutex(State())
 
     private struct Waiting: Sendable {
@@ -99,11 +100,13 @@ final class SQLitePushLine: Sendable {
         case again
     }
 
-    /// - Parameter beforeCommit: for tests, runs inside each push transaction after its writes,
-    ///   with the outcomes of the group; throwing rolls the group back.
+    /// - Parameters:
+    ///   - beforeCommit: for tests, runs inside each push transaction after its writes, with the
+    ///     outcomes of the group; throwing rolls the group back.
+    ///   - afterCheck: for tests, runs when a group has been checked, with its outcomes.
     init(
         pool: DatabasePool, checkpointer: WALCheckpointer, cache: RecordCache, images: SnapshotImages, epoch: String,
-        beforeCommit: (@Sendable ([PushOutcome]) throws -> Void)?
+        beforeCommit: (@Sendable ([PushOutcome]) throws -> Void)?, afterCheck: (@Sendable ([PushOutcome]) -> Void)?
     ) {
         self.pool = pool
         self.checkpointer = checkpointer
@@ -111,7 +114,11 @@ final class SQLitePushLine: Sendable {
         self.images = images
         self.epoch = epoch
         self.beforeCommit = beforeCommit
+        self.afterCheck = afterCheck
     }
+
+    /// How many batches wait for a group (not counting those being checked or written).
+    var waitingCount: Int { state.withLock { $0.waiting.count } }
 
     /// Pushes `job` in the next group and returns its outcomes once that group has committed.
     func run(_ job: PushJob) async throws -> PushResult {
@@ -234,6 +241,7 @@ final class SQLitePushLine: Sendable {
             var results: [PushResult] = []
             results.reserveCapacity(jobs.count)
             for job in jobs { results.append(try await push.push(job)) }
+            afterCheck?(results.flatMap(\.outcomes))
             return Checked(
                 group: group, results: results,
                 uncommitted: .init(

@@ -35,14 +35,18 @@ public final class SQLiteServerStore: ServerStore {
         logger: Logger
     ) throws {
         try self.init(
-            path: path, recordCache: recordCache, snapshotImages: snapshotImages, beforeCommit: nil, logger: logger)
+            path: path, recordCache: recordCache, snapshotImages: snapshotImages, beforeCommit: nil, afterCheck: nil,
+            logger: logger)
     }
 
+    /// - Parameter afterCheck: for tests, runs when a group of pushes has been checked, with its
+    ///   outcomes (``SQLitePushLine``).
     /// - Parameter beforeCommit: for tests, runs inside each push transaction after its writes,
     ///   with the outcomes of the group; throwing rolls the group back.
     init(
         path: String, recordCache: Int, snapshotImages: Bool = true,
-        beforeCommit: (@Sendable ([PushOutcome]) throws -> Void)?, logger: Logger
+        beforeCommit: (@Sendable ([PushOutcome]) throws -> Void)?,
+        afterCheck: (@Sendable ([PushOutcome]) -> Void)? = nil, logger: Logger
     ) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
@@ -90,7 +94,7 @@ public final class SQLiteServerStore: ServerStore {
                 pool: pool, checkpointer: checkpointer, background: snapshotImages, logger: logger)
             pushes = SQLitePushLine(
                 pool: pool, checkpointer: checkpointer, cache: records, images: images, epoch: epoch,
-                beforeCommit: beforeCommit)
+                beforeCommit: beforeCommit, afterCheck: afterCheck)
         } catch let error as StoreError {
             throw error
         } catch {
