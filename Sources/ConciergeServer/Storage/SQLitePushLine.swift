@@ -52,8 +52,9 @@ final class SQLitePushLine: Sendable {
 
     /// A group's transaction, handed straight to the writer's queue: it starts there at once, not
     /// once a thread of the concurrency pool is free (both may be busy, checking the next group
-    /// and answering requests). It ends with whether it committed (`false`: another connection
-    /// committed meanwhile, and nothing was written).
+    /// and answering requests). It ends with whether it committed (`false`: nothing was written,
+    /// because the group it was checked against did not commit or another connection committed
+    /// since).
     private final class Transaction: Sendable {
         private struct State {
             var result: Result<Bool, any Error>?
