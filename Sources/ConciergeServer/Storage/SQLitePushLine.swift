@@ -25,17 +25,8 @@ final class SQLitePushLine: Sendable {
     private let epoch: String
     private let beforeCommit: (@Sendable ([PushOutcome]) throws -> Void)?
     private let afterCheck: (@Sendable ([PushOutcome]) -> Void)?
-    private let state = Mutex(State())
-
-    private struct Waiting: Sendable {
-        var job: PushJob
-        var continuation: CheckedContinuation<PushResult, any Error>
-    }
-
-    private struct State {
-        var waiting: [Waiting] = []
-        var running = false
-    }
+    private let jobs = WaitingJobs<PushJob, PushResult>(maxWeight: PushJob.groupSets) { $0.sets.count }
+    private typealias Waiting = WaitingJobs<PushJob, PushResult>.Waiting
 
     /// A group checked and merged, for the writer.
     private struct Checked: Sendable {
@@ -119,41 +110,11 @@ final class SQLitePushLine: Sendable {
     }
 
     /// How many batches wait for a group (not counting those being checked or written).
-    var waitingCount: Int { state.withLock { $0.waiting.count } }
+    var waitingCount: Int { jobs.count }
 
     /// Pushes `job` in the next group and returns its outcomes once that group has committed.
     func run(_ job: PushJob) async throws -> PushResult {
-        try await withCheckedThrowingContinuation { continuation in
-            let start = state.withLock { state -> Bool in
-                state.waiting.append(Waiting(job: job, continuation: continuation))
-                guard !state.running else { return false }
-                state.running = true
-                return true
-            }
-            if start { Task { await self.drain() } }
-        }
-    }
-
-    /// Takes the next group of waiting batches; with `stopWhenIdle`, marks the line stopped when
-    /// none waits (under the same lock, so that a batch arriving later starts it again).
-    private func take(stopWhenIdle: Bool) -> [Waiting] {
-        state.withLock { state in
-            var total = 0
-            var count = 0
-            for item in state.waiting {
-                total += item.job.sets.count
-                guard count == 0 || total <= PushJob.groupSets else { break }
-                count += 1
-            }
-            if count == 0 && stopWhenIdle { state.running = false }
-            defer { state.waiting.removeFirst(count) }
-            return Array(state.waiting.prefix(count))
-        }
-    }
-
-    /// Puts batches back at the head of the queue, in their order.
-    private func requeue(_ group: [Waiting]) {
-        state.withLock { $0.waiting.insert(contentsOf: group, at: 0) }
+        try await jobs.run(job) { Task { await self.drain() } }
     }
 
     /// Runs groups until no batch waits: each is checked while the one before is written, and
@@ -162,11 +123,11 @@ final class SQLitePushLine: Sendable {
     private func drain() async {
         var writing: Writing?
         while true {
-            let group = take(stopWhenIdle: writing == nil)
+            let group = jobs.take(stopWhenIdle: writing == nil)
             guard !group.isEmpty else {
                 guard let current = writing else { return }
                 writing = nil
-                if await finish(current) == .again { requeue(current.checked.group) }
+                if await finish(current) == .again { jobs.requeue(current.checked.group) }
                 continue
             }
             let next: Writing
@@ -174,7 +135,7 @@ final class SQLitePushLine: Sendable {
                 let checked = try await check(group, before: writing?.checked.uncommitted)
                 next = Writing(checked: checked, transaction: write(checked, after: writing?.transaction))
             } catch {
-                if let current = writing, await finish(current) == .again { requeue(current.checked.group) }
+                if let current = writing, await finish(current) == .again { jobs.requeue(current.checked.group) }
                 writing = nil
                 await runAlone(group, failure: error)
                 continue
@@ -185,7 +146,7 @@ final class SQLitePushLine: Sendable {
                     // `next` was checked against rows that were not committed: its transaction
                     // writes nothing, and it is checked again.
                     _ = try? await next.transaction.committed
-                    requeue((finished == .again ? current.checked.group : []) + group)
+                    jobs.requeue((finished == .again ? current.checked.group : []) + group)
                     writing = nil
                     continue
                 }
