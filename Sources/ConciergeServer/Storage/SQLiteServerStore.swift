@@ -51,8 +51,8 @@ public final class SQLiteServerStore: ServerStore {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
-            // FULL: an acknowledged set survives power loss too, not only a killed process. A push
-            // batch is one transaction, so the fsync is paid once per batch.
+            // FULL: an acknowledged set survives power loss too, not only a killed process. A group
+            // of push batches is one transaction, so the fsync is paid once per group.
             try db.cachedExecute(sql: "PRAGMA synchronous = FULL")
             // Reads map the file instead of copying every page through a read() call: snapshot
             // pages read many rows (the operating system's page cache is shared by the pool).
@@ -69,6 +69,9 @@ public final class SQLiteServerStore: ServerStore {
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
+            // Again on the writer: the pool turns the log on after `prepareDatabase` and sets
+            // NORMAL there (which syncs only at checkpoints, so a commit may not survive power loss).
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             var migrator = DatabaseMigrator()
             for migration in SQLiteMigrations.all {
                 migrator.registerMigration(migration.name) { db in try db.execute(sql: migration.sql) }
