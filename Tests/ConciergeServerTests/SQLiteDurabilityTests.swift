@@ -7,9 +7,10 @@ import Testing
 
 /// What SQLite's settings promise an operator (docs/operations.md): a set the server acknowledged
 /// survives power loss, not only a killed process. A SIGKILL test cannot show that (the operating
-/// system keeps what was written), so the setting itself is checked, on every kind of connection.
+/// system keeps what was written), so the setting itself is checked, on the push writer and on a reader. (The checkpointer's
+/// connection is a plain queue, which keeps the FULL it is given.)
 @Suite struct SQLiteDurabilityTests {
-    @Test func everyConnectionSyncsItsCommitsToDisk() async throws {
+    @Test func theWriterAndTheReadersSyncCommitsToDisk() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("durability-\(UUID()).sqlite").path
         defer {
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
@@ -27,5 +28,6 @@ import Testing
         #expect(reader == 2)
         let mode = try await store.pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
         #expect(mode == "wal")
+        await store.close()
     }
 }
