@@ -33,6 +33,8 @@ final class SQLitePushLine: Sendable {
         var group: [Waiting]
         var results: [PushResult]
         var uncommitted: SQLitePushStore.Uncommitted
+        /// Its rows, as the writer writes them.
+        var order: SQLiteServerStore.WriteOrder
     }
 
     /// A group on its way through the writer.
@@ -207,7 +209,8 @@ final class SQLitePushLine: Sendable {
             return Checked(
                 group: group, results: results,
                 uncommitted: .init(
-                    rows: push.pending, records: push.writtenRecords, outcomes: push.stored, head: push.store.head))
+                    rows: push.pending, records: push.writtenRecords, outcomes: push.stored, head: push.store.head),
+                order: .init(push.pending))
         } catch let error as StoreError {
             throw error
         } catch {
@@ -227,7 +230,7 @@ final class SQLitePushLine: Sendable {
                 // The writer's queue is serial: `previous` has ended by now.
                 if let previous, !previous.didCommit { return false }
                 if try cache.checkDataVersion(in: db) { return false }
-                try SQLiteServerStore.write(checked.uncommitted.rows, callers: callers, in: db)
+                try SQLiteServerStore.write(checked.order, callers: callers, in: db)
                 try beforeCommit?(checked.results.flatMap(\.outcomes))
                 return true
             },

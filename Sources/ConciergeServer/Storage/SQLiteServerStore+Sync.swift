@@ -16,74 +16,132 @@ extension SQLiteServerStore {
         return (result.outcomes, result.counts)
     }
 
-    /// Writes a group's rows, checked and merged beside the writer (``SQLitePushLine``), inside
-    /// the writer's transaction: the log, the records' rows, who may read them, scope events,
-    /// outcomes, and the devices' last contact.
-    static func write(_ rows: PendingRows, callers: [Caller], in db: Database) throws {
-        let now = StoreSupport.nowMillis()
-        /// Runs `sql` once per element, the statement prepared once (GRDB's statement cache
-        /// hashes the SQL text at every look-up) and the arguments taken unchecked (they are
-        /// made here, always as many as the statement has).
-        func each<S: Sequence>(_ sql: String, _ elements: S, _ arguments: (S.Element) -> StatementArguments) throws {
-            let statement = try db.cachedStatement(sql: sql)
-            for element in elements {
-                statement.setUncheckedArguments(arguments(element))
-                try statement.execute()
-            }
-        }
-        try each(
-            "INSERT INTO change_log (seq, replica_id, set_seq, change_set, committed_at) VALUES (?, ?, ?, ?, ?)",
-            rows.log
-        ) { [$0.seq, $0.replica, $0.setSeq, Data($0.changeSet), now] }
-        // In key order: each statement then finds its pages where the one before left them.
-        try each(
-            """
-            INSERT INTO record (type, id, deleted, redacted, audience, last_seq) VALUES (?, ?, ?, ?, ?, ?)
-            ON CONFLICT (type, id) DO UPDATE SET deleted = excluded.deleted, redacted = excluded.redacted,
-                audience = excluded.audience, last_seq = excluded.last_seq
-            """, rows.records.values.sorted { ($0.type, $0.id) < ($1.type, $1.id) }
-        ) { [$0.type, $0.id, $0.deleted, $0.redacted, $0.audience, $0.lastSeq] }
-        try each(
-            """
-            INSERT INTO record_entry (type, id, field, entry_id, kind, state) VALUES (?, ?, ?, ?, ?, ?)
-            ON CONFLICT (type, id, field, entry_id) DO UPDATE SET kind = excluded.kind, state = excluded.state
-            """,
-            rows.entries.sorted {
+    /// A group's rows in the order the writer writes them: each table's in key order, so that each
+    /// statement finds its pages where the one before left them. Made beside the writer (sorting
+    /// thousands of keys is work the one writer need not do).
+    struct WriteOrder: Sendable {
+        var rows: PendingRows
+        var records: [PendingRows.RecordRow]
+        var entries: [(key: PendingRows.EntryKey, value: (kind: String, state: Data))]
+        var fields: [(key: PendingRows.FieldKey, value: Data)]
+        var audience: [PendingRows.AudienceRow]
+
+        init(_ rows: PendingRows) {
+            self.rows = rows
+            records = rows.records.values.sorted { ($0.type, $0.id) < ($1.type, $1.id) }
+            entries = rows.entries.sorted {
                 ($0.key.type, $0.key.id, $0.key.field, $0.key.entryID) < (
                     $1.key.type, $1.key.id, $1.key.field, $1.key.entryID
                 )
             }
-        ) { [$0.key.type, $0.key.id, $0.key.field, $0.key.entryID, $0.value.kind, $0.value.state] }
-        try each(
+            fields = rows.fields.sorted {
+                ($0.key.type, $0.key.id, $0.key.field) < ($1.key.type, $1.key.id, $1.key.field)
+            }
+            audience = rows.audience.sorted { ($0.tag, $0.seq) < ($1.tag, $1.seq) }
+        }
+    }
+
+    /// Writes a group's rows, checked and merged beside the writer (``SQLitePushLine``), inside
+    /// the writer's transaction: the log, the records' rows, who may read them, scope events,
+    /// outcomes, and the devices' last contact.
+    static func write(_ order: WriteOrder, callers: [Caller], in db: Database) throws {
+        let now = StoreSupport.nowMillis()
+        let rows = order.rows
+        try RowStatement(
+            "INSERT INTO change_log (seq, replica_id, set_seq, change_set, committed_at) VALUES (?, ?, ?, ?, ?)", in: db
+        ).run(each: rows.log) {
+            $0.bind($1.seq)
+            $0.bind($1.replica)
+            $0.bind($1.setSeq)
+            $0.bind($1.changeSet)
+            $0.bind(now)
+        }
+        try RowStatement(
+            """
+            INSERT INTO record (type, id, deleted, redacted, audience, last_seq) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (type, id) DO UPDATE SET deleted = excluded.deleted, redacted = excluded.redacted,
+                audience = excluded.audience, last_seq = excluded.last_seq
+            """, in: db
+        ).run(each: order.records) {
+            $0.bind($1.type)
+            $0.bind($1.id)
+            $0.bind($1.deleted)
+            $0.bind($1.redacted)
+            $0.bind($1.audience)
+            $0.bind($1.lastSeq)
+        }
+        try RowStatement(
+            """
+            INSERT INTO record_entry (type, id, field, entry_id, kind, state) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (type, id, field, entry_id) DO UPDATE SET kind = excluded.kind, state = excluded.state
+            """, in: db
+        ).run(each: order.entries) {
+            $0.bind($1.key.type)
+            $0.bind($1.key.id)
+            $0.bind($1.key.field)
+            $0.bind($1.key.entryID)
+            $0.bind($1.value.kind)
+            $0.bind($1.value.state)
+        }
+        try RowStatement(
             """
             INSERT INTO record_field (type, id, field, state) VALUES (?, ?, ?, ?)
             ON CONFLICT (type, id, field) DO UPDATE SET state = excluded.state
-            """, rows.fields.sorted { ($0.key.type, $0.key.id, $0.key.field) < ($1.key.type, $1.key.id, $1.key.field) }
-        ) { [$0.key.type, $0.key.id, $0.key.field, $0.value] }
-        try each(
-            "INSERT OR IGNORE INTO change_audience (tag, seq, type, id) VALUES (?, ?, ?, ?)",
-            rows.audience.sorted { ($0.tag, $0.seq) < ($1.tag, $1.seq) }
-        ) { [$0.tag, $0.seq, $0.key.type.rawValue, $0.key.id.rawValue] }
-        try each(
-            "INSERT OR IGNORE INTO scope_event (principal_id, seq, kind, type, id) VALUES (?, ?, ?, ?, ?)", rows.scope
-        ) { [$0.principal, $0.seq, $0.kind, $0.key.type.rawValue, $0.key.id.rawValue] }
+            """, in: db
+        ).run(each: order.fields) {
+            $0.bind($1.key.type)
+            $0.bind($1.key.id)
+            $0.bind($1.key.field)
+            $0.bind($1.value)
+        }
+        try RowStatement("INSERT OR IGNORE INTO change_audience (tag, seq, type, id) VALUES (?, ?, ?, ?)", in: db)
+            .run(each: order.audience) {
+                $0.bind($1.tag)
+                $0.bind($1.seq)
+                $0.bind($1.key.type.rawValue)
+                $0.bind($1.key.id.rawValue)
+            }
+        try RowStatement(
+            "INSERT OR IGNORE INTO scope_event (principal_id, seq, kind, type, id) VALUES (?, ?, ?, ?, ?)", in: db
+        ).run(each: rows.scope) {
+            $0.bind($1.principal)
+            $0.bind($1.seq)
+            $0.bind($1.kind)
+            $0.bind($1.key.type.rawValue)
+            $0.bind($1.key.id.rawValue)
+        }
         // An erasure leaves no copy of what it erased: the record's snapshot image goes with the
         // change (the builder makes a new one). Other changes only make it stale.
-        try each("DELETE FROM record_image WHERE type = ? AND id = ?", rows.erasedImages) {
-            [$0.type.rawValue, $0.id.rawValue]
+        try RowStatement("DELETE FROM record_image WHERE type = ? AND id = ?", in: db).run(each: rows.erasedImages) {
+            $0.bind($1.type.rawValue)
+            $0.bind($1.id.rawValue)
         }
-        try each(
+        try RowStatement(
             """
             INSERT INTO change_set_outcome (replica_id, set_seq, content_hash, status, code, message, log_seq)
             VALUES (?, ?, ?, ?, ?, ?, ?)
-            """, rows.outcomes
-        ) { [$0.replica, $0.setSeq, $0.hash, $0.status, $0.code, $0.message, $0.logSeq] }
-        try each(
+            """, in: db
+        ).run(each: rows.outcomes) {
+            $0.bind($1.replica)
+            $0.bind($1.setSeq)
+            $0.bind($1.hash)
+            $0.bind($1.status)
+            $0.bind($1.code)
+            $0.bind($1.message)
+            $0.bind($1.logSeq)
+        }
+        try RowStatement(
             "INSERT INTO server_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            rows.serverMeta
-        ) { [$0.key, $0.value] }
-        try each("UPDATE device SET last_seen_at = ? WHERE replica_id = ?", Set(callers.map(\.replica.description))) {
-            [now, $0]
+            in: db
+        ).run(each: rows.serverMeta) {
+            $0.bind($1.key)
+            $0.bind($1.value)
+        }
+        try RowStatement("UPDATE device SET last_seen_at = ? WHERE replica_id = ?", in: db).run(
+            each: Set(callers.map(\.replica.description))
+        ) {
+            $0.bind(now)
+            $0.bind($1)
         }
     }
 
