@@ -36,6 +36,24 @@ import Testing
         #expect(markers > 0)
     }
 
+    /// The intern table finds items by scanning while small and by a dictionary past its scan
+    /// limit: the same index for the same item on both sides of the limit, new items appended.
+    @Test func internTableKeepsItsIndicesPastTheScanLimit() {
+        var table = InternTable<String>()
+        let count = InternTable<String>.scanLimit * 3
+        for round in 0..<2 {
+            for number in 0..<count {
+                // Interleaves new items with ones already there, before and after the limit.
+                #expect(table.index(of: "item \(number)") == number, "round \(round)")
+                #expect(table.index(of: "item \(number / 2)") == number / 2)
+            }
+        }
+        #expect(table.items == (0..<count).map { "item \($0)" })
+        #expect(table["item 0"] == 0)
+        #expect(table["item \(count - 1)"] == count - 1)
+        #expect(table["absent"] == nil)
+    }
+
     @Test func uuidIdsTakeSixteenBytesAndOtherIdsStayText() throws {
         let replica = ReplicaID("00000000-0000-4000-8000-000000000001")!
         let author = Author(principal: "p", role: .agent)

@@ -42,6 +42,12 @@ public enum BinaryForm {
         isBinary(bytes) ? try LogEntry(binary: bytes) : try LogEntry(value: CanonicalJSON.decode(bytes))
     }
 
+    /// A change set as a log stores it: alone in the compact binary form (``CompactBinary``), or
+    /// the canonical JSON that earlier versions stored.
+    public static func changeSet(stored bytes: [UInt8]) throws(CodecError) -> ChangeSet {
+        isBinary(bytes) ? try ChangeSet(binary: bytes) : try ChangeSet(value: CanonicalJSON.decode(bytes))
+    }
+
     /// Encodes a batch of records.
     public static func encode(_ records: [Record]) -> [UInt8] {
         var encoder = BinaryEncoder()

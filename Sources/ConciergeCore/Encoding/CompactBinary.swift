@@ -255,19 +255,34 @@ public enum CompactBinary {
 }
 
 /// Distinct items in first-seen order, each with its index.
+///
+/// Most tables stay small (a field or an entry encoded alone has a replica or two and an author),
+/// so up to ``scanLimit`` items are found by comparing them one by one: no hashing and no
+/// dictionary to allocate. Past that, a dictionary is built once and kept up.
 struct InternTable<Item: Hashable> {
+    static var scanLimit: Int { 16 }
+
     private(set) var items: [Item] = []
-    private var indices: [Item: Int] = [:]
+    /// Every item's index, once there are more than ``scanLimit`` items.
+    private var indices: [Item: Int]?
 
     /// The item's index, adding it when new.
     mutating func index(of item: Item) -> Int {
-        if let index = indices[item] { return index }
+        if let index = self[item] { return index }
         items.append(item)
-        indices[item] = items.count - 1
-        return items.count - 1
+        let index = items.count - 1
+        if indices != nil {
+            indices![item] = index
+        } else if items.count > Self.scanLimit {
+            indices = Dictionary(uniqueKeysWithValues: zip(items, items.indices))
+        }
+        return index
     }
 
-    subscript(item: Item) -> Int? { indices[item] }
+    subscript(item: Item) -> Int? {
+        if let indices { return indices[item] }
+        return items.firstIndex(of: item)
+    }
 }
 
 extension ChangeSet {

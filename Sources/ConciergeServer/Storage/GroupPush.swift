@@ -217,7 +217,7 @@ struct GroupPush<Store: PushStore> {
             return reject(error)
         }
         let seq = try await commit(
-            upgraded, bytes: encoded.preparedBytes, before: before, after: after, owners: owners)
+            upgraded, bytes: encoded.loggedBytes, before: before, after: after, owners: owners)
         let outcome = StoredOutcome(hash: encoded.hash, status: "accepted", logSeq: seq)
         pending.outcomes.append(.init(set.id, outcome))
         stored[set.id] = outcome
@@ -227,6 +227,7 @@ struct GroupPush<Store: PushStore> {
 
     /// Appends an accepted set to the log, then (in the pending rows) the records it changed, who
     /// may read them, and the enter and leave events of principals whose scope it moved.
+    /// - Parameter bytes: the set as the log stores it (the compact binary form).
     /// - Returns: the set's log position.
     mutating func commit(
         _ set: ChangeSet, bytes: [UInt8], before: [RecordKey: Record], after: [RecordKey: Record],
@@ -287,7 +288,7 @@ struct GroupPush<Store: PushStore> {
             try followUpSet.apply(to: &newRecords)
             for (key, value) in server.meta { pending.serverMeta[key] = value }
             _ = try await commit(
-                followUpSet, bytes: followUpSet.canonicalJSON, before: [trigger.closed: whole], after: newRecords,
+                followUpSet, bytes: followUpSet.compactBinary(), before: [trigger.closed: whole], after: newRecords,
                 owners: [:])
             // Both are whole now; later sets of the group may need any of their fields.
             needs[trigger.closed] = .all

@@ -412,7 +412,7 @@ struct PostgresReader {
             }
             let keys = (visible[seq] ?? []).subtracting(handled)
             guard !keys.isEmpty, let data = payloads[seq] else { continue }
-            let set = try RecordRows.decode(data, ChangeSet.init(value:))
+            let set = try RecordRows.stored(data, BinaryForm.changeSet(stored:))
             let internalEntries = try await internalEntries(erasedBy: set, keys: keys)
             let projected = Projection.changeSet(set, for: principal, keys: keys) { key, entry in
                 internalEntries.contains(Pair(key: key, entry: entry))

@@ -40,8 +40,9 @@ enum PushSteps {
         var hash: Data
         /// The set after its upgrade steps, or why it is refused.
         var prepared: Result<ChangeSet, SyncError>
-        /// The canonical bytes of the prepared set: what the log stores.
-        var preparedBytes: [UInt8]
+        /// What the log stores of the prepared set: the set alone in the compact binary form
+        /// (empty when it is refused). Made here, beside the other requests, not in the group.
+        var loggedBytes: [UInt8]
 
         init(_ set: ChangeSet, serverMillis: UInt64, policy: PushPolicy) {
             self.set = set
@@ -50,10 +51,10 @@ enum PushSteps {
             prepared = Result { () throws(SyncError) -> ChangeSet in
                 try PushSteps.prepare(set, serverMillis: serverMillis, policy: policy)
             }
-            if case .success(let upgraded) = prepared, upgraded != set {
-                preparedBytes = upgraded.canonicalJSON
+            if case .success(let upgraded) = prepared {
+                loggedBytes = upgraded.compactBinary()
             } else {
-                preparedBytes = bytes
+                loggedBytes = []
             }
         }
     }

@@ -65,7 +65,8 @@ enum RecordRows {
         try stored(data) { (bytes) throws(CodecError) in try make(CanonicalJSON.decode(bytes)) }
     }
 
-    /// A stored field or entry state (the binary form; canonical JSON in rows written before it).
+    /// A stored field or entry state or logged change set (a binary form; canonical JSON in rows
+    /// written before it).
     static func stored<T>(_ data: Data, _ make: ([UInt8]) throws(CodecError) -> T) throws -> T {
         do {
             return try make([UInt8](data))

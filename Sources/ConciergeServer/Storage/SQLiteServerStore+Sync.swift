@@ -287,7 +287,7 @@ extension SQLiteServerStore {
                 let data = try Data.fetchOne(
                     db.cachedStatement(sql: "SELECT change_set FROM change_log WHERE seq = ?"), arguments: [seq])
             else { continue }
-            let set = try RecordRows.decode(data, ChangeSet.init(value:))
+            let set = try RecordRows.stored(data, BinaryForm.changeSet(stored:))
             let projected = Projection.changeSet(set, for: principal, keys: keys) { key, entry in
                 let kind = try? String.fetchOne(
                     db.cachedStatement(sql: "SELECT kind FROM record_entry WHERE type = ? AND id = ? AND entry_id = ?"),

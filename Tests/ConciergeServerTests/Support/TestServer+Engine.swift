@@ -37,9 +37,10 @@ extension TestServer {
             : CanonicalJSON.encode(try BinaryForm.entry(stored: bytes).value)
     }
 
-    /// Rewrites every stored field and entry state as canonical JSON, as versions before the
-    /// binary form stored them, on either engine. Returns how many rows it rewrote.
-    func rewriteStatesAsJSON() async throws -> Int {
+    /// Rewrites every stored field and entry state and every logged change set as canonical JSON,
+    /// as versions before the binary forms stored them, on either engine. Returns how many rows it
+    /// rewrote.
+    func rewriteRowsAsJSON() async throws -> Int {
         switch store {
         case let store as SQLiteServerStore:
             return try await store.pool.write { db in
@@ -53,6 +54,13 @@ extension TestServer {
                             arguments: [Data(json), row["type"], row["id"], row["k"]])
                         rewritten += 1
                     }
+                }
+                for row in try Row.fetchAll(db, sql: "SELECT seq, change_set FROM change_log") {
+                    let set = try BinaryForm.changeSet(stored: [UInt8](row["change_set"] as Data))
+                    try db.execute(
+                        sql: "UPDATE change_log SET change_set = ? WHERE seq = ?",
+                        arguments: [Data(set.canonicalJSON), row["seq"]])
+                    rewritten += 1
                 }
                 return rewritten
             }
@@ -76,6 +84,17 @@ extension TestServer {
                             """, logger: logger)
                         rewritten += 1
                     }
+                }
+                var sets: [(Int64, [UInt8])] = []
+                let rows = try await connection.query("SELECT seq, change_set FROM change_log", logger: logger)
+                for try await (seq, bytes) in rows.decode((Int64, ByteBuffer).self) {
+                    sets.append((seq, try BinaryForm.changeSet(stored: Array(bytes.readableBytesView)).canonicalJSON))
+                }
+                for (seq, json) in sets {
+                    try await connection.query(
+                        "UPDATE change_log SET change_set = \(ByteBuffer(bytes: json)) WHERE seq = \(seq)",
+                        logger: logger)
+                    rewritten += 1
                 }
                 return rewritten
             }
