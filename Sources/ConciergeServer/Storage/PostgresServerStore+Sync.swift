@@ -251,19 +251,29 @@ struct PostgresReader {
     }
 
     /// Whole records, three statements for any number of keys; keys with no record are absent.
-    func wholeRecords(_ keys: [RecordKey]) async throws -> [RecordKey: Record] {
+    /// - Parameter afterFields: for tests, runs between the field rows and the entry rows.
+    func wholeRecords(_ keys: [RecordKey], afterFields: (@Sendable () async throws -> Void)? = nil) async throws
+        -> [RecordKey: Record]
+    {
         var needs: [RecordKey: RecordRows.Need] = [:]
         for key in keys { needs[key] = .all }
-        return try await records(keys, needs: needs)
+        return try await records(keys, needs: needs, afterFields: afterFields)
     }
 
     /// Many records at once, each with what `needs` asks of it (every field in any case; all
     /// entries where a need says everything), in a handful of statements; keys with no record
-    /// are absent.
-    func records(_ keys: [RecordKey], needs: [RecordKey: RecordRows.Need]) async throws -> [RecordKey: Record] {
+    /// are absent. The statements must share one snapshot (a repeatable-read transaction, or one
+    /// that holds the log's head row, so that no push commits in between): a record's entry rows
+    /// without the field row their push wrote with them do not make a record.
+    /// - Parameter afterFields: for tests, runs between the field rows and the entry rows.
+    func records(
+        _ keys: [RecordKey], needs: [RecordKey: RecordRows.Need],
+        afterFields: (@Sendable () async throws -> Void)? = nil
+    ) async throws -> [RecordKey: Record] {
         guard !keys.isEmpty else { return [:] }
         let (markers, fields) = try await markersAndFields(keys)
         guard !markers.isEmpty else { return [:] }
+        try await afterFields?()
         let entries = try await entryRows(keys.filter { markers[$0] != nil }, needs: needs)
         var result: [RecordKey: Record] = [:]
         for (key, marker) in markers {

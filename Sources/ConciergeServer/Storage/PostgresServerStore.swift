@@ -33,6 +33,9 @@ public final class PostgresServerStore: ServerStore {
         /// Pending rows of this many sets are written while the group merges on (a test lowers it
         /// so that every batch's rows are).
         var writeBehindSets = PostgresPushStore.writeBehindSets
+        /// Runs inside the snapshot image builder's read of its records, between their field rows
+        /// and their entry rows (a test commits a push there).
+        var imageReadAfterFields: (@Sendable () async throws -> Void)?
     }
 
     let client: PostgresClient
@@ -79,7 +82,9 @@ public final class PostgresServerStore: ServerStore {
             let store = PostgresServerStore(
                 client: client, runner: runner, epoch: epoch, logger: logger, hooks: hooks,
                 records: RecordCache(capacity: hooks.ordering == .commitOrdered ? recordCache : 0),
-                images: SnapshotImages.postgres(client: client, background: snapshotImages, logger: logger))
+                images: SnapshotImages.postgres(
+                    client: client, background: snapshotImages, logger: logger,
+                    afterFields: hooks.imageReadAfterFields))
             store.images.start()
             return store
         } catch {

@@ -9,20 +9,39 @@ extension SnapshotImages {
     static let postgresLock: Int64 = 7_243_018
 
     /// The builder of the PostgreSQL engine: each batch is one transaction on a connection of its
-    /// own, beside the push writer's.
-    static func postgres(client: PostgresClient, background: Bool, logger: Logger) -> SnapshotImages {
+    /// own, beside the push writer's, and reads its records in a snapshot on another.
+    /// - Parameter afterFields: for tests, runs inside that read, between the records' field rows
+    ///   and their entry rows.
+    static func postgres(
+        client: PostgresClient, background: Bool, logger: Logger,
+        afterFields: (@Sendable () async throws -> Void)? = nil
+    ) -> SnapshotImages {
         SnapshotImages(background: background, logger: logger) { position, waits in
             try await PostgresServerStore.write(client: client, logger: logger) { connection, logger in
-                try await batch(after: position, waits: waits, connection, logger)
+                try await batch(
+                    after: position, waits: waits, connection, logger,
+                    read: { keys in
+                        // Repeatable read: the batch's own transaction reads committed, where each
+                        // statement may see a later commit, and a push committing between the
+                        // field rows and the entry rows would leave entries without their log row.
+                        try await client.withConnection { reader in
+                            try await PostgresServerStore.transaction(reader, readOnly: true, logger: logger) {
+                                try await PostgresReader(connection: $0, logger: logger).wholeRecords(
+                                    keys, afterFields: afterFields)
+                            }
+                        }
+                    })
             }
         }
     }
 
-    /// Reads the next records in log order after `position` whose image is missing or stale, and
-    /// writes their images (read committed: an image built while its record changes again carries
-    /// the older `last_seq`, so it is stale at once and built again).
+    /// Reads the next records in log order after `position` whose image is missing or stale (each
+    /// whole, with `read`), and writes their images. The batch's transaction reads committed: an
+    /// image read while its record changes again carries the older `last_seq`, so it is stale at
+    /// once, not written, and built again.
     static func batch(
-        after position: Position?, waits: Bool, _ connection: PostgresConnection, _ logger: Logger
+        after position: Position?, waits: Bool, _ connection: PostgresConnection, _ logger: Logger,
+        read: @Sendable ([RecordKey]) async throws -> [RecordKey: Record]
     ) async throws -> Batch {
         var start = Position(seq: -1, type: "", id: "")
         if let position {
@@ -69,8 +88,7 @@ extension SnapshotImages {
                 candidates[RecordKey(type: RecordType(type), id: RecordID(id))] = nil
             }
         }
-        let records = try await PostgresReader(connection: connection, logger: logger).wholeRecords(
-            Array(candidates.keys))
+        let records = candidates.isEmpty ? [:] : try await read(Array(candidates.keys))
         let images = records.values.map { Image($0, seq: candidates[$0.key]!) }
         if !images.isEmpty {
             // Only images still current when written (a record changed since the read keeps no
