@@ -303,38 +303,4 @@ enum RecordRows {
         }
         return writes
     }
-
-    /// Writes the rows of `record` that `changes` touched (all of them after an erasure), at log
-    /// position `seq`.
-    static func save(
-        _ record: Record, touched changes: [Change], audience: Set<String>, seq: Int64, in db: Database
-    ) throws {
-        let writes = writes(record, touched: changes, audience: audience)
-        try db.cachedExecute(
-            sql: """
-                INSERT INTO record (type, id, deleted, redacted, audience, last_seq) VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (type, id) DO UPDATE SET deleted = excluded.deleted, redacted = excluded.redacted,
-                    audience = excluded.audience, last_seq = excluded.last_seq
-                """,
-            arguments: [
-                writes.type, writes.id, writes.deleted, writes.redacted,
-                CanonicalJSON.string(.array(writes.audience.map(Value.string))), seq,
-            ])
-        for entry in writes.entries {
-            try db.cachedExecute(
-                sql: """
-                    INSERT INTO record_entry (type, id, field, entry_id, kind, state) VALUES (?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (type, id, field, entry_id) DO UPDATE SET kind = excluded.kind, state = excluded.state
-                    """,
-                arguments: [writes.type, writes.id, entry.field, entry.entryID, entry.kind, entry.state])
-        }
-        for field in writes.fields {
-            try db.cachedExecute(
-                sql: """
-                    INSERT INTO record_field (type, id, field, state) VALUES (?, ?, ?, ?)
-                    ON CONFLICT (type, id, field) DO UPDATE SET state = excluded.state
-                    """,
-                arguments: [writes.type, writes.id, field.name, field.state])
-        }
-    }
 }

@@ -25,15 +25,16 @@ struct RowStatement {
     }
 
     /// Binds what `bind` binds (every parameter of the statement, in order) and runs the statement.
-    /// - Throws: `DatabaseError` when SQLite refuses the row; the caller's transaction then rolls
-    ///   back.
+    /// - Throws: `DatabaseError` when SQLite refuses a value or the row (nothing of the row is
+    ///   written; the caller's transaction then rolls back).
     func run(_ bind: (inout Binder) -> Void) throws {
         let handle = statement.sqliteStatement
         sqlite3_reset(handle)
         var binder = Binder(handle: handle)
         bind(&binder)
         assert(binder.index - 1 == sqlite3_bind_parameter_count(handle), "every parameter is bound")
-        let code = sqlite3_step(handle)
+        // A value SQLite did not take would run the row with NULL in its place.
+        let code = binder.refused ?? sqlite3_step(handle)
         guard code == SQLITE_DONE else {
             let error = DatabaseError(
                 resultCode: ResultCode(rawValue: code), message: db.lastErrorMessage, sql: statement.sql)
@@ -51,13 +52,14 @@ struct RowStatement {
     struct Binder {
         fileprivate let handle: SQLiteStatement
         fileprivate var index: Int32 = 1
+        /// The code of the first value SQLite refused, if any.
+        fileprivate var refused: Int32?
 
         /// SQLite copies the value before the bind returns.
         private static let transient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
 
         mutating func bind(_ value: Int64) {
-            sqlite3_bind_int64(handle, index, value)
-            index += 1
+            took(sqlite3_bind_int64(handle, index, value))
         }
 
         mutating func bind(_ value: Int64?) {
@@ -66,17 +68,16 @@ struct RowStatement {
 
         mutating func bind(_ value: String) {
             var value = value
-            value.withUTF8 { text in
+            let code = value.withUTF8 { text in
                 // An empty buffer may have no address, which SQLite would take for NULL.
-                if let address = text.baseAddress {
-                    address.withMemoryRebound(to: CChar.self, capacity: text.count) {
-                        _ = sqlite3_bind_text(handle, index, $0, Int32(text.count), Self.transient)
-                    }
-                } else {
-                    _ = sqlite3_bind_text(handle, index, "", 0, Self.transient)
+                guard let address = text.baseAddress else {
+                    return sqlite3_bind_text(handle, index, "", 0, Self.transient)
+                }
+                return address.withMemoryRebound(to: CChar.self, capacity: text.count) {
+                    sqlite3_bind_text(handle, index, $0, Int32(text.count), Self.transient)
                 }
             }
-            index += 1
+            took(code)
         }
 
         mutating func bind(_ value: String?) {
@@ -84,19 +85,21 @@ struct RowStatement {
         }
 
         mutating func bind(_ value: some ContiguousBytes) {
-            value.withUnsafeBytes { bytes in
-                if let address = bytes.baseAddress {
-                    _ = sqlite3_bind_blob(handle, index, address, Int32(bytes.count), Self.transient)
-                } else {
-                    // An empty blob, not NULL.
-                    _ = sqlite3_bind_zeroblob(handle, index, 0)
-                }
+            let code = value.withUnsafeBytes { bytes in
+                // An empty blob, not NULL.
+                guard let address = bytes.baseAddress else { return sqlite3_bind_zeroblob(handle, index, 0) }
+                return sqlite3_bind_blob(handle, index, address, Int32(bytes.count), Self.transient)
             }
-            index += 1
+            took(code)
         }
 
         private mutating func bindNull() {
-            sqlite3_bind_null(handle, index)
+            took(sqlite3_bind_null(handle, index))
+        }
+
+        /// Moves to the next parameter, keeping the first refusal.
+        private mutating func took(_ code: Int32) {
+            if code != SQLITE_OK && refused == nil { refused = code }
             index += 1
         }
     }
