@@ -71,7 +71,8 @@ public struct ServerConfiguration: Sendable {
         if let value = try int("CONCIERGE_RETENTION_DAYS") { retentionDays = max(1, value) }
         if let value = try int("CONCIERGE_COMPACT_INTERVAL_SECONDS") { compactIntervalSeconds = max(1, value) }
         if let url = environment["CONCIERGE_DATABASE_URL"], !url.isEmpty { databaseURL = url }
-        if let value = try int("CONCIERGE_DATABASE_CONNECTIONS") { databaseConnections = max(2, value) }
+        // At least 3: the snapshot image builder holds one connection while it reads on another.
+        if let value = try int("CONCIERGE_DATABASE_CONNECTIONS") { databaseConnections = max(3, value) }
         if let value = try int("CONCIERGE_LIVE_POLL_MS") { livePollMilliseconds = max(10, value) }
         if let value = try int("CONCIERGE_RECORD_CACHE") { recordCache = value }
         if let value = try int("CONCIERGE_SNAPSHOT_IMAGES") {

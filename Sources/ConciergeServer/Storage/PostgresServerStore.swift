@@ -225,7 +225,13 @@ public final class PostgresServerStore: ServerStore {
     /// One read transaction: a repeatable-read snapshot, so several statements see one state.
     func read<T: Sendable>(_ body: @Sendable @escaping (PostgresConnection, Logger) async throws -> T) async throws -> T
     {
-        let logger = self.logger
+        try await Self.read(client: client, logger: logger, body)
+    }
+
+    static func read<T: Sendable>(
+        client: PostgresClient, logger: Logger,
+        _ body: @Sendable @escaping (PostgresConnection, Logger) async throws -> T
+    ) async throws -> T {
         do {
             return try await client.withConnection { connection in
                 try await Self.transaction(connection, readOnly: true, logger: logger) { try await body($0, logger) }

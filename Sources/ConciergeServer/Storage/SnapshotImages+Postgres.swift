@@ -21,14 +21,14 @@ extension SnapshotImages {
                 try await batch(
                     after: position, waits: waits, connection, logger,
                     read: { keys in
-                        // Repeatable read: the batch's own transaction reads committed, where each
+                        // A snapshot of its own: the batch's transaction reads committed, where each
                         // statement may see a later commit, and a push committing between the
                         // field rows and the entry rows would leave entries without their log row.
-                        try await client.withConnection { reader in
-                            try await PostgresServerStore.transaction(reader, readOnly: true, logger: logger) {
-                                try await PostgresReader(connection: $0, logger: logger).wholeRecords(
-                                    keys, afterFields: afterFields)
-                            }
+                        // (It takes a second connection while the batch holds one: a pool needs
+                        // room for both besides the pushes.)
+                        try await PostgresServerStore.read(client: client, logger: logger) { reader, logger in
+                            try await PostgresReader(connection: reader, logger: logger).wholeRecords(
+                                keys, afterFields: afterFields)
                         }
                     })
             }
