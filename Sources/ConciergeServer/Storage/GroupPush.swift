@@ -70,8 +70,6 @@ struct GroupPush<Store: PushStore> {
     /// What the whole group touched.
     var touched = Touched()
 
-    /// The group's sets after upgrade and validation (or why they failed), by change-set id.
-    var prepared: [ChangeSetID: Result<ChangeSet, SyncError>] = [:]
     /// Outcomes stored before this group or earlier in it, by change-set id.
     var stored: [ChangeSetID: StoredOutcome] = [:]
     /// Records as this group sees them; `.some(nil)`: known not to exist.
@@ -96,19 +94,13 @@ struct GroupPush<Store: PushStore> {
     mutating func prepare(_ jobs: [PushJob]) async throws {
         let ids = jobs.flatMap { job in job.sets.map(\.set.id).filter { $0.replica == job.caller.replica } }
         stored = try await store.outcomes(ids)
-        // Sets answered from their stored outcome need neither checks nor records. An id sent twice
-        // is prepared once, as first sent: the second copy gets the first's outcome.
+        // Sets answered from their stored outcome need neither checks nor records.
         for job in jobs {
-            for encoded in job.sets
-            where encoded.set.id.replica == job.caller.replica && stored[encoded.set.id] == nil
-                && prepared[encoded.set.id] == nil
+            for encoded in job.sets where encoded.set.id.replica == job.caller.replica && stored[encoded.set.id] == nil
             {
-                let result = encoded.prepared
-                prepared[encoded.set.id] = result
-                guard case .success(let set) = result else { continue }
-                for key in set.keys {
-                    needs[key, default: RecordRows.Need([])].merge(
-                        RecordRows.Need(PushSteps.changes(of: set, to: key)))
+                guard case .success(let set) = encoded.prepared else { continue }
+                for part in set.records {
+                    if needs[part.key] == nil { needs[part.key] = part.need } else { needs[part.key]!.merge(part.need) }
                 }
             }
         }
@@ -186,23 +178,25 @@ struct GroupPush<Store: PushStore> {
             }
             return .rejected(set.id, error)
         }
-        let upgraded: ChangeSet
-        switch prepared[set.id] {
-        case .success(let set)?: upgraded = set
-        case .failure(let error)?: return reject(error)
-        case nil: return reject(SyncError(.malformed, "the set was not prepared"))
+        // An id sent twice in a group: the first copy's outcome answers the second (above), unless
+        // it was a retryable refusal, which stores none; then the second is checked on its own.
+        let prepared: PushSteps.PreparedSet
+        switch encoded.prepared {
+        case .success(let set): prepared = set
+        case .failure(let error): return reject(error)
         }
+        let upgraded = prepared.set
         var before: [RecordKey: Record] = [:]
         var after: [RecordKey: Record] = [:]
         var owners: [RecordKey: Principal] = [:]
-        let missing = upgraded.keys.filter { records[$0] == nil }
-        if !missing.isEmpty { try await loadRecords(Array(missing)) }
-        for key in upgraded.keys {
+        let missing = prepared.records.map(\.key).filter { records[$0] == nil }
+        if !missing.isEmpty { try await loadRecords(missing) }
+        for part in prepared.records {
+            let key = part.key
             let stored = records[key] ?? nil
             before[key] = stored
             do {
-                after[key] = try PushSteps.apply(
-                    PushSteps.changes(of: upgraded, to: key), to: stored, key: key, by: upgraded.author)
+                after[key] = try PushSteps.apply(part.changes, to: stored, key: key, by: upgraded.author)
             } catch {
                 return reject(error)
             }
@@ -217,7 +211,7 @@ struct GroupPush<Store: PushStore> {
             return reject(error)
         }
         let seq = try await commit(
-            upgraded, bytes: encoded.loggedBytes, before: before, after: after, owners: owners)
+            upgraded, prepared.records, bytes: encoded.loggedBytes, before: before, after: after, owners: owners)
         let outcome = StoredOutcome(hash: encoded.hash, status: "accepted", logSeq: seq)
         pending.outcomes.append(.init(set.id, outcome))
         stored[set.id] = outcome
@@ -230,17 +224,18 @@ struct GroupPush<Store: PushStore> {
     /// - Parameter bytes: the set as the log stores it (the compact binary form).
     /// - Returns: the set's log position.
     mutating func commit(
-        _ set: ChangeSet, bytes: [UInt8], before: [RecordKey: Record], after: [RecordKey: Record],
-        owners: [RecordKey: Principal]
+        _ set: ChangeSet, _ parts: [PushSteps.RecordChanges], bytes: [UInt8], before: [RecordKey: Record],
+        after: [RecordKey: Record], owners: [RecordKey: Principal]
     ) async throws -> Int64 {
         let seq = try await store.nextPosition()
         pending.log.append(
             .init(
                 seq: seq, replica: set.id.replica.description, setSeq: Int64(bitPattern: set.id.seq), changeSet: bytes))
-        for key in set.keys {
-            let changes = PushSteps.changes(of: set, to: key)
-            let oldAudience = before[key].map { Audience.of($0, owner: owners[key]) }
+        for part in parts {
+            let (key, changes) = (part.key, part.changes)
             let audience = Audience.of(after[key]!, owner: owners[key])
+            // Changes to fields the audience does not read leave it where it was.
+            let oldAudience = part.movesAudience ? before[key].map { Audience.of($0, owner: owners[key]) } : nil
             pending.add(
                 RecordRows.writes(after[key]!, touched: changes, audience: audience), seq: seq,
                 audienceText: Store.audienceText)
@@ -288,7 +283,8 @@ struct GroupPush<Store: PushStore> {
             try followUpSet.apply(to: &newRecords)
             for (key, value) in server.meta { pending.serverMeta[key] = value }
             _ = try await commit(
-                followUpSet, bytes: followUpSet.compactBinary(), before: [trigger.closed: whole], after: newRecords,
+                followUpSet, PushSteps.PreparedSet(followUpSet).records, bytes: followUpSet.compactBinary(),
+                before: [trigger.closed: whole], after: newRecords,
                 owners: [:])
             // Both are whole now; later sets of the group may need any of their fields.
             needs[trigger.closed] = .all

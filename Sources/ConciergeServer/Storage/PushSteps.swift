@@ -38,8 +38,8 @@ enum PushSteps {
         var set: ChangeSet
         var bytes: [UInt8]
         var hash: Data
-        /// The set after its upgrade steps, or why it is refused.
-        var prepared: Result<ChangeSet, SyncError>
+        /// The set after its upgrade steps with its changes by record, or why it is refused.
+        var prepared: Result<PreparedSet, SyncError>
         /// What the log stores of the prepared set: the set alone in the compact binary form
         /// (empty when it is refused). Made here, beside the other requests, not in the group.
         var loggedBytes: [UInt8]
@@ -48,14 +48,45 @@ enum PushSteps {
             self.set = set
             bytes = set.canonicalJSON
             hash = Data(SHA256.hash(data: bytes))
-            prepared = Result { () throws(SyncError) -> ChangeSet in
-                try PushSteps.prepare(set, serverMillis: serverMillis, policy: policy)
+            prepared = Result { () throws(SyncError) -> PreparedSet in
+                PreparedSet(try PushSteps.prepare(set, serverMillis: serverMillis, policy: policy))
             }
             if case .success(let upgraded) = prepared {
-                loggedBytes = upgraded.compactBinary()
+                loggedBytes = upgraded.set.compactBinary()
             } else {
                 loggedBytes = []
             }
+        }
+    }
+
+    /// A set after its upgrade steps, with its changes grouped by the record they touch (in
+    /// first-touch order) and what each record must be read with: made with the set's other
+    /// stateless checks, so the group, which merges one set after the other, need not.
+    struct PreparedSet: Sendable {
+        var set: ChangeSet
+        var records: [RecordChanges]
+
+        init(_ set: ChangeSet) {
+            self.set = set
+            records = set.keys.map { key in RecordChanges(key: key, changes: PushSteps.changes(of: set, to: key)) }
+        }
+    }
+
+    /// A set's changes to one record.
+    struct RecordChanges: Sendable {
+        var key: RecordKey
+        var changes: [Change]
+        /// What the record must be read with for these changes.
+        var need: RecordRows.Need
+        /// Whether they may move the record's audience (they change a field it reads, or the
+        /// record as a whole).
+        var movesAudience: Bool
+
+        init(key: RecordKey, changes: [Change]) {
+            self.key = key
+            self.changes = changes
+            need = RecordRows.Need(changes)
+            movesAudience = changes.contains { change in change.field.map(Audience.fields.contains) ?? true }
         }
     }
 

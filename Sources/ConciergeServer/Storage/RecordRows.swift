@@ -10,10 +10,8 @@ enum RecordRows {
     /// What of a record a change set needs: the fields it touches, the entries it appends or
     /// erases, and the fields that decide who sees the record.
     struct Need {
-        var fields: Set<String> = [
-            CaseFields.provider, CaseFields.customer, CaseFields.assignee,
-            CaseFields.requiredSkill, CaseFields.queue,
-        ]
+        /// The audience's fields always: who may read the record is decided on them.
+        var fields: Set<String> = Audience.fields
         var entries: [String: Set<EntryID>] = [:]
         /// Load the timeline's status changes too: the derived status is needed (a message to a
         /// closed case opens a follow-up).

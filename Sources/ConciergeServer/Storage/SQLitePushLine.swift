@@ -27,6 +27,8 @@ final class SQLitePushLine: Sendable {
     private let afterCheck: (@Sendable ([PushOutcome]) -> Void)?
     private let jobs = WaitingJobs<PushJob, PushResult>(maxWeight: PushJob.groupSets) { $0.sets.count }
     private typealias Waiting = WaitingJobs<PushJob, PushResult>.Waiting
+    /// Where groups are checked (the drain runs there).
+    private let checks = OwnThreadExecutor(name: "push-check")
 
     /// A group checked and merged, for the writer.
     private struct Checked: Sendable {
@@ -116,7 +118,7 @@ final class SQLitePushLine: Sendable {
 
     /// Pushes `job` in the next group and returns its outcomes once that group has committed.
     func run(_ job: PushJob) async throws -> PushResult {
-        try await jobs.run(job) { Task { await self.drain() } }
+        try await jobs.run(job) { Task(executorPreference: self.checks) { await self.drain() } }
     }
 
     /// Runs groups until no batch waits: each is checked while the one before is written, and
@@ -142,19 +144,25 @@ final class SQLitePushLine: Sendable {
                 await runAlone(group, failure: error)
                 continue
             }
-            if let current = writing {
+            if let current = writing.take() {
                 let finished = await finish(current)
                 guard finished == .committed else {
                     // `next` was checked against rows that were not committed: its transaction
                     // writes nothing, and it is checked again.
                     _ = try? await next.transaction.committed
                     jobs.requeue((finished == .again ? current.checked.group : []) + group)
-                    writing = nil
                     continue
                 }
+                Self.release(current)
             }
             writing = next
         }
+    }
+
+    /// Frees a written group's rows and records on the concurrency pool: thousands of rows take
+    /// a while to free, and the checks need not wait for that.
+    private static func release(_ written: consuming Writing) {
+        Task.detached(priority: .background) { withExtendedLifetime(written) {} }
     }
 
     /// Waits for a group's transaction, then answers its batches, or runs them again alone.

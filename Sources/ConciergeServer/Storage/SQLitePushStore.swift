@@ -3,8 +3,8 @@ import Foundation
 import GRDB
 
 /// A group push's reads on SQLite, made beside the one writer (``SQLitePushLine``): committed rows,
-/// read through the pool's readers, with the rows of the group the writer is writing meanwhile
-/// (not committed yet) laid over them.
+/// read through the pool's readers (blocking calls, on the line's own thread), with the rows of the
+/// group the writer is writing meanwhile (not committed yet) laid over them.
 ///
 /// Whether a read sees that group's commit or not, it sees the same: for every row the group
 /// writes, the group's own version wins. Rows are only ever inserted or replaced by pushes (never
@@ -36,8 +36,15 @@ struct SQLitePushStore: PushStore {
         if let before {
             head = before.head
         } else {
-            head = Int64(try await pool.read { db in try SQLiteServerStore.head(in: db) })
+            head = Int64(try Self.read(pool) { db in try SQLiteServerStore.head(in: db) })
         }
+    }
+
+    /// Reads on one of the pool's readers, blocking the calling thread: the line checks its groups
+    /// on a thread of its own (``OwnThreadExecutor``), where a read costs less than a hop to the
+    /// reader's queue and back, and holds no thread of the concurrency pool meanwhile.
+    private static func read<T>(_ pool: DatabasePool, _ body: (Database) throws -> T) throws -> T {
+        try pool.read(body)
     }
 
     /// A JSON array of the tags.
@@ -54,7 +61,7 @@ struct SQLitePushStore: PushStore {
                 ranges[id.replica].map { min($0.lowerBound, seq)...max($0.upperBound, seq) } ?? seq...seq
         }
         let (wanted, replicaRanges) = (Set(ids), ranges)
-        var stored = try await pool.read { db in
+        var stored = try Self.read(pool) { db in
             var stored: [ChangeSetID: StoredOutcome] = [:]
             let statement = try db.cachedStatement(
                 sql: """
@@ -105,7 +112,7 @@ struct SQLitePushStore: PushStore {
     }
 
     func serverIdentity(pending: inout PendingRows) async throws -> ServerIdentity {
-        var meta = try await pool.read { db in
+        var meta = try Self.read(pool) { db in
             var meta: [String: String] = [:]
             for key in ServerIdentity.metaKeys {
                 meta[key] = try String.fetchOne(
@@ -118,12 +125,12 @@ struct SQLitePushStore: PushStore {
     }
 
     func principal(_ id: PrincipalID) async throws -> Principal? {
-        try await pool.read { db in try SQLiteServerStore.principal(id, in: db) }
+        try Self.read(pool) { db in try SQLiteServerStore.principal(id, in: db) }
     }
 
     func principals(reading tags: Set<String>) async throws -> Set<String> {
         guard !tags.isEmpty else { return [] }
-        return try await pool.read { db in try SQLiteServerStore.principals(reading: tags, in: db) }
+        return try Self.read(pool) { db in try SQLiteServerStore.principals(reading: tags, in: db) }
     }
 
     mutating func nextPosition() async throws -> Int64 {
@@ -137,7 +144,7 @@ struct SQLitePushStore: PushStore {
         async throws -> [RecordKey: StoredRows]
     {
         guard !keys.isEmpty else { return [:] }
-        var result = try await pool.read { db in
+        var result = try Self.read(pool) { db in
             var result: [RecordKey: StoredRows] = [:]
             for key in keys {
                 result[key] = try StoredRows.read(key, fields: fields, need: needs[key] ?? .init([]), in: db)

@@ -18,6 +18,12 @@ public enum Audience {
     static func skill(_ provider: ProviderID, _ skill: String) -> String { "skill:\(provider):\(skill)" }
     static func queue(_ provider: ProviderID, _ queue: String) -> String { "queue:\(provider):\(queue)" }
 
+    /// The fields ``of(_:owner:)`` reads: a change to no other field (and not to the record as a
+    /// whole) leaves a record's audience as it was.
+    static let fields: Set<String> = [
+        CaseFields.provider, CaseFields.customer, CaseFields.assignee, CaseFields.requiredSkill, CaseFields.queue,
+    ]
+
     /// The audience of a record's current state; empty when it has no provider yet.
     /// - Parameter owner: for profiles and preferences, the customer they belong to.
     public static func of(_ record: ConciergeCore.Record, owner: Principal? = nil) -> Set<String> {
