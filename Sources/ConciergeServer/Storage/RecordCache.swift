@@ -33,7 +33,6 @@ final class RecordCache: Sendable {
     private struct State {
         var young: [RecordKey: Entry] = [:]
         var old: [RecordKey: Entry] = [:]
-        var dataVersion: Int64?
         var head: Int64?
         var counts = Counts()
     }
@@ -41,6 +40,10 @@ final class RecordCache: Sendable {
     /// About how many records it keeps; 0 keeps none.
     let capacity: Int
     private let state = Mutex(State())
+    /// SQLite's `data_version` at the last push transaction (`.min`: not read yet). Apart from the
+    /// lock: the writer reads it before every group, and must not wait while the checks hold the
+    /// lock to look up or store records.
+    private let dataVersion = Atomic<Int64>(.min)
 
     init(capacity: Int) {
         self.capacity = max(0, capacity)
@@ -58,14 +61,10 @@ final class RecordCache: Sendable {
     @discardableResult
     func checkDataVersion(in db: Database) throws -> Bool {
         let version = try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? 0
-        return state.withLock { state in
-            defer { state.dataVersion = version }
-            guard let previous = state.dataVersion, previous != version else { return false }
-            state.young = [:]
-            state.old = [:]
-            state.counts.drops += 1
-            return true
-        }
+        let previous = dataVersion.exchange(version, ordering: .relaxed)
+        guard previous != .min, previous != version else { return false }
+        removeAll()
+        return true
     }
 
     /// PostgreSQL: the log head as of which the cache holds committed states (`nil`: unknown).
@@ -86,44 +85,62 @@ final class RecordCache: Sendable {
 
     /// Forgets everything.
     func removeAll() {
-        state.withLock { state in
-            state.young = [:]
-            state.old = [:]
+        let dropped = state.withLock { state in
             state.counts.drops += 1
+            defer { (state.young, state.old) = ([:], [:]) }
+            return (state.young, state.old)
         }
+        // Freed here, outside the lock.
+        withExtendedLifetime(dropped) {}
     }
 
     /// The record held for `key`: `.some(nil)` when no record has it, `nil` when not held.
     func lookup(_ key: RecordKey) -> Entry? {
         guard capacity > 0 else { return nil }
-        return state.withLock { state in
+        let (entry, dropped) = state.withLock { state -> (Entry?, [RecordKey: Entry]?) in
             if let entry = state.young[key] {
                 state.counts.hits += 1
-                return entry
+                return (entry, nil)
             }
             guard let entry = state.old.removeValue(forKey: key) else {
                 state.counts.misses += 1
-                return nil
+                return (nil, nil)
             }
             state.counts.hits += 1
-            Self.insert(key, entry, into: &state, capacity: capacity)
-            return entry
+            return (entry, Self.insert(key, entry, into: &state, capacity: capacity))
         }
+        withExtendedLifetime(dropped) {}
+        return entry
     }
 
     /// Keeps committed states (each a record as its rows store it, or `nil` for none).
     func store(_ entries: [RecordKey: Entry]) {
         guard capacity > 0, !entries.isEmpty else { return }
-        state.withLock { state in
-            for (key, entry) in entries { Self.insert(key, entry, into: &state, capacity: capacity) }
+        let dropped = state.withLock { state in
+            var dropped: [[RecordKey: Entry]] = []
+            for (key, entry) in entries {
+                if let generation = Self.insert(key, entry, into: &state, capacity: capacity) {
+                    dropped.append(generation)
+                }
+            }
+            return dropped
         }
+        withExtendedLifetime(dropped) {}
     }
 
-    private static func insert(_ key: RecordKey, _ entry: Entry, into state: inout State, capacity: Int) {
+    /// Inserts into the young generation; when that is full, it becomes the old one, and the old
+    /// one is returned, for the caller to free once it has let go of the lock (thousands of
+    /// records take a while to free).
+    private static func insert(_ key: RecordKey, _ entry: Entry, into state: inout State, capacity: Int)
+        -> [RecordKey: Entry]?
+    {
+        var dropped: [RecordKey: Entry]?
         if state.young.count >= max(1, capacity / 2), state.young[key] == nil {
+            dropped = state.old
             state.old = state.young
             state.young = [:]
         }
         state.young[key] = entry
+        return dropped
     }
 }

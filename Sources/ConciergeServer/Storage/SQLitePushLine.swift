@@ -27,8 +27,10 @@ final class SQLitePushLine: Sendable {
     private let afterCheck: (@Sendable ([PushOutcome]) -> Void)?
     private let jobs = WaitingJobs<PushJob, PushResult>(maxWeight: PushJob.groupSets) { $0.sets.count }
     private typealias Waiting = WaitingJobs<PushJob, PushResult>.Waiting
-    /// Where groups are checked (the drain runs there).
-    private let checks = OwnThreadExecutor(name: "push-check")
+    /// Where groups are checked (the drain runs there), ahead of request handling when the system
+    /// allows it: the check is the stage every push waits for, and decoding requests faster than
+    /// groups are checked only makes them wait longer.
+    private let checks = OwnThreadExecutor(name: "push-check", nice: -10)
 
     /// A group checked and merged, for the writer.
     private struct Checked: Sendable {

@@ -24,7 +24,10 @@ let instances = databaseURL == nil ? 1 : max(1, Int(environment["BENCH_INSTANCES
 let caseCount = 10_000
 let pushProcesses = Int(environment["BENCH_PUSH_PROCESSES"] ?? "") ?? 2
 let pushInFlight = Int(environment["BENCH_PUSH_IN_FLIGHT"] ?? "") ?? 16
-let pushSeconds = quick ? 3 : 10
+// BENCH_PUSH_SECONDS sets the push phase's length; BENCH_PUSH_ONLY stops after it (to compare two
+// server builds on the push alone, in runs that alternate).
+let pushSeconds = Int(environment["BENCH_PUSH_SECONDS"] ?? "") ?? (quick ? 3 : 10)
+let pushOnly = environment["BENCH_PUSH_ONLY"] != nil
 let liveClients = quick ? 200 : 1_000
 let idleClients = quick ? 1_000 : 10_000
 let data = FileManager.default.temporaryDirectory.appendingPathComponent("concierge-bench-\(UUID().uuidString)")
@@ -230,6 +233,15 @@ let pushCPU = cpuSeconds() - cpu
 print(
     "push: \(writes) register writes accepted in \(String(format: "%.1f", elapsed)) s = \(Int(pushRate))/s (batches of 100 sets x 5 writes, 10,000 cases, \(pushProcesses) processes x \(pushInFlight) in flight); server CPU \(String(format: "%.1f", pushCPU)) s, \(Int(pushCPU * 1e6 / Double(max(writes, 1)))) µs per write; load generators' CPU \(String(format: "%.1f", pushResults.reduce(0) { $0 + Double($1["cpu"]!.stringValue!)! })) s; rejected \(pushResults.reduce(0) { $0 + Int($1["rejected"]!.intValue!) })"
 )
+
+if pushOnly {
+    for server in servers {
+        server.terminate()
+        server.waitUntilExit()
+    }
+    try? FileManager.default.removeItem(at: data)
+    exit(0)
+}
 
 // MARK: Pull throughput
 
