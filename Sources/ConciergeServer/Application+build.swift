@@ -45,8 +45,8 @@ public func makeServerParts(configuration: ServerConfiguration, logger: Logger) 
 /// The router of the HTTP API, WebSocket route included (`schema/openapi.yaml` describes it).
 public func buildRouter(
     configuration: ServerConfiguration, parts: ServerParts, logger: Logger = Logger(label: "concierge-server")
-) -> Router<BasicWebSocketRequestContext> {
-    let router = Router(context: BasicWebSocketRequestContext.self)
+) -> Router<ConciergeRequestContext> {
+    let router = Router(context: ConciergeRequestContext.self)
     router.middlewares.add(APIMiddleware(metrics: parts.metrics))
     let routes = SyncRoutes(
         store: parts.store, tokens: parts.tokens, configuration: configuration, metrics: parts.metrics,

@@ -126,10 +126,21 @@ import Testing
         #expect(answer.status == 401 && answer.code == "unauthorized")
         answer = try await Self.send(server, .GET, "v1/pull", token: "not.a.jwt")
         #expect(answer.status == 401)
+        // The live route authenticates before any upgrade, with the same answers.
+        answer = try await Self.send(server, .GET, "v1/live")
+        #expect(answer.status == 401 && answer.code == "unauthorized")
+        answer = try await Self.send(server, .GET, "v1/live", token: String(forged))
+        #expect(answer.status == 401 && answer.code == "unauthorized")
+        var live = LiveConnection.notices(anna.transport).makeAsyncIterator()
+        #expect(try await live.next() == .hello(epoch: server.store.epoch))
         // A revoked device: 401 deviceRevoked, even with a token that has not expired yet.
         try await server.store.revokeDevice(session.replica)
         answer = try await Self.send(server, .GET, "v1/pull", token: session.accessToken)
         #expect(answer.status == 401 && answer.code == "deviceRevoked")
+        answer = try await Self.send(server, .GET, "v1/live", token: session.accessToken)
+        #expect(answer.status == 401 && answer.code == "deviceRevoked")
+        var refused = LiveConnection.notices(anna.transport).makeAsyncIterator()
+        await #expect(throws: SyncError.self) { _ = try await refused.next() }
         await server.stop()
     }
 

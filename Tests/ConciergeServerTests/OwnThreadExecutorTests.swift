@@ -8,7 +8,6 @@ import Testing
 @Suite struct OwnThreadExecutorTests {
     @Test func tasksRunOnItsThreadInOrderAndItStartsAgainAfterIdling() async throws {
         let executor = OwnThreadExecutor(name: "own-thread-test", idleTimeout: 0.05)
-        let caller = currentThread()
         let ran = await Task(executorPreference: executor) { () -> (Bool, [Int]) in
             // A task's jobs after a suspension come back to the same thread.
             var order: [Int] = []
@@ -16,7 +15,7 @@ import Testing
                 await Task.yield()
                 order.append(step)
             }
-            return (currentThread() != caller && currentThread().name == "own-thread-test", order)
+            return (executor.isCurrent, order)
         }.value
         #expect(ran.0)
         #expect(ran.1 == [0, 1, 2, 3, 4])
@@ -27,11 +26,8 @@ import Testing
         while executor.threads.running && Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
         #expect(executor.threads.running == false)
 
-        let again = await Task(executorPreference: executor) { currentThread().name }.value
-        #expect(again == "own-thread-test")
+        let again = await Task(executorPreference: executor) { executor.isCurrent }.value
+        #expect(again)
         #expect(executor.threads.started == 2)
     }
 }
-
-/// The thread the caller runs on (`Thread.current` is for synchronous code only).
-private func currentThread() -> Thread { Thread.current }

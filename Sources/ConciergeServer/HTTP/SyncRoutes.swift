@@ -13,7 +13,7 @@ struct SyncRoutes: Sendable {
     let live: LiveHub
     let logger: Logger
 
-    func add<Context: WebSocketRequestContext & RequestContext>(to router: Router<Context>) {
+    func add(to router: Router<ConciergeRequestContext>) {
         router.get("healthz") { _, _ in JSONBody.response(["status": "ok"]) }
         router.get("metrics") { _, _ in
             Response(
@@ -31,11 +31,14 @@ struct SyncRoutes: Sendable {
         v1.delete("devices/:replica") { request, context in
             try await revoke(request, replica: context.parameters.get("replica"))
         }
-        v1.ws("live") { request, _ in
-            _ = try await authenticate(request)
-            return .upgrade([:])
+        // Authenticated once, before the upgrade: a refused token gets its 401 as an HTTP answer,
+        // and the WebSocket handler takes the caller from the context the route saw.
+        v1.group("live").add(middleware: CallerMiddleware(authenticate: authenticate)).ws { _, _ in
+            .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
-            let caller = try await authenticate(context.request)
+            guard let caller = context.requestContext.caller else {
+                throw APIError(.unauthorized, "send an access token: Authorization: Bearer <token>")
+            }
             let (id, notices) = live.subscribe(caller.principal)
             defer { live.unsubscribe(id) }
             try await outbound.write(.text(CanonicalJSON.string(["type": "hello", "epoch": .string(store.epoch)])))

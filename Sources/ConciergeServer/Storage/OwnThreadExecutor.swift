@@ -20,6 +20,8 @@ final class OwnThreadExecutor: TaskExecutor, @unchecked Sendable {
     private var jobs: [UnownedJob] = []
     private var running = false
     private var started = 0
+    /// The thread running now, if any.
+    private var thread: pthread_t?
 
     /// - Parameters:
     ///   - name: the thread's name (as tools like `perf` and `top -H` show it).
@@ -37,6 +39,13 @@ final class OwnThreadExecutor: TaskExecutor, @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         return (running, started)
+    }
+
+    /// Whether the caller runs on its thread (for tests).
+    var isCurrent: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false
     }
 
     func enqueue(_ job: consuming ExecutorJob) {
@@ -63,11 +72,13 @@ final class OwnThreadExecutor: TaskExecutor, @unchecked Sendable {
         #endif
         let executor = asUnownedTaskExecutor()
         condition.lock()
+        thread = pthread_self()
         while true {
             guard !jobs.isEmpty else {
                 if !condition.wait(until: Date(timeIntervalSinceNow: idleTimeout)) && jobs.isEmpty {
                     // Under the lock: a job queued after this sees `running` false and starts a thread.
                     running = false
+                    thread = nil
                     condition.unlock()
                     return
                 }
