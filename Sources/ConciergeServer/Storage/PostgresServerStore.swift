@@ -76,7 +76,9 @@ public final class PostgresServerStore: ServerStore {
         var configuration = try PostgresURL.configuration(url)
         configuration.options.maximumConnections = maxConnections
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        let runner = Task { await client.run() }
+        // Started at once, on this task, up to its first suspension: a lease made before `run()`
+        // began logs a warning (and waits for it).
+        let runner = Task.immediate { await client.run() }
         do {
             let epoch = try await Self.prepare(client, logger: logger)
             let store = PostgresServerStore(

@@ -52,7 +52,9 @@ enum TestPostgres {
             host: url.host ?? "127.0.0.1", port: url.port ?? 5432, username: url.user ?? "postgres",
             password: url.password, database: database ?? String(url.path.dropFirst()), tls: .disable)
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        let runner = Task { await client.run() }
+        // Started at once, on this task, up to its first suspension: a lease made before `run()`
+        // began logs a warning (and waits for it).
+        let runner = Task.immediate { await client.run() }
         defer { runner.cancel() }
         return try await client.withConnection { connection in try await body(connection, logger) }
     }
