@@ -211,7 +211,7 @@ struct GroupPush<Store: PushStore> {
             return reject(error)
         }
         let seq = try await commit(
-            upgraded, prepared.records, bytes: encoded.loggedBytes, before: before, after: after, owners: owners)
+            prepared, bytes: encoded.loggedBytes, before: before, after: after, owners: owners)
         let outcome = StoredOutcome(hash: encoded.hash, status: "accepted", logSeq: seq)
         pending.outcomes.append(.init(set.id, outcome))
         stored[set.id] = outcome
@@ -224,14 +224,15 @@ struct GroupPush<Store: PushStore> {
     /// - Parameter bytes: the set as the log stores it (the compact binary form).
     /// - Returns: the set's log position.
     mutating func commit(
-        _ set: ChangeSet, _ parts: [PushSteps.RecordChanges], bytes: [UInt8], before: [RecordKey: Record],
-        after: [RecordKey: Record], owners: [RecordKey: Principal]
+        _ prepared: PushSteps.PreparedSet, bytes: [UInt8], before: [RecordKey: Record], after: [RecordKey: Record],
+        owners: [RecordKey: Principal]
     ) async throws -> Int64 {
+        let set = prepared.set
         let seq = try await store.nextPosition()
         pending.log.append(
             .init(
                 seq: seq, replica: set.id.replica.description, setSeq: Int64(bitPattern: set.id.seq), changeSet: bytes))
-        for part in parts {
+        for part in prepared.records {
             let (key, changes) = (part.key, part.changes)
             let audience = Audience.of(after[key]!, owner: owners[key])
             // Changes to fields the audience does not read leave it where it was.
@@ -283,7 +284,7 @@ struct GroupPush<Store: PushStore> {
             try followUpSet.apply(to: &newRecords)
             for (key, value) in server.meta { pending.serverMeta[key] = value }
             _ = try await commit(
-                followUpSet, PushSteps.PreparedSet(followUpSet).records, bytes: followUpSet.compactBinary(),
+                PushSteps.PreparedSet(followUpSet), bytes: followUpSet.compactBinary(),
                 before: [trigger.closed: whole], after: newRecords,
                 owners: [:])
             // Both are whole now; later sets of the group may need any of their fields.

@@ -27,19 +27,26 @@ public enum Audience {
     /// The audience of a record's current state; empty when it has no provider yet.
     /// - Parameter owner: for profiles and preferences, the customer they belong to.
     public static func of(_ record: ConciergeCore.Record, owner: Principal? = nil) -> Set<String> {
-        let named = record.value(CaseFields.provider)?.stringValue.map(ProviderID.init)
+        // Every field read here must be in `fields`: the push skips the audience before a set that
+        // touches none of them, and would miss its enter and leave events otherwise (tests run
+        // with assertions on).
+        func text(_ field: String) -> String? {
+            assert(fields.contains(field), "Audience.fields must list \(field), which Audience.of reads")
+            return record.value(field)?.stringValue
+        }
+        let named = text(CaseFields.provider).map(ProviderID.init)
         guard let provider = owner?.provider ?? named else { return [] }
         var tags: Set<String> = [self.provider(provider)]
         switch record.type {
         case .serviceCase:
-            if let customer = record.value(CaseFields.customer)?.stringValue {
+            if let customer = text(CaseFields.customer) {
                 tags.insert(self.customer(PrincipalID(customer)))
             }
-            if let assignee = record.value(CaseFields.assignee)?.stringValue {
+            if let assignee = text(CaseFields.assignee) {
                 tags.insert(principal(PrincipalID(assignee)))
             }
-            let skill = record.value(CaseFields.requiredSkill)?.stringValue
-            let queue = record.value(CaseFields.queue)?.stringValue
+            let skill = text(CaseFields.requiredSkill)
+            let queue = text(CaseFields.queue)
             if let skill { tags.insert(self.skill(provider, skill)) }
             if let queue { tags.insert(self.queue(provider, queue)) }
             if skill == nil && queue == nil { tags.insert(unrouted(provider)) }
