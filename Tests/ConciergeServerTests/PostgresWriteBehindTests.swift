@@ -12,13 +12,19 @@ import Testing
 @Suite(.timeLimit(.minutes(2))) struct PostgresWriteBehindTests {
     struct Poisoned: Error {}
 
-    @Test func aFailedGroupTakesTheRowsItWroteBehindWithIt() async throws {
+    /// Under the head row's lock (as while instances contend), rows are written behind; checked
+    /// beside the writer, a group's rows are written whole after its checks: either way a failed
+    /// group takes them with it.
+    @Test(arguments: [false, true]) func aFailedGroupTakesTheRowsItWroteBehindWithIt(checkedBesideWriter: Bool)
+        async throws
+    {
         let url = try await TestPostgres.freshDatabase()
         var logger = Logger(label: "write-behind")
         logger.logLevel = .warning
         let poisoned = Mutex<ReplicaID?>(nil)
         var hooks = PostgresServerStore.Hooks()
         hooks.writeBehindSets = 1
+        hooks.checksBesideWriter = checkedBesideWriter
         // Fails the whole transaction of any group that holds the poisoned device's batch, after
         // the rows of the batches before it were written behind.
         hooks.beforeCommit = { outcomes in

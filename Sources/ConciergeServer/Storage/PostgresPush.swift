@@ -38,24 +38,9 @@ struct PostgresPushStore: PushStore {
     static func audienceText(_ tags: [String]) -> String { PendingRows.arrayLiteral(tags) }
 
     mutating func outcomes(_ ids: [ChangeSetID]) async throws -> [ChangeSetID: StoredOutcome] {
-        var stored: [ChangeSetID: StoredOutcome] = [:]
-        guard !ids.isEmpty else { return stored }
+        guard !ids.isEmpty else { return [:] }
         try await settle()
-        for row in try await connection.query(
-            """
-            SELECT o.replica_id, o.set_seq, o.content_hash, o.status, o.code, o.message, o.log_seq
-            FROM change_set_outcome o
-            JOIN unnest(\(ids.map(\.replica.description))::text[], \(ids.map { Int64(bitPattern: $0.seq) })::bigint[])
-                AS k(replica_id, set_seq) ON o.replica_id = k.replica_id AND o.set_seq = k.set_seq
-            """, logger: logger
-        ).collect() {
-            let (replica, seq, hash, status, code, message, logSeq) = try row.decode(
-                (String, Int64, Data, String, String?, String?, Int64?).self)
-            guard let replica = ReplicaID(replica) else { continue }
-            stored[ChangeSetID(replica: replica, seq: UInt64(bitPattern: seq))] = StoredOutcome(
-                hash: hash, status: status, code: code, message: message, logSeq: logSeq)
-        }
-        return stored
+        return try await reader.outcomes(ids)
     }
 
     /// Groups run one after the other, each committed before the next reads: none is uncommitted.
@@ -124,8 +109,20 @@ struct PostgresPushStore: PushStore {
     /// instance wrote since this instance's last commit (the head row is held: nobody writes
     /// meanwhile).
     func use(_ cache: RecordCache) async throws {
+        try await Self.refresh(cache, head: head, connection, logger)
+    }
+
+    /// Forgets what `cache` holds of records written after the head it knows, up to `head`, and
+    /// then knows `head`. Returns whether another instance wrote since (what this instance knew
+    /// was older than `head`).
+    @discardableResult
+    static func refresh(_ cache: RecordCache, head: Int64, _ connection: PostgresConnection, _ logger: Logger)
+        async throws -> Bool
+    {
+        let wrote: Bool
         if let known = cache.head, known <= head {
-            if known < head {
+            wrote = known < head
+            if wrote {
                 let changed = try await connection.query(
                     "SELECT type, id FROM record WHERE last_seq > \(known)", logger: logger
                 ).collect().map { row in
@@ -135,9 +132,11 @@ struct PostgresPushStore: PushStore {
                 cache.remove(changed)
             }
         } else {
+            wrote = cache.head != nil
             cache.removeAll()
         }
         cache.head = head
+        return wrote
     }
 
     /// Writes what is pending, moves the head row, notes the devices' contact, and tells the other
@@ -146,7 +145,17 @@ struct PostgresPushStore: PushStore {
         async throws
     {
         try await flush(&pending)
-        if ordering == .commitOrdered, touched.head > 0 {
+        try await Self.close(
+            head: ordering == .commitOrdered && touched.head > 0 ? head : nil, callers: callers,
+            notice: touched.head > 0 ? notice : nil, connection, logger)
+    }
+
+    /// A group's last statements: the head row moved to `head` (if given), the devices' last
+    /// contact, the notice to the other instances (if given; delivered on commit, and only then).
+    static func close(
+        head: Int64?, callers: [Caller], notice: String?, _ connection: PostgresConnection, _ logger: Logger
+    ) async throws {
+        if let head {
             try await connection.query("UPDATE log_head SET seq = \(head)", logger: logger)
         }
         try await connection.query(
@@ -154,7 +163,7 @@ struct PostgresPushStore: PushStore {
             UPDATE device SET last_seen_at = \(StoreSupport.nowMillis())
             WHERE replica_id = ANY(\(Array(Set(callers.map(\.replica.description)))))
             """, logger: logger)
-        if let notice, touched.head > 0 {
+        if let notice {
             try await connection.query(
                 "SELECT pg_notify(\(PostgresServerStore.channel), \(notice))", logger: logger)
         }
@@ -200,20 +209,33 @@ struct PostgresPushStore: PushStore {
 
     /// Writes `rows`, one multi-row statement per table.
     static func write(_ rows: PendingRows, _ connection: PostgresConnection, _ logger: Logger) async throws {
+        try await write(statements(rows), connection, logger)
+    }
+
+    /// Runs the statements that write a group's rows, in order.
+    static func write(_ statements: [PostgresQuery], _ connection: PostgresConnection, _ logger: Logger) async throws {
+        for statement in statements { try await connection.query(statement, logger: logger) }
+    }
+
+    /// The statements that write `rows`, one multi-row statement per table, their values encoded
+    /// (building them is most of a write's work on this side of the wire: a line builds them
+    /// beside its writer).
+    static func statements(_ rows: PendingRows) -> [PostgresQuery] {
+        var statements: [PostgresQuery] = []
         if !rows.log.isEmpty {
-            try await connection.query(
+            statements.append(
                 """
                 INSERT INTO change_log (seq, replica_id, set_seq, change_set, committed_at)
                 SELECT *, \(StoreSupport.nowMillis()) FROM unnest(\(rows.log.map(\.seq))::bigint[],
                     \(rows.log.map(\.replica))::text[], \(rows.log.map(\.setSeq))::bigint[],
                     \(rows.log.map { ByteBuffer(bytes: $0.changeSet) })::bytea[])
-                """, logger: logger)
+                """)
         }
         if !rows.records.isEmpty {
             let records = Array(rows.records.values)
             // Audiences as text (one array literal each): PostgreSQL has no arrays of arrays of
             // varying length. Arrays carry no NULLs here: an empty marker text stands for none.
-            try await connection.query(
+            statements.append(
                 """
                 INSERT INTO record (type, id, deleted, redacted, audience, last_seq)
                 SELECT type, id, NULLIF(deleted, ''), NULLIF(redacted, ''), audience::text[], last_seq
@@ -223,70 +245,70 @@ struct PostgresPushStore: PushStore {
                     AS r(type, id, deleted, redacted, audience, last_seq)
                 ON CONFLICT (type, id) DO UPDATE SET deleted = excluded.deleted, redacted = excluded.redacted,
                     audience = excluded.audience, last_seq = excluded.last_seq
-                """, logger: logger)
+                """)
         }
         if !rows.fields.isEmpty {
             let fields = rows.fields.map { ($0.key, $0.value) }
-            try await connection.query(
+            statements.append(
                 """
                 INSERT INTO record_field (type, id, field, state)
                 SELECT * FROM unnest(\(fields.map(\.0.type))::text[], \(fields.map(\.0.id))::text[],
                     \(fields.map(\.0.field))::text[], \(fields.map { ByteBuffer(data: $0.1) })::bytea[])
                 ON CONFLICT (type, id, field) DO UPDATE SET state = excluded.state
-                """, logger: logger)
+                """)
         }
         if !rows.entries.isEmpty {
             let entries = rows.entries.map { ($0.key, $0.value) }
-            try await connection.query(
+            statements.append(
                 """
                 INSERT INTO record_entry (type, id, field, entry_id, kind, state)
                 SELECT * FROM unnest(\(entries.map(\.0.type))::text[], \(entries.map(\.0.id))::text[],
                     \(entries.map(\.0.field))::text[], \(entries.map(\.0.entryID))::text[],
                     \(entries.map(\.1.kind))::text[], \(entries.map { ByteBuffer(data: $0.1.state) })::bytea[])
                 ON CONFLICT (type, id, field, entry_id) DO UPDATE SET kind = excluded.kind, state = excluded.state
-                """, logger: logger)
+                """)
         }
         if !rows.audience.isEmpty {
             // A plain insert, not an upsert: a position's rows are written once (one set each), and
             // `ON CONFLICT` costs a unique check and a confirmation record in the log per row.
             let audience = Array(rows.audience)
-            try await connection.query(
+            statements.append(
                 """
                 INSERT INTO change_audience (tag, seq, type, id)
                 SELECT * FROM unnest(\(audience.map(\.tag))::text[], \(audience.map(\.seq))::bigint[],
                     \(audience.map(\.key.type.rawValue))::text[], \(audience.map(\.key.id.rawValue))::text[])
-                """, logger: logger)
+                """)
         }
         if !rows.scope.isEmpty {
             let scope = Array(rows.scope)
-            try await connection.query(
+            statements.append(
                 """
                 INSERT INTO scope_event (principal_id, seq, kind, type, id)
                 SELECT * FROM unnest(\(scope.map(\.principal))::text[], \(scope.map(\.seq))::bigint[],
                     \(scope.map(\.kind))::text[], \(scope.map(\.key.type.rawValue))::text[],
                     \(scope.map(\.key.id.rawValue))::text[])
                 ON CONFLICT DO NOTHING
-                """, logger: logger)
+                """)
         }
         if !rows.erasedImages.isEmpty {
             let keys = Array(rows.erasedImages)
-            try await connection.query(
+            statements.append(
                 """
                 DELETE FROM record_image i USING unnest(\(keys.map(\.type.rawValue))::text[],
                     \(keys.map(\.id.rawValue))::text[]) AS k(type, id)
                 WHERE i.type = k.type AND i.id = k.id
-                """, logger: logger)
+                """)
         }
         for (key, value) in rows.serverMeta.sorted(by: { $0.key < $1.key }) {
-            try await connection.query(
+            statements.append(
                 """
                 INSERT INTO server_meta (key, value) VALUES (\(key), \(value))
                 ON CONFLICT (key) DO UPDATE SET value = excluded.value
-                """, logger: logger)
+                """)
         }
         if !rows.outcomes.isEmpty {
             let outcomes = rows.outcomes
-            try await connection.query(
+            statements.append(
                 """
                 INSERT INTO change_set_outcome (replica_id, set_seq, content_hash, status, code, message, log_seq)
                 SELECT replica_id, set_seq, content_hash, status, NULLIF(code, ''), NULLIF(message, ''), NULLIF(log_seq, 0)
@@ -295,7 +317,8 @@ struct PostgresPushStore: PushStore {
                     \(outcomes.map { $0.code ?? "" })::text[], \(outcomes.map { $0.message ?? "" })::text[],
                     \(outcomes.map { $0.logSeq ?? 0 })::bigint[])
                     AS o(replica_id, set_seq, content_hash, status, code, message, log_seq)
-                """, logger: logger)
+                """)
         }
+        return statements
     }
 }

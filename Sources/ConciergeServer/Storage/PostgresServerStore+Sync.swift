@@ -202,6 +202,27 @@ struct PostgresReader {
     let connection: PostgresConnection
     let logger: Logger
 
+    /// The stored outcomes among `ids`.
+    func outcomes(_ ids: [ChangeSetID]) async throws -> [ChangeSetID: StoredOutcome] {
+        var stored: [ChangeSetID: StoredOutcome] = [:]
+        guard !ids.isEmpty else { return stored }
+        for row in try await connection.query(
+            """
+            SELECT o.replica_id, o.set_seq, o.content_hash, o.status, o.code, o.message, o.log_seq
+            FROM change_set_outcome o
+            JOIN unnest(\(ids.map(\.replica.description))::text[], \(ids.map { Int64(bitPattern: $0.seq) })::bigint[])
+                AS k(replica_id, set_seq) ON o.replica_id = k.replica_id AND o.set_seq = k.set_seq
+            """, logger: logger
+        ).collect() {
+            let (replica, seq, hash, status, code, message, logSeq) = try row.decode(
+                (String, Int64, Data, String, String?, String?, Int64?).self)
+            guard let replica = ReplicaID(replica) else { continue }
+            stored[ChangeSetID(replica: replica, seq: UInt64(bitPattern: seq))] = StoredOutcome(
+                hash: hash, status: status, code: code, message: message, logSeq: logSeq)
+        }
+        return stored
+    }
+
     /// The last position committed. In commit order, every position up to it is visible.
     func head(_ ordering: PostgresServerStore.LogOrdering) async throws -> UInt64 {
         switch ordering {
@@ -290,6 +311,13 @@ struct PostgresReader {
     func entryRows(_ keys: [RecordKey], needs: [RecordKey: RecordRows.Need]) async throws -> [RecordKey: [(
         field: String, state: Data
     )]] {
+        try await entrySlots(keys, needs: needs).mapValues { slots in slots.map { ($0.key.field, $0.value) } }
+    }
+
+    /// The entry rows `needs` asks for (see ``entryRows(_:needs:)``), by field and entry id.
+    func entrySlots(_ keys: [RecordKey], needs: [RecordKey: RecordRows.Need]) async throws -> [RecordKey: [StoredRows
+        .EntrySlot: Data]]
+    {
         var whole: [RecordKey] = []
         var wanted: [(type: String, id: String, field: String, entry: String)] = []
         var statusKeys: [RecordKey] = []
@@ -304,13 +332,12 @@ struct PostgresReader {
             }
             if need.statusChanges && key.type == .serviceCase { statusKeys.append(key) }
         }
-        var entries: [RecordKey: [String: (field: String, state: Data)]] = [:]
+        var entries: [RecordKey: [StoredRows.EntrySlot: Data]] = [:]
         func collect(_ rows: [PostgresRow]) throws {
             for row in rows {
                 let (type, id, field, entry, state) = try row.decode((String, String, String, String, Data).self)
-                entries[RecordKey(type: RecordType(type), id: RecordID(id)), default: [:]]["\(field)/\(entry)"] = (
-                    field, state
-                )
+                entries[RecordKey(type: RecordType(type), id: RecordID(id)), default: [:]][
+                    StoredRows.EntrySlot(field: field, entry: entry)] = state
             }
         }
         if !whole.isEmpty {
@@ -345,7 +372,7 @@ struct PostgresReader {
                     """, logger: logger
                 ).collect())
         }
-        return entries.mapValues { Array($0.values) }
+        return entries
     }
 
     /// The records as stored, projected for `principal`, in the order of `keys`.

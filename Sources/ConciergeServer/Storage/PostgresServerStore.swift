@@ -6,10 +6,11 @@ import PostgresNIO
 /// The PostgreSQL engine: several stateless `concierge-server` instances on one cluster, through
 /// postgres-nio's connection pool. Every statement binds its values; nothing blocks an event loop.
 ///
-/// Push batches that arrive while one is being written share the next transaction (group commit,
-/// as on SQLite), and that transaction holds the log head row (`SELECT ... FOR UPDATE`) from its
-/// first read to its commit. Pushes therefore apply one group at a time across all instances (the
-/// same single writer as SQLite, now shared), and log positions commit in the order they are assigned:
+/// Push batches that arrive while a group is under way form the next group (as on SQLite), checked
+/// beside the instance's writer while it writes the group before (``PostgresPushEngine``). Each
+/// group's transaction holds the log head row (`SELECT ... FOR UPDATE`) from its first statement to
+/// its commit. Pushes therefore commit one group at a time across all instances (the same single
+/// writer as SQLite, now shared), and log positions commit in the order they are assigned:
 /// a reader that sees position `n` sees every position below it, so `seq > cursor` never skips a
 /// change (docs/operations.md explains the choice). Pulls read in one repeatable-read snapshot.
 public final class PostgresServerStore: ServerStore {
@@ -26,7 +27,8 @@ public final class PostgresServerStore: ServerStore {
     /// Hooks for tests that hold a push's transaction open on purpose.
     struct Hooks: Sendable {
         var ordering: LogOrdering = .commitOrdered
-        /// Runs inside a push's transaction after its writes, before its commit.
+        /// Runs inside a push transaction after its writes, before its commit, once per batch of
+        /// the group with its outcomes.
         var beforeCommit: (@Sendable ([PushOutcome]) async throws -> Void)?
         /// Whether pushes notify other instances (a test turns it off to lose a notice).
         var notifies = true
@@ -36,6 +38,11 @@ public final class PostgresServerStore: ServerStore {
         /// Runs inside the snapshot image builder's read of its records, between their field rows
         /// and their entry rows (a test commits a push there).
         var imageReadAfterFields: (@Sendable () async throws -> Void)?
+        /// Whether groups are checked beside the writer (``PushLine``); `false` runs every group
+        /// under the head row's lock, as while instances contend (a test of that path sets it).
+        var checksBesideWriter = true
+        /// Runs when a group has been checked beside the writer, with its outcomes.
+        var afterCheck: (@Sendable ([PushOutcome]) -> Void)?
     }
 
     let client: PostgresClient
@@ -43,8 +50,8 @@ public final class PostgresServerStore: ServerStore {
     public let epoch: String
     let logger: Logger
     let hooks: Hooks
-    /// Push batches waiting for, or in, the instance's one push transaction.
-    let pushes: GroupCommit<PushJob, PushResult>
+    /// Push batches waiting for, being checked in, or written by the instance's push line.
+    let pushes: PushLine<PostgresPushEngine>
     /// The push writer's decoded copy of recent records (none in the unordered mode of a test,
     /// whose transactions run side by side).
     let records: RecordCache
@@ -107,13 +114,20 @@ public final class PostgresServerStore: ServerStore {
         self.records = records
         self.images = images
         let instance = self.instance
-        pushes = GroupCommit(maxWeight: PushJob.groupSets, weight: { $0.sets.count }) { jobs in
-            let results = try await Self.push(
-                jobs, client: client, logger: logger, epoch: epoch, hooks: hooks, instance: instance, cache: records)
-            // Committed: the records' images can be built.
-            if results.contains(where: { $0.counts.accepted > 0 }) { images.commitFinished() }
-            return results
-        }
+        let engine = PostgresPushEngine(
+            client: client, logger: logger, cache: records, images: images, epoch: epoch, hooks: hooks,
+            instance: instance, contention: .init())
+        let locked = LockedGroups(
+            wanted: { [contention = engine.contention] in !hooks.checksBesideWriter || contention.contended },
+            run: { jobs in
+                let results = try await Self.push(
+                    jobs, client: client, logger: logger, epoch: epoch, hooks: hooks, instance: instance,
+                    cache: records)
+                // Committed: the records' images can be built.
+                if results.contains(where: { $0.counts.accepted > 0 }) { images.commitFinished() }
+                return results
+            })
+        pushes = PushLine(engine: engine, locked: locked, afterCheck: hooks.afterCheck)
     }
 
     /// Waits for a running image batch, then closes the connections.

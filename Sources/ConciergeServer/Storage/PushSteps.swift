@@ -2,7 +2,7 @@ import ConciergeCore
 import Crypto
 import Foundation
 
-/// One push batch, waiting for its transaction (which it may share with others: ``GroupCommit``).
+/// One push batch, waiting for its transaction (which it may share with others: ``PushLine``).
 struct PushJob: Sendable {
     var sets: [PushSteps.EncodedSet]
     var caller: Caller

@@ -2,7 +2,7 @@ import ConciergeCore
 import Foundation
 import GRDB
 
-/// A group push's reads on SQLite, made beside the one writer (``SQLitePushLine``): committed rows,
+/// A group push's reads on SQLite, made beside the one writer (``SQLitePushEngine``): committed rows,
 /// read through the pool's readers (blocking calls, on the line's own thread), with the rows of the
 /// group the writer is writing meanwhile (not committed yet) laid over them.
 ///
@@ -10,27 +10,16 @@ import GRDB
 /// writes, the group's own version wins. Rows are only ever inserted or replaced by pushes (never
 /// deleted), so laying rows over rows is all it takes. Principals are never written by pushes:
 /// they are read as committed.
-struct SQLitePushStore: PushStore {
-    /// A group checked and merged, being written: what the group after it must see of it.
-    struct Uncommitted: Sendable {
-        var rows: PendingRows
-        /// The records it wrote, as their rows store them (every field, no entries).
-        var records: [RecordKey: Record?]
-        /// The outcomes it knew: stored before it, or by it.
-        var outcomes: [ChangeSetID: StoredOutcome]
-        /// The last log position it assigned.
-        var head: Int64
-    }
-
+struct SQLitePushStore: LinePushStore {
     let pool: DatabasePool
     /// The group being written, or `nil` when none is.
-    let before: Uncommitted?
+    let before: UncommittedGroup?
     /// The last log position assigned.
     private(set) var head: Int64
 
     /// - Parameter before: the group being written while this one is checked (`nil`: none is, and
     ///   the log's head is read as committed).
-    init(pool: DatabasePool, before: Uncommitted?) async throws {
+    init(pool: DatabasePool, before: UncommittedGroup?) async throws {
         self.pool = pool
         self.before = before
         if let before {
@@ -151,11 +140,7 @@ struct SQLitePushStore: PushStore {
             }
             return result
         }
-        for rows in [before?.rows, pending].compactMap({ $0 }) where !rows.records.isEmpty {
-            for key in keys where rows.records[key] != nil {
-                result[key]!.lay(rows, fields: fields, need: needs[key] ?? .init([]))
-            }
-        }
+        StoredRows.lay([before?.rows, pending], over: &result, keys: keys, fields: fields, needs: needs)
         return result
     }
 }
@@ -202,6 +187,19 @@ struct StoredRows {
             && need.wants(key: key, field: slot.field, entry: slot.entryID, kind: entry.kind)
         {
             entries[EntrySlot(field: slot.field, entry: slot.entryID)] = entry.state
+        }
+    }
+
+    /// Lays the rows of `layers` over `result` (the rows of the records they wrote; a later layer
+    /// over an earlier one): a group's reads see the group being written and its own rows.
+    static func lay(
+        _ layers: [PendingRows?], over result: inout [RecordKey: StoredRows], keys: [RecordKey], fields: Bool,
+        needs: [RecordKey: RecordRows.Need]
+    ) {
+        for rows in layers.compactMap({ $0 }) where !rows.records.isEmpty {
+            for key in keys where rows.records[key] != nil {
+                result[key]!.lay(rows, fields: fields, need: needs[key] ?? .init([]))
+            }
         }
     }
 

@@ -41,7 +41,7 @@ extension SQLiteServerStore {
         }
     }
 
-    /// Writes a group's rows, checked and merged beside the writer (``SQLitePushLine``), inside
+    /// Writes a group's rows, checked and merged beside the writer (``SQLitePushEngine``), inside
     /// the writer's transaction: the log, the records' rows, who may read them, scope events,
     /// outcomes, and the devices' last contact.
     static func write(_ order: WriteOrder, callers: [Caller], in db: Database) throws {

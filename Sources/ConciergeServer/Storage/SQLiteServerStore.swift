@@ -8,7 +8,7 @@ import Logging
 ///
 /// Push batches are checked and merged beside the writer, in groups of those that arrive while one
 /// is being written, and each group is written in one transaction while the next is checked
-/// (``SQLitePushLine``). Every check of a set (outcome, version, stamps, schema, authorization,
+/// (``SQLitePushEngine``). Every check of a set (outcome, version, stamps, schema, authorization,
 /// merge) runs before its rows are written, so a refused set writes nothing; a database error
 /// rolls the whole batch back and the client sends it again. A crash
 /// loses nothing acknowledged: outcomes are only sent after the commit. SQLite has one writer at a
@@ -20,7 +20,7 @@ public final class SQLiteServerStore: ServerStore {
     let logger: Logger
     let checkpointer: WALCheckpointer
     /// Pushes that arrive while one is being written share the next transaction.
-    let pushes: SQLitePushLine
+    let pushes: PushLine<SQLitePushEngine>
     /// The writer's decoded copy of recent records.
     let records: RecordCache
     /// Builds the records' snapshot images in the background.
@@ -40,7 +40,7 @@ public final class SQLiteServerStore: ServerStore {
     }
 
     /// - Parameter afterCheck: for tests, runs when a group of pushes has been checked, with its
-    ///   outcomes (``SQLitePushLine``).
+    ///   outcomes (``SQLitePushEngine``).
     /// - Parameter beforeCommit: for tests, runs inside each push transaction after its writes,
     ///   with the outcomes of the group; throwing rolls the group back.
     init(
@@ -90,14 +90,16 @@ public final class SQLiteServerStore: ServerStore {
             }
             checkpointer = try WALCheckpointer(path: path, logger: logger)
             let cache = RecordCache(capacity: recordCache)
-            // From here on, a commit by another connection drops the cache (``SQLitePushLine``).
-            try pool.writeWithoutTransaction { db in try cache.checkDataVersion(in: db) }
+            // From here on, a commit by another connection drops the cache (``SQLitePushEngine``).
+            _ = try pool.writeWithoutTransaction { db in try cache.checkDataVersion(in: db) }
             records = cache
             images = SnapshotImages.sqlite(
                 pool: pool, checkpointer: checkpointer, background: snapshotImages, logger: logger)
-            pushes = SQLitePushLine(
-                pool: pool, checkpointer: checkpointer, cache: records, images: images, epoch: epoch,
-                beforeCommit: beforeCommit, afterCheck: afterCheck)
+            pushes = PushLine(
+                engine: SQLitePushEngine(
+                    pool: pool, checkpointer: checkpointer, cache: records, images: images, epoch: epoch,
+                    beforeCommit: beforeCommit),
+                afterCheck: afterCheck)
         } catch let error as StoreError {
             throw error
         } catch {
