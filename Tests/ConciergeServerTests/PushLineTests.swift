@@ -1,14 +1,15 @@
 import ConciergeCore
 import Foundation
+import Logging
 import Synchronization
 import Testing
 
 @testable import ConciergeServer
 
-/// SQLite's push line checks a group against the rows of the group being written before it (not
-/// committed yet): the later group must see those rows, and when that group does not commit, what
-/// was checked against it must not commit either.
-@Suite struct SQLitePushLineTests {
+/// Both engines' push lines check a group against the rows of the group being written before it
+/// (not committed yet): the later group must see those rows, and when that group does not commit,
+/// what was checked against it must not commit either.
+@Suite(.timeLimit(.minutes(2))) struct PushLineTests {
     /// What two consecutive groups answered, and case c1 as stored afterwards.
     struct Pushed {
         var first: Result<[PushOutcome], any Error>
@@ -16,20 +17,55 @@ import Testing
         var stored: Record?
     }
 
+    /// A fresh store of `engine` with Sue (a supervisor) and three of her devices, and how many
+    /// batches wait for its push line. `beforeCommit` runs inside each push transaction, after its
+    /// writes, and may block there (on PostgreSQL, off the concurrency pool's few threads).
+    static func store(
+        _ engine: Engine, beforeCommit: @escaping @Sendable ([PushOutcome]) throws -> Void,
+        afterCheck: @escaping @Sendable ([PushOutcome]) -> Void
+    ) async throws -> (any ServerStore, [Caller], waiting: @Sendable () -> Int) {
+        switch engine {
+        case .sqlite:
+            let (store, callers, _) = try await RecordCacheTests.store(
+                capacity: 100, devices: 3, beforeCommit: beforeCommit, afterCheck: afterCheck)
+            return (store, callers, { store.pushes.waitingCount })
+        case .postgres:
+            var hooks = PostgresServerStore.Hooks()
+            hooks.beforeCommit = { outcomes in
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    DispatchQueue.global().async { continuation.resume(with: Result { try beforeCommit(outcomes) }) }
+                }
+            }
+            hooks.afterCheck = afterCheck
+            var logger = Logger(label: "push-line")
+            logger.logLevel = .warning
+            let store = try await PostgresServerStore.connect(
+                url: try await TestPostgres.freshDatabase(), maxConnections: 4, recordCache: 100, logger: logger,
+                hooks: hooks)
+            try await store.createProvider(id: "acme", name: "ACME")
+            try await store.createPrincipal(RecordCacheTests.sue)
+            let callers = try await store.enrolDevices(for: "sue", count: 3, name: "test").map {
+                Caller(principal: RecordCacheTests.sue, replica: $0.replica)
+            }
+            return (store, callers, { store.pushes.waitingCount })
+        }
+    }
+
     /// Opens case c1, then pushes `first` (one set, from one device) and `second` (a full group's
     /// worth of sets on c1 from another, starting with `second`) so that they form two groups,
     /// the second checked while the first is being written. With `poisoned`, the first group's
     /// transaction fails; with `note`, both first sets also append an entry of that id.
     static func twoGroups(
-        first: (String, Value), stampedAfter firstOffset: UInt64, second: (String, Value), poisoned: Bool,
+        _ engine: Engine, first: (String, Value), stampedAfter firstOffset: UInt64, second: (String, Value),
+        poisoned: Bool,
         appending note: String? = nil
     ) async throws -> Pushed {
         let release = DispatchSemaphore(value: 0)
         let secondChecked = DispatchSemaphore(value: 0)
         let (entered, enteredContinuation) = AsyncStream<Void>.makeStream()
         let roles = Mutex<(blocker: ReplicaID?, first: ReplicaID?, second: ReplicaID?)>((nil, nil, nil))
-        let (store, callers, _) = try await RecordCacheTests.store(
-            capacity: 100, devices: 3,
+        let (store, callers, waiting) = try await Self.store(
+            engine,
             beforeCommit: { outcomes in
                 let roles = roles.withLock { $0 }
                 // Hold the writer (this runs inside the transaction) until the next batches wait,
@@ -79,9 +115,9 @@ import Testing
                     writer, seq: seq, case: "c1", [(CaseFields.category, "billing")], wall: wall + 1, clock: &clock))
         }
         let firstPush = Task { try await store.push(firstSets, from: other, serverMillis: wall + 1_000) }
-        try await Self.waitUntil { store.pushes.waitingCount >= 1 }
+        try await Self.waitUntil { waiting() >= 1 }
         let secondPush = Task { try await store.push(secondSets, from: writer, serverMillis: wall + 1_000) }
-        try await Self.waitUntil { store.pushes.waitingCount >= 2 }
+        try await Self.waitUntil { waiting() >= 2 }
         // Both wait: the first forms a group of its own (the second does not fit in it), and the
         // second is checked while the first is being written.
         release.signal()
@@ -106,33 +142,37 @@ import Testing
         }
     }
 
-    @Test func aGroupSeesTheRowsOfTheGroupBeingWritten() async throws {
+    @Test(arguments: Engine.allCases) func aGroupSeesTheRowsOfTheGroupBeingWritten(_ engine: Engine) async throws {
         // The first group's priority is stamped later: it must win over the second's, which was
         // merged before the first committed.
         let pushed = try await Self.twoGroups(
-            first: (CaseFields.priority, "urgent"), stampedAfter: 30_000, second: (CaseFields.priority, "high"),
+            engine, first: (CaseFields.priority, "urgent"), stampedAfter: 30_000, second: (CaseFields.priority, "high"),
             poisoned: false)
         #expect((try? pushed.first.get())?.map(\.status) == [.accepted])
         #expect(pushed.second.allSatisfy { $0.status == .accepted })
         #expect(pushed.stored?.value(CaseFields.priority)?.stringValue == "urgent")
     }
 
-    @Test func aGroupCheckedAgainstOneThatFailsIsCheckedAgain() async throws {
+    @Test(arguments: Engine.allCases) func aGroupCheckedAgainstOneThatFailsIsCheckedAgain(_ engine: Engine)
+        async throws
+    {
         // The failed group's subject is stamped later: had the second group committed what it
         // merged with it, the subject would be the poisoned one.
         let pushed = try await Self.twoGroups(
-            first: (CaseFields.subject, "poison"), stampedAfter: 30_000, second: (CaseFields.subject, "calm"),
+            engine, first: (CaseFields.subject, "poison"), stampedAfter: 30_000, second: (CaseFields.subject, "calm"),
             poisoned: true)
         #expect(throws: (any Error).self) { try pushed.first.get() }
         #expect(pushed.second.allSatisfy { $0.status == .accepted })
         #expect(pushed.stored?.value(CaseFields.subject)?.stringValue == "calm")
     }
 
-    @Test func aGroupSeesTheEntriesOfTheGroupBeingWritten() async throws {
+    @Test(arguments: Engine.allCases) func aGroupSeesTheEntriesOfTheGroupBeingWritten(_ engine: Engine)
+        async throws
+    {
         // Both append an entry of the same id; the first group's is stamped earlier, so it stays
         // (the earliest stamp of an entry wins), as it does when the first has committed.
         let pushed = try await Self.twoGroups(
-            first: (CaseFields.priority, "urgent"), stampedAfter: 0, second: (CaseFields.priority, "high"),
+            engine, first: (CaseFields.priority, "urgent"), stampedAfter: 0, second: (CaseFields.priority, "high"),
             poisoned: false, appending: "n1")
         let first = try pushed.first.get()
         #expect(first.map(\.status) == [.accepted])
