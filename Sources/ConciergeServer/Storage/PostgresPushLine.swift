@@ -6,12 +6,9 @@ import Synchronization
 
 /// A group push's reads on PostgreSQL, made beside the instance's writer (``PostgresPushEngine``):
 /// committed rows, read outside any transaction, with the rows of the group being written
-/// meanwhile (not committed yet) laid over them.
-///
-/// Whether a read sees that group's commit or not, it sees the same: for every row the group
-/// writes, the group's own version wins (pushes only insert or replace rows). What another
-/// instance commits meanwhile is not laid over anything: the writer finds the head moved and the
-/// group is checked again.
+/// meanwhile (not committed yet) laid over them (``LinePushStore``). What another instance commits
+/// meanwhile is not laid over anything: the writer finds the head moved, and the group is checked
+/// again.
 struct PostgresLinePushStore: LinePushStore {
     let client: PostgresClient
     let logger: Logger
@@ -49,34 +46,8 @@ struct PostgresLinePushStore: LinePushStore {
 
     static func audienceText(_ tags: [String]) -> String { PendingRows.arrayLiteral(tags) }
 
-    func outcomes(_ ids: [ChangeSetID]) async throws -> [ChangeSetID: StoredOutcome] {
-        guard !ids.isEmpty else { return [:] }
-        var stored = try await read { try await $0.outcomes(ids) }
-        if let before {
-            for id in ids { if let outcome = before.outcomes[id] { stored[id] = outcome } }
-        }
-        return stored
-    }
-
-    func uncommitted(_ key: RecordKey) -> Record?? { before?.records[key] }
-
-    func records(_ keys: [RecordKey], needs: [RecordKey: RecordRows.Need], pending: inout PendingRows) async throws
-        -> [RecordKey: Record]
-    {
-        try await read(keys, fields: true, needs: needs, pending: pending).compactMapValues { try $0.record() }
-    }
-
-    func entryRows(_ keys: [RecordKey], needs: [RecordKey: RecordRows.Need], pending: inout PendingRows) async throws
-        -> [RecordKey: [(field: String, state: Data)]]
-    {
-        let wanting = keys.filter { key in needs[key].map { $0.asksForEntries(of: key) } ?? false }
-        return try await read(wanting, fields: false, needs: needs, pending: pending).mapValues(\.entryRows)
-    }
-
-    func wholeRecords(_ keys: [RecordKey], pending: inout PendingRows) async throws -> [RecordKey: Record] {
-        var needs: [RecordKey: RecordRows.Need] = [:]
-        for key in keys { needs[key] = .all }
-        return try await records(keys, needs: needs, pending: &pending)
+    func committedOutcomes(_ ids: [ChangeSetID]) async throws -> [ChangeSetID: StoredOutcome] {
+        try await read { try await $0.outcomes(ids) }
     }
 
     /// As committed, with the uncommitted group's and this group's saves laid over. Not locked:
@@ -118,13 +89,10 @@ struct PostgresLinePushStore: LinePushStore {
         return head
     }
 
-    /// The rows of `keys` (the record row and every field row when `fields`; the entry rows each
-    /// need asks for) as committed, with the uncommitted group's rows and then `pending` laid over.
-    private func read(_ keys: [RecordKey], fields: Bool, needs: [RecordKey: RecordRows.Need], pending: PendingRows)
-        async throws -> [RecordKey: StoredRows]
+    func committedRows(_ keys: [RecordKey], fields: Bool, needs: [RecordKey: RecordRows.Need]) async throws
+        -> [RecordKey: StoredRows]
     {
-        guard !keys.isEmpty else { return [:] }
-        var result = try await read { reader in
+        try await read { reader in
             var result: [RecordKey: StoredRows] = [:]
             var existing = keys
             if fields {
@@ -142,8 +110,6 @@ struct PostgresLinePushStore: LinePushStore {
             for (key, entries) in try await reader.entrySlots(existing, needs: needs) { result[key]?.entries = entries }
             return result
         }
-        StoredRows.lay([before?.rows, pending], over: &result, keys: keys, fields: fields, needs: needs)
-        return result
     }
 }
 

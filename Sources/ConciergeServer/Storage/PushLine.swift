@@ -1,4 +1,5 @@
 import ConciergeCore
+import Foundation
 import Synchronization
 
 /// A group checked and merged whose rows are being written, not committed yet: what the group
@@ -15,10 +16,68 @@ struct UncommittedGroup: Sendable {
 
 /// Where a push line checks a group: committed rows, with the rows of the group being written
 /// meanwhile (``UncommittedGroup``) laid over them.
+///
+/// Whether a read sees that group's commit or not, it sees the same: for every row the group
+/// writes, the group's own version wins. Rows are only ever inserted or replaced by pushes (never
+/// deleted), so laying rows over rows is all it takes.
 protocol LinePushStore: PushStore {
     /// The last log position assigned: when the store is made, the position the group's checks
     /// start from (the head of the group being written, or the committed head).
     var head: Int64 { get }
+    /// The group being written, or `nil` when none is.
+    var before: UncommittedGroup? { get }
+
+    /// The committed outcomes among `ids`.
+    func committedOutcomes(_ ids: [ChangeSetID]) async throws -> [ChangeSetID: StoredOutcome]
+
+    /// The committed rows of `keys` (the record row and every field row when `fields`; the entry
+    /// rows each need asks for).
+    func committedRows(_ keys: [RecordKey], fields: Bool, needs: [RecordKey: RecordRows.Need]) async throws
+        -> [RecordKey: StoredRows]
+}
+
+extension LinePushStore {
+    func outcomes(_ ids: [ChangeSetID]) async throws -> [ChangeSetID: StoredOutcome] {
+        guard !ids.isEmpty else { return [:] }
+        var stored = try await committedOutcomes(ids)
+        if let before {
+            for id in ids { if let outcome = before.outcomes[id] { stored[id] = outcome } }
+        }
+        return stored
+    }
+
+    func uncommitted(_ key: RecordKey) -> Record?? { before?.records[key] }
+
+    func records(_ keys: [RecordKey], needs: [RecordKey: RecordRows.Need], pending: inout PendingRows) async throws
+        -> [RecordKey: Record]
+    {
+        try await rows(keys, fields: true, needs: needs, pending: pending).compactMapValues { try $0.record() }
+    }
+
+    func entryRows(_ keys: [RecordKey], needs: [RecordKey: RecordRows.Need], pending: inout PendingRows) async throws
+        -> [RecordKey: [(field: String, state: Data)]]
+    {
+        // Most sets write registers only: their records need no entry at all.
+        let wanting = keys.filter { key in needs[key].map { $0.asksForEntries(of: key) } ?? false }
+        return try await rows(wanting, fields: false, needs: needs, pending: pending).mapValues(\.entryRows)
+    }
+
+    func wholeRecords(_ keys: [RecordKey], pending: inout PendingRows) async throws -> [RecordKey: Record] {
+        var needs: [RecordKey: RecordRows.Need] = [:]
+        for key in keys { needs[key] = .all }
+        return try await records(keys, needs: needs, pending: &pending)
+    }
+
+    /// The rows of `keys` as committed, with the uncommitted group's rows and then `pending` laid
+    /// over.
+    private func rows(_ keys: [RecordKey], fields: Bool, needs: [RecordKey: RecordRows.Need], pending: PendingRows)
+        async throws -> [RecordKey: StoredRows]
+    {
+        guard !keys.isEmpty else { return [:] }
+        var result = try await committedRows(keys, fields: fields, needs: needs)
+        StoredRows.lay([before?.rows, pending], over: &result, keys: keys, fields: fields, needs: needs)
+        return result
+    }
 }
 
 /// What a push line needs of its engine: a store to check groups with, and a writer that writes

@@ -4,12 +4,8 @@ import GRDB
 
 /// A group push's reads on SQLite, made beside the one writer (``SQLitePushEngine``): committed rows,
 /// read through the pool's readers (blocking calls, on the line's own thread), with the rows of the
-/// group the writer is writing meanwhile (not committed yet) laid over them.
-///
-/// Whether a read sees that group's commit or not, it sees the same: for every row the group
-/// writes, the group's own version wins. Rows are only ever inserted or replaced by pushes (never
-/// deleted), so laying rows over rows is all it takes. Principals are never written by pushes:
-/// they are read as committed.
+/// group the writer is writing meanwhile (not committed yet) laid over them (``LinePushStore``).
+/// Principals are never written by pushes: they are read as committed.
 struct SQLitePushStore: LinePushStore {
     let pool: DatabasePool
     /// The group being written, or `nil` when none is.
@@ -39,8 +35,7 @@ struct SQLitePushStore: LinePushStore {
     /// A JSON array of the tags.
     static func audienceText(_ tags: [String]) -> String { CanonicalJSON.string(.array(tags.map(Value.string))) }
 
-    func outcomes(_ ids: [ChangeSetID]) async throws -> [ChangeSetID: StoredOutcome] {
-        guard !ids.isEmpty else { return [:] }
+    func committedOutcomes(_ ids: [ChangeSetID]) async throws -> [ChangeSetID: StoredOutcome] {
         // A device numbers its sets one after the other: one range of sequence numbers per
         // device is read (a range scan of the key) instead of one look-up per set.
         var ranges: [ReplicaID: ClosedRange<UInt64>] = [:]
@@ -50,7 +45,7 @@ struct SQLitePushStore: LinePushStore {
                 ranges[id.replica].map { min($0.lowerBound, seq)...max($0.upperBound, seq) } ?? seq...seq
         }
         let (wanted, replicaRanges) = (Set(ids), ranges)
-        var stored = try Self.read(pool) { db in
+        return try Self.read(pool) { db in
             var stored: [ChangeSetID: StoredOutcome] = [:]
             let statement = try db.cachedStatement(
                 sql: """
@@ -72,32 +67,6 @@ struct SQLitePushStore: LinePushStore {
             }
             return stored
         }
-        if let before {
-            for id in ids { if let outcome = before.outcomes[id] { stored[id] = outcome } }
-        }
-        return stored
-    }
-
-    func uncommitted(_ key: RecordKey) -> Record?? { before?.records[key] }
-
-    func records(_ keys: [RecordKey], needs: [RecordKey: RecordRows.Need], pending: inout PendingRows) async throws
-        -> [RecordKey: Record]
-    {
-        try await read(keys, fields: true, needs: needs, pending: pending).compactMapValues { try $0.record() }
-    }
-
-    func entryRows(_ keys: [RecordKey], needs: [RecordKey: RecordRows.Need], pending: inout PendingRows) async throws
-        -> [RecordKey: [(field: String, state: Data)]]
-    {
-        // Most sets write registers only: their records need no entry at all.
-        let wanting = keys.filter { key in needs[key].map { $0.asksForEntries(of: key) } ?? false }
-        return try await read(wanting, fields: false, needs: needs, pending: pending).mapValues(\.entryRows)
-    }
-
-    func wholeRecords(_ keys: [RecordKey], pending: inout PendingRows) async throws -> [RecordKey: Record] {
-        var needs: [RecordKey: RecordRows.Need] = [:]
-        for key in keys { needs[key] = .all }
-        return try await records(keys, needs: needs, pending: &pending)
     }
 
     func serverIdentity(pending: inout PendingRows) async throws -> ServerIdentity {
@@ -127,21 +96,16 @@ struct SQLitePushStore: LinePushStore {
         return head
     }
 
-    /// The rows of `keys` (the record row; every field row when `fields`; the entry rows each
-    /// need asks for) as committed, with the uncommitted group's rows and then `pending` laid over.
-    private func read(_ keys: [RecordKey], fields: Bool, needs: [RecordKey: RecordRows.Need], pending: PendingRows)
-        async throws -> [RecordKey: StoredRows]
+    func committedRows(_ keys: [RecordKey], fields: Bool, needs: [RecordKey: RecordRows.Need]) async throws
+        -> [RecordKey: StoredRows]
     {
-        guard !keys.isEmpty else { return [:] }
-        var result = try Self.read(pool) { db in
+        try Self.read(pool) { db in
             var result: [RecordKey: StoredRows] = [:]
             for key in keys {
                 result[key] = try StoredRows.read(key, fields: fields, need: needs[key] ?? .init([]), in: db)
             }
             return result
         }
-        StoredRows.lay([before?.rows, pending], over: &result, keys: keys, fields: fields, needs: needs)
-        return result
     }
 }
 
