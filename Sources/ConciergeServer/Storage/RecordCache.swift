@@ -67,7 +67,8 @@ final class RecordCache: Sendable {
         return true
     }
 
-    /// PostgreSQL: the log head as of which the cache holds committed states (`nil`: unknown).
+    /// The log head as of which the cache holds committed states (`nil`: unknown). PostgreSQL
+    /// compares it with the committed head to learn whether other instances wrote since.
     var head: Int64? {
         get { state.withLock { $0.head } }
         set { state.withLock { $0.head = newValue } }
