@@ -49,6 +49,7 @@ let package = Package(
                 "BenchSupport",
                 .product(name: "ConciergeCore", package: "main"),
                 .product(name: "ConciergeClient", package: "main"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
     ],

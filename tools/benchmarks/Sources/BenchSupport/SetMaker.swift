@@ -52,15 +52,18 @@ public struct SetMaker: Sendable {
     }
 }
 
-/// What pushes achieved: register writes in accepted (or duplicate) sets, and sets rejected.
+/// What pushes achieved: register writes in accepted (or duplicate) sets, sets rejected, and each
+/// batch's round trip.
 public struct PushTally: Sendable {
     public var writes = 0
     public var rejected = 0
+    public var milliseconds: [Double] = []
 
     public init() {}
 
-    /// Counts a pushed batch by its outcomes.
-    public mutating func count(_ batch: [ChangeSet], _ outcomes: [PushOutcome]) {
+    /// Counts a pushed batch by its outcomes; `milliseconds` is its round trip, if timed.
+    public mutating func count(_ batch: [ChangeSet], _ outcomes: [PushOutcome], milliseconds: Double? = nil) {
+        if let milliseconds { self.milliseconds.append(milliseconds) }
         for (set, outcome) in zip(batch, outcomes) {
             if outcome.status == .rejected {
                 rejected += 1
@@ -73,6 +76,7 @@ public struct PushTally: Sendable {
     public mutating func add(_ other: PushTally) {
         writes += other.writes
         rejected += other.rejected
+        milliseconds += other.milliseconds
     }
 }
 

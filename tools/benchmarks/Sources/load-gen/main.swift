@@ -7,6 +7,7 @@
 //   live  {"server","sessions":[...],"until": epoch millis}   -> notices received with their times
 //   pusher {"server","sessions":[one],"cases","rate","seconds"} -> seq and send time of each set
 //   idle  {"server","sessions":[...],"holdSeconds"}            -> how many connected
+import AsyncHTTPClient
 import BenchSupport
 import ConciergeClient
 import ConciergeCore
@@ -35,17 +36,23 @@ case "push":
     let inFlight = Int(input["inFlight"]!.intValue!)
     let seed = UInt64(input["seed"]!.intValue!)
     let deadline = now() + seconds
+    // One connection per pushing device, as phones each hold their own: the client's default
+    // pool holds at most 8 per host, which would queue the other devices' batches in this process.
+    var configuration = HTTPClient.Configuration()
+    configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = inFlight
+    let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     let tally = try await withThrowingTaskGroup(of: PushTally.self) { group in
         for (index, session) in sessions.prefix(inFlight).enumerated() {
             group.addTask {
-                let transport = HTTPSyncTransport(session: session)
+                let transport = HTTPSyncTransport(session: session, client: client)
                 var maker = SetMaker(
                     replica: session.replica, author: session.author, random: SplitMix64(seed: seed &+ UInt64(index)))
                 var tally = PushTally()
                 while now() < deadline {
                     let batch = (0..<100).map { _ in maker.make(cases: cases) }
+                    let sent = now()
                     let response = try await transport.push(PushRequest(changeSets: batch))
-                    tally.count(batch, response.outcomes)
+                    tally.count(batch, response.outcomes, milliseconds: (now() - sent) * 1000)
                 }
                 return tally
             }
@@ -54,6 +61,7 @@ case "push":
         for try await tally in group { total.add(tally) }
         return total
     }
+    try await client.shutdown()
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     let cpu =
@@ -61,6 +69,7 @@ case "push":
         + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     output = [
         "writes": .int(Int64(tally.writes)), "rejected": .int(Int64(tally.rejected)), "cpu": .string(String(cpu)),
+        "milliseconds": .array(tally.milliseconds.map { .string(String($0)) }),
     ]
 
 case "pull":

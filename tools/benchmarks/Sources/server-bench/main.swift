@@ -23,7 +23,10 @@ let databaseURL = environment["BENCH_DATABASE_URL"]
 let instances = databaseURL == nil ? 1 : max(1, Int(environment["BENCH_INSTANCES"] ?? "") ?? 1)
 let caseCount = 10_000
 let pushProcesses = Int(environment["BENCH_PUSH_PROCESSES"] ?? "") ?? 2
-let pushInFlight = Int(environment["BENCH_PUSH_IN_FLIGHT"] ?? "") ?? 16
+// Devices pushing at once per load generator, each on a connection of its own. The server writes
+// the batches that wait together in one transaction (up to 2,000 sets), so its rate grows with
+// them until the writer is busy all the time: 2 x 32 devices keep it busy (docs/benchmarks.md).
+let pushInFlight = Int(environment["BENCH_PUSH_IN_FLIGHT"] ?? "") ?? 32
 // BENCH_PUSH_SECONDS sets the push phase's length; BENCH_PUSH_ONLY stops after it (to compare two
 // server builds on the push alone, in runs that alternate).
 let pushSeconds = Int(environment["BENCH_PUSH_SECONDS"] ?? "") ?? (quick ? 3 : 10)
@@ -230,8 +233,16 @@ var elapsed = Date().timeIntervalSince(clock)
 let writes = pushResults.reduce(0) { $0 + Int($1["writes"]!.intValue!) }
 let pushRate = Double(writes) / elapsed
 let pushCPU = cpuSeconds() - cpu
+let roundTrips = pushResults.flatMap {
+    $0["milliseconds"]!.arrayValue!.compactMap { $0.stringValue.flatMap(Double.init) }
+}
+.sorted()
+func roundTrip(_ p: Double) -> String {
+    roundTrips.isEmpty
+        ? "-" : String(format: "%.0f", roundTrips[min(roundTrips.count - 1, Int(Double(roundTrips.count) * p))])
+}
 print(
-    "push: \(writes) register writes accepted in \(String(format: "%.1f", elapsed)) s = \(Int(pushRate))/s (batches of 100 sets x 5 writes, 10,000 cases, \(pushProcesses) processes x \(pushInFlight) in flight); server CPU \(String(format: "%.1f", pushCPU)) s, \(Int(pushCPU * 1e6 / Double(max(writes, 1)))) µs per write; load generators' CPU \(String(format: "%.1f", pushResults.reduce(0) { $0 + Double($1["cpu"]!.stringValue!)! })) s; rejected \(pushResults.reduce(0) { $0 + Int($1["rejected"]!.intValue!) })"
+    "push: \(writes) register writes accepted in \(String(format: "%.1f", elapsed)) s = \(Int(pushRate))/s (batches of 100 sets x 5 writes, 10,000 cases, \(pushProcesses) processes x \(pushInFlight) in flight); server CPU \(String(format: "%.1f", pushCPU)) s, \(Int(pushCPU * 1e6 / Double(max(writes, 1)))) µs per write; load generators' CPU \(String(format: "%.1f", pushResults.reduce(0) { $0 + Double($1["cpu"]!.stringValue!)! })) s; rejected \(pushResults.reduce(0) { $0 + Int($1["rejected"]!.intValue!) }); a batch's round trip p50 \(roundTrip(0.5)) ms, p99 \(roundTrip(0.99)) ms"
 )
 
 if pushOnly {
