@@ -11,10 +11,10 @@ struct PushJob: Sendable {
 
     /// Push batches share a transaction up to this many change sets in all. Much of what a group
     /// writes is shared by its sets (the pages of records, of the `last_seq` index, of each tag's
-    /// audience rows), so under load a bigger group writes fewer pages per set: on SQLite,
-    /// groups of 2,000 took 54,000 - 59,000 register writes/s where groups of 1,000 took 47,000 -
-    /// 49,000 (docs/benchmarks.md). A group holds only what waits when the one before is taken,
-    /// so under light load groups stay small and pushes do not wait for others.
+    /// audience rows), so under load a bigger group writes fewer pages per set: on SQLite, with
+    /// 64 devices pushing, groups of 2,000 took 53,000 - 59,000 register writes/s where groups of
+    /// 1,000 took 47,000 - 49,000 (docs/benchmarks.md). A group holds only what waits when it is
+    /// taken, so under light load groups stay small and a push waits for no other.
     static let groupSets = 2_000
 
     /// Encoding, hashing and the checks that need no stored state are pure work: done on the
