@@ -70,7 +70,6 @@ let package = Package(
             name: "ConciergeStore",
             dependencies: [
                 "ConciergeCore",
-                "ConciergeClient",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings

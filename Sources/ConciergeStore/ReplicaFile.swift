@@ -1,4 +1,3 @@
-import ConciergeClient
 import ConciergeCore
 import Foundation
 import GRDB

@@ -250,3 +250,50 @@ import Testing
         }
     }
 }
+
+/// The proactive-contact rule, with the time under the test's control.
+@Suite struct ProactiveContactTests {
+    static let day: Int64 = 24 * 60 * 60 * 1000
+    static let noon: Int64 = 20_000 * day + 12 * 60 * 60 * 1000
+
+    @Test func answersWithinADayOnTheSameChannelAreNotProactive() {
+        let inbound = LogEntry(
+            id: "m", stamp: Stamp(hlc: HLC(millis: UInt64(Self.noon)), replica: ReplicaID.random()),
+            kind: EntryKind.message, author: Author(principal: "anna", role: .customer),
+            payload: ["channel": "sms", "direction": "inbound"])
+        #expect(
+            !ProactiveContact.isProactive(channel: .sms, atMillis: Self.noon + Self.day, customerMessages: [inbound]))
+        #expect(
+            ProactiveContact.isProactive(channel: .sms, atMillis: Self.noon + Self.day + 1, customerMessages: [inbound])
+        )
+        #expect(ProactiveContact.isProactive(channel: .email, atMillis: Self.noon + 1, customerMessages: [inbound]))
+        #expect(ProactiveContact.isProactive(channel: .sms, atMillis: Self.noon - 1, customerMessages: [inbound]))
+    }
+
+    @Test func withoutPreferencesOnlyServiceContactIsAllowed() {
+        #expect(ProactiveContact.refusal(nil, channel: .sms, purpose: "service", atMillis: Self.noon) == nil)
+        #expect(
+            ProactiveContact.refusal(nil, channel: .sms, purpose: "marketing", atMillis: Self.noon)?.rule == .consent)
+    }
+
+    @Test func quietHoursAreInTheCustomersLocalTime() {
+        // 22:00 to 07:00 local, two hours east of UTC: 12:00 UTC is 14:00 local, 21:00 UTC is 23:00.
+        let key = RecordKey(type: .preferences, id: "anna")
+        let stamp = Stamp(hlc: HLC(millis: 1), replica: ReplicaID.random())
+        var record = Record(key: key)
+        try? record.apply(
+            .write(
+                field: PreferenceFields.quietHours, value: ["start": 1320, "end": 420], base: nil, stamp: stamp,
+                history: false, personal: false), by: Author(principal: "anna", role: .customer))
+        try? record.apply(
+            .write(
+                field: PreferenceFields.utcOffsetMinutes, value: 120, base: nil,
+                stamp: Stamp(hlc: HLC(millis: 2), replica: stamp.replica), history: false, personal: false),
+            by: Author(principal: "anna", role: .customer))
+        let preferences = ContactPreferences(record)!
+        #expect(preferences.check(channel: .sms, purpose: "service", atMillis: Self.noon) == nil)
+        #expect(
+            preferences.check(channel: .sms, purpose: "service", atMillis: Self.noon + 9 * 60 * 60 * 1000)?.rule
+                == .quietHours)
+    }
+}

@@ -1,4 +1,3 @@
-import ConciergeClient
 import ConciergeCore
 import ConciergeStore
 import ConciergeTestSupport

@@ -40,3 +40,16 @@ extension CaseStatus {
         }
     }
 }
+
+extension CaseStatus {
+    /// The statuses a case has held in merged state: `new`, and the target of each of its status
+    /// changes. A status change's `from` must be one of them.
+    /// - Parameter statusChanges: every `statusChange` entry of the case's timeline.
+    public static func held(byStatusChanges statusChanges: [LogEntry]) -> Set<CaseStatus> {
+        var held: Set<CaseStatus> = [.new]
+        for entry in statusChanges where entry.kind == EntryKind.statusChange {
+            if let target = entry.payload["to"]?.stringValue.flatMap(CaseStatus.init(rawValue:)) { held.insert(target) }
+        }
+        return held
+    }
+}

@@ -20,6 +20,9 @@ public struct SyncError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let forbiddenField = Code("forbiddenField")
         /// A status change its author may not make. Final.
         public static let invalidTransition = Code("invalidTransition")
+        /// A proactive outbound contact the customer's contact preferences do not allow; the message
+        /// starts with the rule that refused it (`channelAllowed`, `consent`, `quietHours`). Final.
+        public static let contactNotAllowed = Code("contactNotAllowed")
         /// A record type or field the server does not know. Final.
         public static let unknownField = Code("unknownField")
         /// A stamp not carrying the set's replica id, or two changes of one set with one stamp. Final.

@@ -65,6 +65,10 @@ protocol PushStore {
 struct GroupPush<Store: PushStore> {
     var store: Store
     let epoch: String
+    /// The record policies and reactions of the batch being pushed (its ``PushPolicy``).
+    var rules = DomainRules.standard
+    /// The server's clock when the batch being pushed arrived.
+    var serverMillis: UInt64 = 0
     /// The counts of the batch being pushed (reset for each batch).
     var counts = PushCounts()
     /// What the whole group touched.
@@ -99,9 +103,7 @@ struct GroupPush<Store: PushStore> {
             for encoded in job.sets where encoded.set.id.replica == job.caller.replica && stored[encoded.set.id] == nil
             {
                 guard case .success(let set) = encoded.prepared else { continue }
-                for part in set.records {
-                    if needs[part.key] == nil { needs[part.key] = part.need } else { needs[part.key]!.merge(part.need) }
-                }
+                for part in set.records { need(part.need, of: part.key) }
             }
         }
         try await loadRecords(Array(needs.keys))
@@ -110,6 +112,8 @@ struct GroupPush<Store: PushStore> {
     /// Pushes one batch: an outcome per set, and the batch's counts.
     mutating func push(_ job: PushJob) async throws -> PushResult {
         counts = PushCounts()
+        rules = job.policy.rules
+        serverMillis = job.serverMillis
         var outcomes: [PushOutcome] = []
         outcomes.reserveCapacity(job.sets.count)
         for set in job.sets {
@@ -186,37 +190,64 @@ struct GroupPush<Store: PushStore> {
         case .failure(let error): return reject(error)
         }
         let upgraded = prepared.set
-        var before: [RecordKey: Record] = [:]
-        var after: [RecordKey: Record] = [:]
+        var before: [RecordKey: LoadedRecord] = [:]
+        var after: [RecordKey: LoadedRecord] = [:]
         var owners: [RecordKey: Principal] = [:]
-        let missing = prepared.records.map(\.key).filter { records[$0] == nil }
-        if !missing.isEmpty { try await loadRecords(missing) }
+        let missing = prepared.records.filter { records[$0.key] == nil }
+        if !missing.isEmpty {
+            for part in missing { need(part.need, of: part.key) }
+            try await loadRecords(missing.map(\.key))
+        }
+        var writes: [RecordWrite] = []
         for part in prepared.records {
             let key = part.key
             let stored = records[key] ?? nil
-            before[key] = stored
+            let coverage = needs[key] ?? part.need
+            before[key] = stored.map { LoadedRecord($0, coverage: coverage) }
             do {
-                after[key] = try PushSteps.apply(part.changes, to: stored, key: key, by: upgraded.author)
+                after[key] = LoadedRecord(
+                    try PushSteps.apply(part.changes, to: stored, key: key, by: upgraded.author), coverage: coverage)
             } catch {
                 return reject(error)
             }
-            if PushSteps.hasOwner(key), let owner = try await store.principal(PrincipalID(key.id.rawValue)) {
+            if rules.isOwnedByItsID(key), let owner = try await store.principal(PrincipalID(key.id.rawValue)) {
                 owners[key] = owner
             }
+            writes.append(
+                RecordWrite(
+                    key: key, changes: part.changes, principal: caller.principal, before: before[key],
+                    after: after[key]!, owner: owners[key], related: [:], serverMillis: serverMillis))
+        }
+        // Other records the checks read (the customer's preferences for an outbound message).
+        for index in writes.indices {
+            let keys = rules.policy(writes[index].key.type)?.related(writes[index]) ?? []
+            guard !keys.isEmpty else { continue }
+            let unread = keys.filter { records[$0] == nil }
+            if !unread.isEmpty {
+                for key in unread { need(RecordRows.Need([]), of: key) }
+                try await loadRecords(unread)
+            }
+            for key in keys { writes[index].related[key] = records[key] ?? nil }
         }
         do {
-            try Authorizer().authorize(
-                upgraded, by: caller.principal, before: before, after: after, owner: { owners[$0] })
+            try rules.authorize(upgraded, by: caller.principal, writes: writes)
         } catch {
             return reject(error)
         }
         let seq = try await commit(
-            prepared, bytes: encoded.loggedBytes, before: before, after: after, owners: owners)
+            prepared, bytes: encoded.loggedBytes, before: before.mapValues(\.partial),
+            after: after.mapValues(\.partial),
+            owners: owners)
         let outcome = StoredOutcome(hash: encoded.hash, status: "accepted", logSeq: seq)
         pending.outcomes.append(.init(set.id, outcome))
         stored[set.id] = outcome
-        try await openFollowUps(after: upgraded, before: before, after: after)
+        try await react(to: AcceptedSet(set: upgraded, before: before, after: after, serverMillis: serverMillis))
         return .accepted(set.id, at: Cursor(epoch: epoch, seq: UInt64(seq)))
+    }
+
+    /// Adds to what the group reads of a record.
+    mutating func need(_ need: RecordRows.Need, of key: RecordKey) {
+        if needs[key] == nil { needs[key] = need } else { needs[key]!.merge(need) }
     }
 
     /// Appends an accepted set to the log, then (in the pending rows) the records it changed, who
@@ -269,27 +300,24 @@ struct GroupPush<Store: PushStore> {
         return seq
     }
 
-    /// When a customer message reaches a case that was already closed, the server opens the one
-    /// follow-up case of that case (`UUIDv5(caseID, "follow-up")`), where the conversation
-    /// continues, and links the two both ways. The message stays on the closed case's timeline.
-    mutating func openFollowUps(after set: ChangeSet, before: [RecordKey: Record], after: [RecordKey: Record])
-        async throws
-    {
-        for trigger in PushSteps.followUpTriggers(of: set, before: before, after: after) {
-            let stored = try await store.wholeRecords([trigger.followUp, trigger.closed], pending: &pending)
-            guard stored[trigger.followUp] == nil, let whole = stored[trigger.closed] else { continue }
-            var server = try await store.serverIdentity(pending: &pending)
-            let followUpSet = PushSteps.followUpSet(trigger, whole: whole, server: &server)
-            var newRecords: [RecordKey: Record] = [trigger.closed: whole]
-            try followUpSet.apply(to: &newRecords)
-            for (key, value) in server.meta { pending.serverMeta[key] = value }
-            _ = try await commit(
-                PushSteps.PreparedSet(followUpSet), bytes: followUpSet.compactBinary(),
-                before: [trigger.closed: whole], after: newRecords,
-                owners: [:])
-            // Both are whole now; later sets of the group may need any of their fields.
-            needs[trigger.closed] = .all
-            needs[trigger.followUp] = .all
+    /// Runs the reactions to an accepted set: each derived set is committed right after it, by the
+    /// server's own replica id. The records a reaction reads are read whole, and stay whole for
+    /// the later sets of the group.
+    mutating func react(to accepted: AcceptedSet) async throws {
+        for reaction in rules.reactions {
+            for plan in reaction.plans(for: accepted) {
+                let whole = try await store.wholeRecords(plan.reads, pending: &pending)
+                var server = try await store.serverIdentity(pending: &pending)
+                guard let derived = plan.make(whole, &server) else { continue }
+                var newRecords = whole
+                try derived.apply(to: &newRecords)
+                for (key, value) in server.meta { pending.serverMeta[key] = value }
+                _ = try await commit(
+                    PushSteps.PreparedSet(derived, rules: rules), bytes: derived.compactBinary(), before: whole,
+                    after: newRecords, owners: [:])
+                for key in plan.reads where !derived.keys.contains(key) { records[key] = .some(whole[key]) }
+                for key in plan.reads + derived.keys { needs[key] = .all }
+            }
         }
     }
 }

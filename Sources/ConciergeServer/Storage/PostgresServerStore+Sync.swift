@@ -306,8 +306,7 @@ struct PostgresReader {
     }
 
     /// The entry rows `needs` asks for of existing records: all of them where a need says
-    /// everything; otherwise those the sets name, and the status changes where the status is
-    /// needed.
+    /// everything; otherwise those the sets name, and the kinds of entries a policy reads whole.
     func entryRows(_ keys: [RecordKey], needs: [RecordKey: RecordRows.Need]) async throws -> [RecordKey: [(
         field: String, state: Data
     )]] {
@@ -320,7 +319,7 @@ struct PostgresReader {
     {
         var whole: [RecordKey] = []
         var wanted: [(type: String, id: String, field: String, entry: String)] = []
-        var statusKeys: [RecordKey] = []
+        var kinds: [(type: String, id: String, field: String, kind: String)] = []
         for key in keys {
             guard let need = needs[key] else { continue }
             if need.everything {
@@ -330,7 +329,9 @@ struct PostgresReader {
             for (field, entries) in need.entries {
                 for entry in entries { wanted.append((key.type.rawValue, key.id.rawValue, field, entry.rawValue)) }
             }
-            if need.statusChanges && key.type == .serviceCase { statusKeys.append(key) }
+            for (field, fieldKinds) in need.kinds {
+                for kind in fieldKinds { kinds.append((key.type.rawValue, key.id.rawValue, field, kind)) }
+            }
         }
         var entries: [RecordKey: [StoredRows.EntrySlot: Data]] = [:]
         func collect(_ rows: [PostgresRow]) throws {
@@ -361,14 +362,14 @@ struct PostgresReader {
                     """, logger: logger
                 ).collect())
         }
-        if !statusKeys.isEmpty {
+        if !kinds.isEmpty {
             try collect(
                 try await connection.query(
                     """
                     SELECT e.type, e.id, e.field, e.entry_id, e.state FROM record_entry e
-                    JOIN unnest(\(statusKeys.map(\.type.rawValue))::text[], \(statusKeys.map(\.id.rawValue))::text[])
-                        AS k(type, id) ON e.type = k.type AND e.id = k.id
-                    WHERE e.field = \(CaseFields.timeline) AND e.kind = \(EntryKind.statusChange)
+                    JOIN unnest(\(kinds.map(\.type))::text[], \(kinds.map(\.id))::text[],
+                        \(kinds.map(\.field))::text[], \(kinds.map(\.kind))::text[]) AS k(type, id, field, kind)
+                    ON e.type = k.type AND e.id = k.id AND e.field = k.field AND e.kind = k.kind
                     """, logger: logger
                 ).collect())
         }
@@ -382,7 +383,7 @@ struct PostgresReader {
     }
 
     func owner(of key: RecordKey) async throws -> Principal? {
-        guard PushSteps.hasOwner(key) else { return nil }
+        guard DomainRules.standard.isOwnedByItsID(key) else { return nil }
         return try await PostgresServerStore.principal(PrincipalID(key.id.rawValue), connection, logger)
     }
 

@@ -58,7 +58,7 @@ extension LinePushStore {
         -> [RecordKey: [(field: String, state: Data)]]
     {
         // Most sets write registers only: their records need no entry at all.
-        let wanting = keys.filter { key in needs[key].map { $0.asksForEntries(of: key) } ?? false }
+        let wanting = keys.filter { key in needs[key]?.asksForEntries ?? false }
         return try await rows(wanting, fields: false, needs: needs, pending: pending).mapValues(\.entryRows)
     }
 

@@ -54,7 +54,7 @@ enum PushSteps {
             bytes = set.canonicalJSON
             hash = Data(SHA256.hash(data: bytes))
             prepared = Result { () throws(SyncError) -> PreparedSet in
-                PreparedSet(try PushSteps.prepare(set, serverMillis: serverMillis, policy: policy))
+                PreparedSet(try PushSteps.prepare(set, serverMillis: serverMillis, policy: policy), rules: policy.rules)
             }
             if case .success(let upgraded) = prepared {
                 loggedBytes = upgraded.set.compactBinary()
@@ -71,9 +71,11 @@ enum PushSteps {
         var set: ChangeSet
         var records: [RecordChanges]
 
-        init(_ set: ChangeSet) {
+        init(_ set: ChangeSet, rules: DomainRules) {
             self.set = set
-            records = set.keys.map { key in RecordChanges(key: key, changes: PushSteps.changes(of: set, to: key)) }
+            records = set.keys.map { key in
+                RecordChanges(key: key, changes: PushSteps.changes(of: set, to: key), rules: rules)
+            }
         }
     }
 
@@ -81,17 +83,18 @@ enum PushSteps {
     struct RecordChanges: Sendable {
         var key: RecordKey
         var changes: [Change]
-        /// What the record must be read with for these changes.
+        /// What the record must be read with for these changes: the entries they name, and what its
+        /// policy's checks read.
         var need: RecordRows.Need
         /// Whether they may move the record's audience (they change a field it reads, or the
         /// record as a whole).
         var movesAudience: Bool
 
-        init(key: RecordKey, changes: [Change]) {
+        init(key: RecordKey, changes: [Change], rules: DomainRules) {
             self.key = key
             self.changes = changes
-            need = RecordRows.Need(changes)
-            movesAudience = changes.contains { change in change.field.map(Audience.fields.contains) ?? true }
+            need = rules.need(key, changes)
+            movesAudience = rules.movesAudience(key, changes)
         }
     }
 
@@ -139,83 +142,6 @@ enum PushSteps {
             throw SyncError(.stampReused, error.message)
         }
         return record
-    }
-
-    /// Whether a record's owner (a principal) decides who may write it: profiles and preferences.
-    static func hasOwner(_ key: RecordKey) -> Bool { key.type == .profile || key.type == .preferences }
-
-    /// A customer message that reached a case already closed: the case and the message.
-    struct FollowUpTrigger {
-        var closed: RecordKey
-        var message: LogEntry
-        var followUp: RecordKey
-    }
-
-    /// The cases of `set` that were closed before it and received a customer message in it.
-    static func followUpTriggers(of set: ChangeSet, before: [RecordKey: Record], after: [RecordKey: Record])
-        -> [FollowUpTrigger]
-    {
-        // Only an append can be a message: most sets append nothing, and a case's derived status
-        // reads its timeline.
-        set.keys.filter { key in
-            key.type == .serviceCase
-                && set.changes.contains { change in
-                    guard change.key == key, case .append = change.change else { return false }
-                    return true
-                }
-        }.compactMap { key in
-            guard let old = before[key].flatMap(ServiceCase.init), old.status == .closed,
-                let closed = after[key].flatMap(ServiceCase.init),
-                let message = set.changes.lazy.compactMap({ change -> LogEntry? in
-                    guard change.key == key, case .append(_, let entry) = change.change else { return nil }
-                    return closed.timeline.first { $0.id == entry.id && closed.isCustomerMessage($0) }
-                }).first,
-                let followUpID = FollowUp.caseID(for: key.id)
-            else { return nil }
-            return FollowUpTrigger(
-                closed: key, message: message, followUp: RecordKey(type: .serviceCase, id: followUpID))
-        }
-    }
-
-    /// The server's change set that opens the follow-up of a closed case (`whole`, as stored):
-    /// it copies provider, customer, subject, category and origin, starts the timeline with an
-    /// entry that links the closed case and the message, and links the two cases both ways.
-    static func followUpSet(_ trigger: FollowUpTrigger, whole: Record, server: inout ServerIdentity) -> ChangeSet {
-        let key = trigger.closed
-        var changes: [RecordChange] = []
-        for field in [
-            CaseFields.provider, CaseFields.customer, CaseFields.subject, CaseFields.category,
-            CaseFields.originChannel,
-        ] {
-            guard let value = whole.value(field),
-                let declaration = Schema.current.declaration(of: field, on: .serviceCase)
-            else { continue }
-            changes.append(
-                RecordChange(
-                    trigger.followUp,
-                    .write(
-                        field: field, value: value, base: nil, stamp: server.nextStamp(), history: declaration.history,
-                        personal: declaration.personal)))
-        }
-        changes.append(
-            RecordChange(
-                trigger.followUp, .add(field: CaseFields.links, element: key.id.rawValue, stamp: server.nextStamp())))
-        changes.append(
-            RecordChange(
-                trigger.followUp,
-                .append(
-                    field: CaseFields.timeline,
-                    entry: NewEntry(
-                        id: EntryID("follow-up-of-\(key.id)"), stamp: server.nextStamp(), kind: EntryKind.followUp,
-                        payload: [
-                            "case": .string(key.id.rawValue), "message": .string(trigger.message.id.rawValue),
-                        ]))))
-        changes.append(
-            RecordChange(
-                key, .add(field: CaseFields.links, element: trigger.followUp.id.rawValue, stamp: server.nextStamp())))
-        return ChangeSet(
-            id: ChangeSetID(replica: server.replica, seq: server.nextSeq()), author: ServerIdentity.author,
-            schemaVersion: Schema.current.version, changes: changes)
     }
 }
 

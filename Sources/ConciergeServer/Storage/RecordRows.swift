@@ -7,49 +7,40 @@ import GRDB
 /// stored in the binary form (``BinaryForm``); rows that earlier versions wrote as canonical JSON
 /// are still read, and are rewritten in the binary form when a change touches them.
 enum RecordRows {
-    /// What of a record a change set needs: the fields it touches, the entries it appends or
-    /// erases, and the fields that decide who sees the record.
-    struct Need {
-        /// The audience's fields always: who may read the record is decided on them.
-        var fields: Set<String> = Audience.fields
+    /// What of a record's entries a push reads: the entries its changes name, and whole kinds of
+    /// entries its policy's checks read (``RecordPolicy/reads(_:)``), or everything. Field rows are
+    /// always read whole. A check sees the record through ``LoadedRecord``, which knows this.
+    struct Need: Sendable {
+        /// Entries by id, per log field.
         var entries: [String: Set<EntryID>] = [:]
-        /// Load the timeline's status changes too: the derived status is needed (a message to a
-        /// closed case opens a follow-up).
-        var statusChanges = false
+        /// Every entry of these kinds, per log field.
+        var kinds: [String: Set<String>] = [:]
         var everything = false
 
+        /// The entries the changes append or erase (an erasure of the record: everything).
         init(_ changes: [Change]) {
             for change in changes {
                 switch change {
-                case .append(let field, let entry):
-                    entries[field, default: []].insert(entry.id)
-                    fields.insert(field)
-                    if field == CaseFields.timeline { statusChanges = true }
-                case .redactEntry(let field, let entry, _):
-                    entries[field, default: []].insert(entry); fields.insert(field)
+                case .append(let field, let entry): entries[field, default: []].insert(entry.id)
+                case .redactEntry(let field, let entry, _): entries[field, default: []].insert(entry)
                 case .redact: everything = true
-                default: if let field = change.field { fields.insert(field) }
+                default: break
                 }
             }
         }
 
-        /// Whether it asks for any entry of the record `key`.
-        func asksForEntries(of key: RecordKey) -> Bool {
-            everything || !entries.isEmpty || (statusChanges && key.type == .serviceCase)
-        }
+        /// Whether it asks for any entry.
+        var asksForEntries: Bool { everything || !entries.isEmpty || !kinds.isEmpty }
 
-        /// Whether it asks for an entry of the record `key`, found in `field` with `kind`.
-        func wants(key: RecordKey, field: String, entry: String, kind: String) -> Bool {
-            everything || entries[field]?.contains(EntryID(entry)) == true
-                || (statusChanges && key.type == .serviceCase && field == CaseFields.timeline
-                    && kind == EntryKind.statusChange)
+        /// Whether it asks for an entry found in `field` with `kind`.
+        func wants(field: String, entry: String, kind: String) -> Bool {
+            everything || entries[field]?.contains(EntryID(entry)) == true || kinds[field]?.contains(kind) == true
         }
 
         /// Everything either needs.
         mutating func merge(_ other: Need) {
-            fields.formUnion(other.fields)
             entries.merge(other.entries) { $0.union($1) }
-            statusChanges = statusChanges || other.statusChanges
+            kinds.merge(other.kinds) { $0.union($1) }
             everything = everything || other.everything
         }
 
@@ -78,7 +69,7 @@ enum RecordRows {
         guard let markers = try markers(key, in: db) else { return nil }
         return try assemble(
             key, deleted: markers.deleted, redacted: markers.redacted,
-            fields: try fieldRows(key, need.everything ? nil : need.fields, in: db),
+            fields: try fieldRows(key, nil, in: db),
             entries: try entryRows(key, need: need, in: db).map { ($0.field, $0.state) })
     }
 
@@ -130,13 +121,14 @@ enum RecordRows {
                 ),
                 arguments: StatementArguments([key.type.rawValue, key.id.rawValue, field] + list))
         }
-        if need.statusChanges && key.type == .serviceCase {
+        for (field, kinds) in need.kinds where !kinds.isEmpty {
+            let list = kinds.sorted()
             rows += try Row.fetchAll(
                 db.cachedStatement(
                     sql:
-                        "SELECT field, entry_id, state FROM record_entry WHERE type = ? AND id = ? AND field = ? AND kind = ?"
+                        "SELECT field, entry_id, state FROM record_entry WHERE type = ? AND id = ? AND field = ? AND kind IN (\(list.map { _ in "?" }.joined(separator: ",")))"
                 ),
-                arguments: [key.type.rawValue, key.id.rawValue, CaseFields.timeline, EntryKind.statusChange])
+                arguments: StatementArguments([key.type.rawValue, key.id.rawValue, field] + list))
         }
         return rows.map { ($0[0], $0[1], $0[2]) }
     }

@@ -148,7 +148,7 @@ struct StoredRows {
         }
         for (slot, entry) in rows.entries
         where slot.type == type && slot.id == id
-            && need.wants(key: key, field: slot.field, entry: slot.entryID, kind: entry.kind)
+            && need.wants(field: slot.field, entry: slot.entryID, kind: entry.kind)
         {
             entries[EntrySlot(field: slot.field, entry: slot.entryID)] = entry.state
         }

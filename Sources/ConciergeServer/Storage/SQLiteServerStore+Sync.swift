@@ -301,7 +301,7 @@ extension SQLiteServerStore {
     }
 
     static func owner(of key: RecordKey, in db: Database) throws -> Principal? {
-        guard PushSteps.hasOwner(key) else { return nil }
+        guard DomainRules.standard.isOwnedByItsID(key) else { return nil }
         return try principal(PrincipalID(key.id.rawValue), in: db)
     }
 

@@ -163,6 +163,8 @@ public struct PushPolicy: Sendable {
     public var drift: DriftBound = .default
     public var upgrader: Upgrader = .current
     public var schema: Schema = .current
+    /// The record policies and reactions the push runs.
+    var rules: DomainRules = .standard
     public init() {}
 }
 

@@ -27,7 +27,8 @@ public struct Session: Hashable, Sendable {
 
     public var author: Author { Author(principal: principal, role: role) }
 
-    init(server: URL, answer: Value) throws(CodecError) {
+    /// A session from the server's answer to an enrolment or a refresh.
+    public init(server: URL, answer: Value) throws(CodecError) {
         guard let replica = answer["replica"]?.stringValue.flatMap(ReplicaID.init),
             let refresh = answer["refreshToken"]?.stringValue, let access = answer["accessToken"]?.stringValue,
             let principal = answer["principal"], let id = principal["id"]?.stringValue,

@@ -1,0 +1,212 @@
+import ConciergeCore
+
+/// The rules of a service case (`case`): who reads it, who may write which field and entry, the
+/// status transitions checked against the case's merged state, and the consent a proactive
+/// outbound contact needs.
+struct CasePolicy: RecordPolicy {
+    let type = RecordType.serviceCase
+
+    /// Case fields a customer or an integration may write when the case is created, and no later.
+    static let creationFields: Set<String> = [
+        CaseFields.provider, CaseFields.customer, CaseFields.subject, CaseFields.originChannel, CaseFields.category,
+    ]
+    /// Case fields a customer may write on their own case at any time.
+    static let customerFields: Set<String> = [CaseFields.subject, CaseFields.rating]
+    /// Timeline kinds a customer may append to their own case.
+    static let customerEntryKinds: Set<String> = [
+        EntryKind.message, EntryKind.appointmentAnswer, EntryKind.statusChange, EntryKind.channelSwitch,
+    ]
+    /// Timeline kinds a channel integration may append.
+    static let integrationEntryKinds: Set<String> = [EntryKind.message, EntryKind.socialPost, EntryKind.channelSwitch]
+
+    let audienceFields: Set<String> = [
+        CaseFields.provider, CaseFields.customer, CaseFields.assignee, CaseFields.requiredSkill, CaseFields.queue,
+    ]
+
+    let internalEntryKinds = [CaseFields.timeline: EntryKind.internalKinds]
+
+    /// Its customer, its assignee, the provider's supervisors and integrations, and the agents of
+    /// its required skill or queue, or every agent of the provider when it names neither.
+    func audience(of record: Record, owner: Principal?) -> Set<String> {
+        func text(_ field: String) -> String? {
+            assert(audienceFields.contains(field), "audienceFields must list \(field), which audience(of:) reads")
+            return record.value(field)?.stringValue
+        }
+        guard let provider = text(CaseFields.provider).map(ProviderID.init) else { return [] }
+        var tags: Set<String> = [Audience.provider(provider)]
+        if let customer = text(CaseFields.customer) { tags.insert(Audience.customer(PrincipalID(customer))) }
+        if let assignee = text(CaseFields.assignee) { tags.insert(Audience.principal(PrincipalID(assignee))) }
+        let skill = text(CaseFields.requiredSkill)
+        let queue = text(CaseFields.queue)
+        if let skill { tags.insert(Audience.skill(provider, skill)) }
+        if let queue { tags.insert(Audience.queue(provider, queue)) }
+        if skill == nil && queue == nil { tags.insert(Audience.unrouted(provider)) }
+        return tags
+    }
+
+    /// Any timeline append reads the case's status changes (a status change's `from` is checked
+    /// against them, and a message to a closed case opens a follow-up); an outbound message also
+    /// reads the messages, to tell an answer from a proactive contact.
+    func reads(_ changes: [Change]) -> EntryReads {
+        var kinds: Set<String> = []
+        for change in changes {
+            guard case .append(CaseFields.timeline, let entry) = change else { continue }
+            kinds.insert(EntryKind.statusChange)
+            if Self.isOutboundMessage(entry) { kinds.insert(EntryKind.message) }
+        }
+        return EntryReads(kinds: kinds.isEmpty ? [:] : [CaseFields.timeline: kinds])
+    }
+
+    /// An outbound message reads the customer's contact preferences.
+    func related(_ write: RecordWrite) -> [RecordKey] {
+        guard write.appended.contains(where: { Self.isOutboundMessage($0.entry) }),
+            let customer = write.current.value(CaseFields.customer)?.stringValue
+        else { return [] }
+        return [RecordKey(type: .preferences, id: RecordID(customer))]
+    }
+
+    static func isOutboundMessage(_ entry: NewEntry) -> Bool {
+        entry.kind == EntryKind.message && entry.payload["direction"] == .string(MessageDirection.outbound)
+    }
+
+    func authorize(_ write: RecordWrite) throws(SyncError) {
+        let principal = write.principal
+        let current = write.current
+        guard current.value(CaseFields.provider)?.stringValue == principal.provider.rawValue else {
+            throw SyncError(
+                .outOfScope,
+                write.isCreation ? "a new case must name the author's provider" : "the case belongs to another provider"
+            )
+        }
+        if let before = write.before, audience(of: before.partial, owner: nil).isDisjoint(with: principal.tags) {
+            throw SyncError(.outOfScope, "the case is not in the author's scope")
+        }
+        let customer = current.value(CaseFields.customer)?.stringValue.map(PrincipalID.init)
+        switch principal.role {
+        case .customer:
+            guard customer == principal.id else {
+                throw SyncError(
+                    .outOfScope,
+                    write.isCreation ? "a customer opens cases for themselves only" : "not the customer's own case")
+            }
+        case .integration:
+            break
+        case let role where role.isStaff:
+            break
+        default:
+            throw SyncError(.outOfScope, "role \(principal.role) may not change cases")
+        }
+        for change in write.changes {
+            try authorize(change, in: write, caseCustomer: customer)
+        }
+    }
+
+    func authorize(_ change: Change, in write: RecordWrite, caseCustomer: PrincipalID?) throws(SyncError) {
+        let principal = write.principal
+        switch change {
+        case .write(let field, _, _, _, _, _):
+            let fixedOnceSet = field == CaseFields.provider || field == CaseFields.customer
+            if fixedOnceSet && !write.isCreation {
+                throw SyncError(.forbiddenField, "\(field) cannot change once the case exists")
+            }
+            switch principal.role {
+            case .customer:
+                guard Self.customerFields.contains(field) || (write.isCreation && Self.creationFields.contains(field))
+                else {
+                    throw SyncError(.forbiddenField, "a customer may not write \(field)")
+                }
+            case .integration:
+                guard write.isCreation && Self.creationFields.contains(field) else {
+                    throw SyncError(.forbiddenField, "an integration may not write \(field)")
+                }
+            default:
+                break
+            }
+        case .add(let field, _, _), .remove(let field, _, _, _):
+            guard principal.role.isStaff else {
+                throw SyncError(.forbiddenField, "a \(principal.role) may not change \(field)")
+            }
+        case .append(_, let entry):
+            try authorizeEntry(entry, in: write, caseCustomer: caseCustomer)
+        case .redactEntry:
+            guard principal.role.isStaff else {
+                throw SyncError(.forbiddenField, "only staff erase single entries")
+            }
+        case .delete:
+            guard principal.role == .supervisor else {
+                throw SyncError(.forbiddenField, "only supervisors delete cases")
+            }
+        case .redact:
+            guard principal.role == .supervisor || principal.role == .customer else {
+                throw SyncError(.forbiddenField, "erasure is for the customer or a supervisor")
+            }
+        }
+    }
+
+    func authorizeEntry(_ entry: NewEntry, in write: RecordWrite, caseCustomer: PrincipalID?) throws(SyncError) {
+        let principal = write.principal
+        switch principal.role {
+        case .customer:
+            guard Self.customerEntryKinds.contains(entry.kind) else {
+                throw SyncError(.forbiddenField, "a customer may not add \(entry.kind) entries")
+            }
+            if entry.kind == EntryKind.message, entry.payload["direction"] != .string(MessageDirection.inbound) {
+                throw SyncError(.forbiddenField, "a customer's messages are inbound")
+            }
+        case .integration:
+            guard Self.integrationEntryKinds.contains(entry.kind) else {
+                throw SyncError(.forbiddenField, "an integration may not add \(entry.kind) entries")
+            }
+        default:
+            break
+        }
+        if entry.kind == EntryKind.statusChange {
+            try authorizeStatusChange(entry, in: write, caseCustomer: caseCustomer)
+        }
+        if Self.isOutboundMessage(entry) {
+            try authorizeOutbound(entry, in: write)
+        }
+    }
+
+    /// A status change names a known `from` and `to`, its author may make that transition, and its
+    /// `from` is `new` or a status the case has held in merged state (the target of one of its
+    /// status changes, this set's included): a client cannot declare a `from` the case never had.
+    func authorizeStatusChange(_ entry: NewEntry, in write: RecordWrite, caseCustomer: PrincipalID?)
+        throws(SyncError)
+    {
+        guard let from = entry.payload["from"]?.stringValue.flatMap(CaseStatus.init(rawValue:)),
+            let to = entry.payload["to"]?.stringValue.flatMap(CaseStatus.init(rawValue:))
+        else { throw SyncError(.invalidTransition, "a status change names a known from and to") }
+        guard CaseStatus.isAllowed(from: from, to: to, by: write.principal.author, caseCustomer: caseCustomer) else {
+            throw SyncError(.invalidTransition, "a \(write.principal.role) may not change a case from \(from) to \(to)")
+        }
+        let held = CaseStatus.held(
+            byStatusChanges: write.after.entries(EntryKind.statusChange, in: CaseFields.timeline))
+        guard held.contains(from) else {
+            throw SyncError(
+                .invalidTransition, "the case has never been \(from); its status changes name no such state")
+        }
+    }
+
+    /// An outbound message that does not answer the customer is a proactive contact: the customer's
+    /// preferences must allow its channel, their consent must cover its purpose, and it must fall
+    /// outside their quiet hours (``ProactiveContact``).
+    func authorizeOutbound(_ entry: NewEntry, in write: RecordWrite) throws(SyncError) {
+        guard let customer = write.current.value(CaseFields.customer)?.stringValue else { return }
+        let channel = Channel(entry.payload["channel"]?.stringValue ?? Channel.app.rawValue)
+        let at = Int64(write.serverMillis)
+        let view = ServiceCase(write.after.partial)!
+        let customerMessages = write.after.entries(EntryKind.message, in: CaseFields.timeline).filter {
+            view.isCustomerMessage($0)
+        }
+        guard ProactiveContact.isProactive(channel: channel, atMillis: at, customerMessages: customerMessages) else {
+            return
+        }
+        let preferences = write.related[RecordKey(type: .preferences, id: RecordID(customer))].flatMap(
+            ContactPreferences.init)
+        let purpose = entry.payload["purpose"]?.stringValue ?? ProactiveContact.servicePurpose
+        if let refusal = ProactiveContact.refusal(preferences, channel: channel, purpose: purpose, atMillis: at) {
+            throw SyncError(.contactNotAllowed, "\(refusal.rule): \(refusal.message)")
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import ConciergeCore
+
+/// The rules shared by the records a customer owns (id: the customer's principal id): the customer
+/// and the provider's staff read them; only the customer (or a supervisor) writes them; their
+/// provider is fixed and they are erased, never deleted.
+protocol CustomerOwnedPolicy: RecordPolicy {}
+
+extension CustomerOwnedPolicy {
+    var isOwnedByItsID: Bool { true }
+    /// A profile names its provider too; the owner's provider comes first.
+    var audienceFields: Set<String> { [ProfileFields.provider] }
+
+    func audience(of record: Record, owner: Principal?) -> Set<String> {
+        guard let provider = owner?.provider ?? record.value(ProfileFields.provider)?.stringValue.map(ProviderID.init)
+        else { return [] }
+        return [
+            Audience.provider(provider), Audience.customer(PrincipalID(record.id.rawValue)),
+            Audience.unrouted(provider),
+        ]
+    }
+
+    func authorize(_ write: RecordWrite) throws(SyncError) {
+        let (key, principal) = (write.key, write.principal)
+        guard let owner = write.owner, owner.role == .customer, owner.provider == principal.provider else {
+            throw SyncError(.outOfScope, "\(key.type) of someone else")
+        }
+        guard principal.id == owner.id || principal.role == .supervisor else {
+            throw SyncError(
+                principal.role == .customer ? .outOfScope : .forbiddenField, "only the customer edits their \(key.type)"
+            )
+        }
+        for change in write.changes {
+            switch change {
+            case .write(CaseFields.provider, _, _, _, _, _):
+                throw SyncError(.forbiddenField, "the provider of a \(key.type) is fixed")
+            case .delete:
+                throw SyncError(.forbiddenField, "a \(key.type) is not deleted; it is erased")
+            default:
+                break
+            }
+        }
+    }
+}
+
+/// A customer's profile (`profile`): names and contact details.
+struct ProfilePolicy: CustomerOwnedPolicy {
+    let type = RecordType.profile
+}
+
+/// A customer's contact preferences (`preferences`): the channels, purposes and hours a proactive
+/// contact must respect (``CasePolicy`` reads them for every outbound message).
+struct PreferencesPolicy: CustomerOwnedPolicy {
+    let type = RecordType.preferences
+}

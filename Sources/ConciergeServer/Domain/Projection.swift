@@ -1,0 +1,79 @@
+import ConciergeCore
+
+/// What a principal may read of a record or a change set: customers never see the entry kinds a
+/// record's policy calls internal (``RecordPolicy/internalEntryKinds``, the internal notes).
+public enum Projection {
+    /// Whether `principal` reads the internal parts of records (internal notes).
+    static func seesInternal(_ principal: Principal) -> Bool {
+        principal.role.isStaff
+    }
+
+    /// The record as `principal` may see it, by the standard rules.
+    public static func record(_ record: ConciergeCore.Record, for principal: Principal) -> ConciergeCore.Record {
+        DomainRules.standard.project(record, for: principal)
+    }
+
+    /// Whether a principal who does not see internal parts sees less than the whole record.
+    static func hidesInternal(_ record: ConciergeCore.Record) -> Bool {
+        !DomainRules.standard.hiddenEntries(of: record).isEmpty
+    }
+
+    /// The changes of `set` on the records in `keys` as `principal` may see them, or `nil` when
+    /// nothing is left.
+    /// - Parameter isInternal: whether an entry id names an internal entry (for erasures of entries).
+    public static func changeSet(
+        _ set: ChangeSet, for principal: Principal, keys: Set<RecordKey>, isInternal: (RecordKey, EntryID) -> Bool
+    ) -> ChangeSet? {
+        DomainRules.standard.project(set, for: principal, keys: keys, isInternal: isInternal)
+    }
+}
+
+extension DomainRules {
+    /// The entries of a record that only staff see.
+    func hiddenEntries(of record: Record) -> Set<EntryID> {
+        guard let kinds = policies[record.type]?.internalEntryKinds, !kinds.isEmpty else { return [] }
+        var hidden: Set<EntryID> = []
+        for (field, internalKinds) in kinds {
+            guard let log = record.log(field) else { continue }
+            for entry in log.entries.values where internalKinds.contains(entry.kind) { hidden.insert(entry.id) }
+        }
+        return hidden
+    }
+
+    /// The record as `principal` may see it.
+    func project(_ record: Record, for principal: Principal) -> Record {
+        guard !Projection.seesInternal(principal) else { return record }
+        let hidden = hiddenEntries(of: record)
+        guard !hidden.isEmpty else { return record }
+        var fields = record.fields
+        for (name, field) in record.fields {
+            guard case .log(let log) = field.state else { continue }
+            fields[name] = Field(
+                state: .log(
+                    LogState(
+                        entries: log.entries.filter { !hidden.contains($0.key) },
+                        redactions: log.redactions.filter { !hidden.contains($0.key) })))
+        }
+        return Record(key: record.key, fields: fields, deleted: record.deleted, redacted: record.redacted)
+    }
+
+    /// The changes of `set` on the records in `keys` as `principal` may see them, or `nil` when
+    /// nothing is left.
+    func project(
+        _ set: ChangeSet, for principal: Principal, keys: Set<RecordKey>, isInternal: (RecordKey, EntryID) -> Bool
+    ) -> ChangeSet? {
+        var projected = set
+        let customerView = !Projection.seesInternal(principal)
+        projected.changes = set.changes.filter { change in
+            guard keys.contains(change.key) else { return false }
+            guard customerView else { return true }
+            switch change.change {
+            case .append(let field, let entry):
+                return policies[change.key.type]?.internalEntryKinds[field]?.contains(entry.kind) != true
+            case .redactEntry(_, let entry, _): return !isInternal(change.key, entry)
+            default: return true
+            }
+        }
+        return projected.changes.isEmpty ? nil : projected
+    }
+}
