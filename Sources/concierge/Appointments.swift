@@ -23,7 +23,7 @@ struct AppointmentCommand: AsyncParsableCommand {
             let found = try home.home().findCase(id, account: home.account)
             let formatter = ISO8601DateFormatter()
             formatter.formatOptions = [.withFullDate, .withTime, .withColonSeparatorInTime, .withDashSeparatorInDate]
-            let slots = try slot.enumerated().map { index, text -> Value in
+            let slots = try slot.enumerated().map { index, text -> AppointmentSlot in
                 let parts = text.split(separator: "/").map { String($0) + (String($0).count == 16 ? ":00" : "") }
                 guard parts.count == 2, let start = formatter.date(from: parts[0]),
                     let end = formatter.date(from: parts[1]),
@@ -33,15 +33,12 @@ struct AppointmentCommand: AsyncParsableCommand {
                 }
                 return AppointmentSlot(
                     id: "s\(index + 1)", start: Int64(start.timeIntervalSince1970 * 1000),
-                    end: Int64(end.timeIntervalSince1970 * 1000)
-                ).value
+                    end: Int64(end.timeIntervalSince1970 * 1000))
             }
             guard !slots.isEmpty else { throw CLIError("badSlot", "propose at least one --slot") }
             var proposal: EntryID?
             let set = try found.account.replica.edit { editor in
-                proposal = try editor.append(
-                    EntryKind.appointmentProposal, to: CaseFields.timeline, of: found.key,
-                    payload: ["purpose": .string(purpose), "slots": .array(slots)])
+                proposal = try editor.propose(on: found.key, purpose: purpose, slots: slots)
             }
             print(
                 "appointment \(proposal?.rawValue ?? "?") with slots \((1...slots.count).map { "s\($0)" }.joined(separator: ", "))"
@@ -58,7 +55,7 @@ struct AppointmentCommand: AsyncParsableCommand {
         @Argument(help: "The slot id (s1, s2, ...); with several proposals, --proposal picks one.") var slot: String
         @Option(help: "The proposal (its first characters).") var proposal: String?
 
-        func run() async throws { try await AppointmentCommand.answer(home, after, id, slot, proposal, "accept") }
+        func run() async throws { try await AppointmentCommand.answer(home, after, id, slot, proposal, .accept) }
     }
 
     struct Decline: AsyncParsableCommand {
@@ -69,11 +66,12 @@ struct AppointmentCommand: AsyncParsableCommand {
         @Argument var slot: String
         @Option var proposal: String?
 
-        func run() async throws { try await AppointmentCommand.answer(home, after, id, slot, proposal, "decline") }
+        func run() async throws { try await AppointmentCommand.answer(home, after, id, slot, proposal, .decline) }
     }
 
     static func answer(
-        _ home: HomeOptions, _ after: SyncOption, _ id: String, _ slot: String, _ proposal: String?, _ answer: String
+        _ home: HomeOptions, _ after: SyncOption, _ id: String, _ slot: String, _ proposal: String?,
+        _ answer: AppointmentAnswerEntry.Answer
     ) async throws {
         try await home.editCase(id, after) { editor, found in
             let candidates = found.serviceCase.appointments.filter { appointment in
@@ -83,12 +81,7 @@ struct AppointmentCommand: AsyncParsableCommand {
             guard let appointment = candidates.last else {
                 throw CLIError("notFound", "no proposal on this case has a slot \(slot)")
             }
-            try editor.append(
-                EntryKind.appointmentAnswer, to: CaseFields.timeline, of: found.key,
-                payload: [
-                    "proposal": .string(appointment.proposal.rawValue), "slot": .string(slot),
-                    "answer": .string(answer),
-                ])
+            try editor.answer(on: found.key, proposal: appointment.proposal, slot: slot, answer)
         }
     }
 }

@@ -87,31 +87,16 @@ struct CaseCommand: AsyncParsableCommand {
 
         func run() async throws {
             let account = try home.home().account(home.account)
-            let author = account.author
-            let customer = author.role == .customer ? author.principal.rawValue : self.customer
-            guard let customer else { throw CLIError("missingCustomer", "staff name the customer with --customer") }
-            let key = RecordKey(type: .serviceCase, id: RecordID(UUID().uuidString.lowercased()))
-            let set = try account.replica.edit { editor in
-                try editor.write(.string(account.provider.rawValue), to: CaseFields.provider, of: key)
-                try editor.write(.string(customer), to: CaseFields.customer, of: key)
-                try editor.write(.string(subject), to: CaseFields.subject, of: key)
-                try editor.write(.string(channel), to: CaseFields.originChannel, of: key)
-                if let category { try editor.write(.string(category), to: CaseFields.category, of: key) }
-                if let skill { try editor.write(.string(skill), to: CaseFields.requiredSkill, of: key) }
-                if let queue { try editor.write(.string(queue), to: CaseFields.queue, of: key) }
-                if let priority { try editor.write(.string(priority), to: CaseFields.priority, of: key) }
-                if let message {
-                    try editor.append(
-                        EntryKind.message, to: CaseFields.timeline, of: key,
-                        payload: [
-                            "channel": .string(channel),
-                            "direction": .string(
-                                author.role == .customer ? MessageDirection.inbound : MessageDirection.outbound),
-                        ],
-                        personal: ["body": .string(message)])
-                }
+            guard account.author.role == .customer || customer != nil else {
+                throw CLIError("missingCustomer", "staff name the customer with --customer")
             }
-            print(key.id)
+            let intent = NewCaseIntent(
+                provider: account.provider, subject: subject, customer: customer.map(PrincipalID.init),
+                message: message, channel: Channel(channel), category: category, requiredSkill: skill, queue: queue,
+                priority: priority)
+            var key: RecordKey?
+            let set = try CLIError.from { try account.replica.edit { editor in key = try editor.openCase(intent) } }
+            print(key.map { $0.id.rawValue } ?? "")
             await after.after(account, changed: set)
         }
     }
@@ -187,17 +172,19 @@ struct CaseCommand: AsyncParsableCommand {
         @Argument var id: String
         @Argument(help: "The message.") var text: String
         @Option(help: "The channel (app, chat, email, phone, sms, ...).") var channel: String = "app"
+        @Option(help: "Why staff write (service, notices, marketing, surveys); outside service it needs consent.")
+        var purpose: String?
 
         func run() async throws {
-            try await home.editCase(id, after) { editor, found in
-                let inbound = found.account.author.role == .customer || found.account.author.role == .integration
-                try editor.append(
-                    EntryKind.message, to: CaseFields.timeline, of: found.key,
-                    payload: [
-                        "channel": .string(channel),
-                        "direction": .string(inbound ? MessageDirection.inbound : MessageDirection.outbound),
-                    ],
-                    personal: ["body": .string(text)])
+            let found = try home.home().findCase(id, account: home.account)
+            let preferences = try found.serviceCase.customer.flatMap { customer in
+                try found.account.replica.visibleRecord(RecordKey(type: .preferences, id: RecordID(customer.rawValue)))
+            }
+            try await home.editCase(found, after) { editor in
+                try editor.reply(
+                    on: found.serviceCase, body: text, channel: Channel(channel), purpose: purpose,
+                    preferences: preferences.flatMap(ContactPreferences.init),
+                    nowMillis: Int64(Date().timeIntervalSince1970 * 1000))
             }
         }
     }
@@ -211,14 +198,7 @@ struct CaseCommand: AsyncParsableCommand {
         @Argument(help: "The note.") var text: String
 
         func run() async throws {
-            try await home.editCase(id, after) { editor, found in
-                guard found.account.author.role.isStaff else {
-                    throw CLIError(
-                        "forbidden", "internal notes are for staff; a \(found.account.author.role) cannot add one")
-                }
-                try editor.append(
-                    EntryKind.note, to: CaseFields.timeline, of: found.key, personal: ["body": .string(text)])
-            }
+            try await home.editCase(id, after) { editor, found in try editor.note(on: found.key, body: text) }
         }
     }
 
@@ -236,7 +216,9 @@ struct CaseCommand: AsyncParsableCommand {
                     "badStatus",
                     "\"\(status)\" is not a status: \(CaseStatus.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            try await home.editCase(id, after) { editor, found in try changeStatus(&editor, found, to: target) }
+            try await home.editCase(id, after) { editor, found in
+                try editor.changeStatus(of: found.serviceCase, to: target)
+            }
         }
     }
 
@@ -249,7 +231,7 @@ struct CaseCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await home.editCase(id, after) { editor, found in
-                try editor.write(.string(assignee), to: CaseFields.assignee, of: found.key)
+                try editor.assign(found.key, to: PrincipalID(assignee))
             }
         }
     }
@@ -266,14 +248,7 @@ struct CaseCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await home.editCase(id, after) { editor, found in
-                let from = found.serviceCase.assignee?.rawValue ?? found.account.author.principal.rawValue
-                var personal: [String: Value] = ["summary": .string(summary)]
-                if let reason { personal["reason"] = .string(reason) }
-                try editor.append(
-                    EntryKind.handoff, to: CaseFields.timeline, of: found.key,
-                    payload: ["from": .string(from), "to": .string(to)], personal: personal)
-                try editor.write(.string(to), to: CaseFields.assignee, of: found.key)
-                try editor.write(.string(summary), to: CaseFields.summary, of: found.key)
+                try editor.handoff(found.serviceCase, to: PrincipalID(to), summary: summary, reason: reason)
             }
         }
     }
@@ -287,13 +262,7 @@ struct CaseCommand: AsyncParsableCommand {
         @Flag var remove = false
 
         func run() async throws {
-            try await home.editCase(id, after) { editor, found in
-                if remove {
-                    try editor.remove(tag, from: CaseFields.tags, of: found.key)
-                } else {
-                    try editor.add(tag, to: CaseFields.tags, of: found.key)
-                }
-            }
+            try await home.editCase(id, after) { editor, found in try editor.tag(found.key, tag, remove: remove) }
         }
     }
 
@@ -306,9 +275,7 @@ struct CaseCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard (1...5).contains(stars) else { throw CLIError("badRating", "a rating is 1 to 5") }
-            try await home.editCase(id, after) { editor, found in
-                try editor.write(.int(Int64(stars)), to: CaseFields.rating, of: found.key)
-            }
+            try await home.editCase(id, after) { editor, found in try editor.rate(found.key, stars: stars) }
         }
     }
 
@@ -343,7 +310,9 @@ struct CaseCommand: AsyncParsableCommand {
         @Argument var id: String
 
         func run() async throws {
-            try await home.editCase(id, after) { editor, found in try changeStatus(&editor, found, to: .closed) }
+            try await home.editCase(id, after) { editor, found in
+                try editor.changeStatus(of: found.serviceCase, to: .closed)
+            }
         }
     }
 }
@@ -353,23 +322,13 @@ extension HomeOptions {
     /// throws), then syncs when `--sync` was given or says the change is pending.
     func editCase(_ id: String, _ after: SyncOption, _ body: (inout Editor, FoundCase) throws -> Void) async throws {
         let found = try home().findCase(id, account: account)
-        let set = try found.account.replica.edit { editor in try body(&editor, found) }
+        try await editCase(found, after) { editor in try body(&editor, found) }
+    }
+
+    /// Makes one change set on a case already found (see ``editCase(_:_:_:)``); `body` must not
+    /// read the replica (its methods are not reentrant).
+    func editCase(_ found: FoundCase, _ after: SyncOption, _ body: (inout Editor) throws -> Void) async throws {
+        let set = try CLIError.from { try found.account.replica.edit { editor in try body(&editor) } }
         await after.after(found.account, changed: set)
     }
-}
-
-/// Appends a status change after checking the transition table, so the user hears at once what the
-/// server would refuse. Changing to the current status changes nothing.
-func changeStatus(_ editor: inout Editor, _ found: FoundCase, to target: CaseStatus) throws {
-    let from = found.serviceCase.status
-    guard from != target else { return }
-    guard
-        CaseStatus.isAllowed(from: from, to: target, by: found.account.author, caseCustomer: found.serviceCase.customer)
-    else {
-        throw CLIError(
-            "invalidTransition", "a \(found.account.author.role) cannot move a case from \(from) to \(target)")
-    }
-    try editor.append(
-        EntryKind.statusChange, to: CaseFields.timeline, of: found.key,
-        payload: ["from": .string(from.rawValue), "to": .string(target.rawValue)])
 }

@@ -39,6 +39,13 @@ struct CLIError: Error, CustomStringConvertible {
         self.code = code
         self.description = description
     }
+
+    /// Runs `body`, turning what a case intent refuses into the CLI's error with the same code.
+    static func from<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as CaseIntentError {
+            throw CLIError(error.code.rawValue, error.message)
+        }
+    }
 }
 
 /// The data folder: one replica file per account under `accounts/`.

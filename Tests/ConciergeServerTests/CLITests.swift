@@ -167,6 +167,36 @@ import Testing
         await server.stop()
     }
 
+    /// The customer's contact preferences hold in the CLI (checked before sending) as on the server:
+    /// a proactive message on a channel they do not allow is refused, naming the rule; an answer
+    /// where they just wrote is not proactive.
+    @Test func anAgentsProactiveMessageFollowsTheCustomersPreferences() async throws {
+        let server = try await TestServer.start()
+        try await server.seed()
+        let anna = try await Self.enrolled("anna", on: server)
+        let ben = try await Self.enrolled("ben", on: server)
+        #expect(try await anna.run("prefs", "--allow", "email", "--sync").status == 0)
+        let id = String(
+            try #require(
+                try await anna.run("case", "new", "--subject", "Slow", "--message", "Since Monday", "--sync").output
+                    .split(separator: "\n").first))
+        try await ben.run("sync")
+        let refused = try await ben.run("case", "reply", id, "Your new contract", "--channel", "sms")
+        #expect(refused.status != 0)
+        #expect(
+            refused.output.contains("channelAllowed: the customer does not allow contact by sms"), "\(refused.output)")
+        let marketing = try await ben.run(
+            "case", "reply", id, "Our offer", "--channel", "email", "--purpose", "marketing")
+        #expect(marketing.status != 0)
+        #expect(marketing.output.contains("consent: "), "\(marketing.output)")
+        let answer = try await ben.run("case", "reply", id, "Looking into it", "--sync")
+        #expect(answer.status == 0 && answer.output.contains("pushed 1"), "\(answer.output)")
+        try await anna.run("sync")
+        let shown = try await anna.run("case", "show", id, "--json")
+        #expect(shown.json?["timeline"]?.arrayValue?.count == 2, "\(shown.output)")
+        await server.stop()
+    }
+
     @Test func watchPrintsWhatArrivesOverTheLiveConnection() async throws {
         let server = try await TestServer.start()
         try await server.seed()

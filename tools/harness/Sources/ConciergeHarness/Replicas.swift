@@ -30,13 +30,7 @@ enum RandomEdit {
             try editor.write(.string(provider.rawValue), to: CaseFields.provider, of: key)
             try editor.write(.string(customer.rawValue), to: CaseFields.customer, of: key)
             try editor.write(.string("case \(random.next() % 1000)"), to: CaseFields.subject, of: key)
-            try editor.append(
-                EntryKind.message, to: CaseFields.timeline, of: key,
-                payload: [
-                    "channel": "app",
-                    "direction": .string(
-                        author.role == .customer ? MessageDirection.inbound : MessageDirection.outbound),
-                ], personal: ["body": .string("hello \(random.next() % 1000)")])
+            try editor.reply(on: key, body: "hello \(random.next() % 1000)")
             return
         }
         let key = target.record.key
@@ -46,9 +40,7 @@ enum RandomEdit {
             case 0: try editor.write(.int(Int64(1 + random.next() % 5)), to: CaseFields.rating, of: key)
             case 1: try editor.write(.string("subject \(random.next() % 100)"), to: CaseFields.subject, of: key)
             default:
-                try editor.append(
-                    EntryKind.message, to: CaseFields.timeline, of: key,
-                    payload: ["channel": "app", "direction": "inbound"], personal: ["body": .string("more \(roll)")])
+                try editor.reply(on: key, body: "more \(roll)")
             }
         default:
             switch roll % 9 {
@@ -70,17 +62,12 @@ enum RandomEdit {
                         && CaseStatus.isAllowed(from: from, to: $0, by: author, caseCustomer: target.customer)
                 }
                 if let to = pick(targets, &random) {
-                    try editor.append(
-                        EntryKind.statusChange, to: CaseFields.timeline, of: key,
-                        payload: ["from": .string(from.rawValue), "to": .string(to.rawValue)])
+                    try editor.append(StatusChangeEntry(from: from, to: to), to: key)
                 }
             case 6:
-                try editor.append(
-                    EntryKind.note, to: CaseFields.timeline, of: key, personal: ["body": .string("note \(roll)")])
+                try editor.note(on: key, body: "note \(roll)")
             default:
-                try editor.append(
-                    EntryKind.message, to: CaseFields.timeline, of: key,
-                    payload: ["channel": "app", "direction": "outbound"], personal: ["body": .string("reply \(roll)")])
+                try editor.reply(on: key, body: "reply \(roll)")
             }
         }
     }

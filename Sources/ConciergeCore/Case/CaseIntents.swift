@@ -1,0 +1,317 @@
+import Foundation
+
+/// What a user does to a service case, as typed operations that build its entries and writes: a
+/// phone app and the CLI call these, so both make the same entries with the same payload keys.
+///
+/// Each checks early what the server would refuse for the user's role (a transition the table
+/// forbids, a note by a customer), and throws ``CaseIntentError`` with the server's code.
+extension Editor {
+    /// Opens a case; returns its key (a new lower-case UUID).
+    @discardableResult
+    public mutating func openCase(_ intent: NewCaseIntent) throws -> RecordKey {
+        let key = RecordKey(type: .serviceCase, id: RecordID(UUID().uuidString.lowercased()))
+        let customer = author.role == .customer ? author.principal : intent.customer
+        guard let customer else { throw CaseIntentError(.outOfScope, "staff name the customer of a case they open") }
+        try write(.string(intent.provider.rawValue), to: CaseFields.provider, of: key)
+        try write(.string(customer.rawValue), to: CaseFields.customer, of: key)
+        try write(.string(intent.subject), to: CaseFields.subject, of: key)
+        try write(.string(intent.channel.rawValue), to: CaseFields.originChannel, of: key)
+        for (field, value) in [
+            (CaseFields.category, intent.category), (CaseFields.requiredSkill, intent.requiredSkill),
+            (CaseFields.queue, intent.queue), (CaseFields.priority, intent.priority),
+        ] {
+            if let value { try write(.string(value), to: field, of: key) }
+        }
+        if let message = intent.message { try reply(on: key, body: message, channel: intent.channel) }
+        return key
+    }
+
+    /// Writes a message on the case: inbound from a customer or an integration, outbound from staff.
+    /// - Parameter purpose: of an outbound message; `nil` is `service` (see ``ProactiveContact``).
+    @discardableResult
+    public mutating func reply(
+        on key: RecordKey, body: String, channel: Channel = .app, purpose: String? = nil, id: EntryID? = nil
+    ) throws -> EntryID {
+        let inbound = author.role == .customer || author.role == .integration
+        let entry = MessageEntry(
+            channel: channel, direction: inbound ? MessageDirection.inbound : MessageDirection.outbound,
+            purpose: inbound ? nil : purpose, body: body)
+        return try append(entry, to: key, id: id)
+    }
+
+    /// Writes a message on the case, checking first what the server checks of an outbound one: a
+    /// proactive contact (not an answer to the customer on the same channel within 24 hours) must
+    /// be allowed by the customer's preferences (``ProactiveContact``).
+    /// - Parameters:
+    ///   - preferences: the customer's preferences as this replica holds them (`nil`: none).
+    ///   - nowMillis: the time of sending, in milliseconds since 1970.
+    @discardableResult
+    public mutating func reply(
+        on serviceCase: ServiceCase, body: String, channel: Channel = .app, purpose: String? = nil,
+        preferences: ContactPreferences?, nowMillis: Int64
+    ) throws -> EntryID {
+        let outbound = author.role != .customer && author.role != .integration
+        if outbound,
+            ProactiveContact.isProactive(
+                channel: channel, atMillis: nowMillis,
+                customerMessages: serviceCase.timeline.filter(serviceCase.isCustomerMessage)),
+            let refusal = ProactiveContact.refusal(
+                preferences, channel: channel, purpose: purpose ?? ProactiveContact.servicePurpose, atMillis: nowMillis)
+        {
+            throw CaseIntentError(.contactNotAllowed, "\(refusal.rule): \(refusal.message)")
+        }
+        return try reply(on: serviceCase.record.key, body: body, channel: channel, purpose: purpose)
+    }
+
+    /// Adds an internal note (staff only; customers never see it).
+    @discardableResult
+    public mutating func note(on key: RecordKey, body: String) throws -> EntryID {
+        guard author.role.isStaff else {
+            throw CaseIntentError(.forbiddenField, "internal notes are for staff; a \(author.role) cannot add one")
+        }
+        return try append(NoteEntry(body: body), to: key)
+    }
+
+    /// Changes the case's status from the one it shows; `nil` when it already has `target`.
+    @discardableResult
+    public mutating func changeStatus(of serviceCase: ServiceCase, to target: CaseStatus) throws -> EntryID? {
+        let from = serviceCase.status
+        guard from != target else { return nil }
+        guard CaseStatus.isAllowed(from: from, to: target, by: author, caseCustomer: serviceCase.customer) else {
+            throw CaseIntentError(.invalidTransition, "a \(author.role) cannot move a case from \(from) to \(target)")
+        }
+        return try append(StatusChangeEntry(from: from, to: target), to: serviceCase.record.key)
+    }
+
+    /// Hands the case to a colleague with what we know so far: a handoff entry, the new assignee,
+    /// and the summary the next person reads instead of asking the customer.
+    @discardableResult
+    public mutating func handoff(_ serviceCase: ServiceCase, to: PrincipalID, summary: String, reason: String?) throws
+        -> EntryID
+    {
+        let key = serviceCase.record.key
+        let from = serviceCase.assignee ?? author.principal
+        let id = try append(HandoffEntry(from: from, to: to, reason: reason, summary: summary), to: key)
+        try assign(key, to: to)
+        try write(.string(summary), to: CaseFields.summary, of: key)
+        return id
+    }
+
+    /// Assigns the case (staff).
+    public mutating func assign(_ key: RecordKey, to assignee: PrincipalID) throws {
+        try write(.string(assignee.rawValue), to: CaseFields.assignee, of: key)
+    }
+
+    /// Adds a tag (staff), or removes it.
+    public mutating func tag(_ key: RecordKey, _ tag: String, remove: Bool = false) throws {
+        if remove {
+            try self.remove(tag, from: CaseFields.tags, of: key)
+        } else {
+            try add(tag, to: CaseFields.tags, of: key)
+        }
+    }
+
+    /// Rates the service, 1 to 5 (the customer).
+    public mutating func rate(_ key: RecordKey, stars: Int) throws {
+        guard (1...5).contains(stars) else { throw CaseIntentError(.forbiddenField, "a rating is 1 to 5") }
+        try write(.int(Int64(stars)), to: CaseFields.rating, of: key)
+    }
+
+    /// Proposes slots for a callback, video call or visit (staff); returns the proposal's id.
+    @discardableResult
+    public mutating func propose(on key: RecordKey, purpose: String, slots: [AppointmentSlot]) throws -> EntryID {
+        guard !slots.isEmpty else { throw CaseIntentError(.forbiddenField, "a proposal has at least one slot") }
+        return try append(AppointmentProposalEntry(purpose: purpose, slots: slots), to: key)
+    }
+
+    /// Accepts or declines one slot of a proposal (the customer).
+    @discardableResult
+    public mutating func answer(
+        on key: RecordKey, proposal: EntryID, slot: String, _ answer: AppointmentAnswerEntry.Answer
+    ) throws -> EntryID {
+        try append(AppointmentAnswerEntry(proposal: proposal, slot: slot, answer: answer), to: key)
+    }
+
+    /// Reports on a visit (a technician).
+    @discardableResult
+    public mutating func reportVisit(on key: RecordKey, appointment: EntryID?, body: String) throws -> EntryID {
+        try append(VisitReportEntry(appointment: appointment, body: body), to: key)
+    }
+
+    /// Appends a typed entry to the case's timeline.
+    @discardableResult
+    public mutating func append(_ entry: some TimelineEntry, to key: RecordKey, id: EntryID? = nil) throws -> EntryID {
+        try append(
+            type(of: entry).kind, to: CaseFields.timeline, of: key, id: id, payload: entry.payload,
+            personal: entry.personal)
+    }
+}
+
+/// What a user asked for that the server would refuse: the server's code, and why.
+public struct CaseIntentError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var code: SyncError.Code
+    public var message: String
+
+    public init(_ code: SyncError.Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+}
+
+/// A case to open.
+public struct NewCaseIntent: Hashable, Sendable {
+    public var provider: ProviderID
+    public var subject: String
+    /// The customer, when staff open the case (a customer opens cases for themselves).
+    public var customer: PrincipalID?
+    /// The first message.
+    public var message: String?
+    public var channel: Channel
+    public var category: String?
+    public var requiredSkill: String?
+    public var queue: String?
+    public var priority: String?
+
+    public init(
+        provider: ProviderID, subject: String, customer: PrincipalID? = nil, message: String? = nil,
+        channel: Channel = .app, category: String? = nil, requiredSkill: String? = nil, queue: String? = nil,
+        priority: String? = nil
+    ) {
+        self.provider = provider
+        self.subject = subject
+        self.customer = customer
+        self.message = message
+        self.channel = channel
+        self.category = category
+        self.requiredSkill = requiredSkill
+        self.queue = queue
+        self.priority = priority
+    }
+}
+
+/// A timeline entry's typed payload: its kind, its structural members (`payload`, kept on
+/// erasure) and its personal ones (`personal`, blanked on erasure).
+public protocol TimelineEntry: Hashable, Sendable {
+    static var kind: String { get }
+    var payload: [String: Value] { get }
+    var personal: [String: Value] { get }
+}
+
+extension TimelineEntry {
+    public var personal: [String: Value] { [:] }
+}
+
+/// A message on a channel (``EntryKind/message``).
+public struct MessageEntry: TimelineEntry {
+    public static let kind = EntryKind.message
+    public var channel: Channel
+    /// ``MessageDirection/inbound`` or ``MessageDirection/outbound``.
+    public var direction: String
+    /// Of an outbound message: `service` (the default), `notices`, `marketing`, `surveys`, ...
+    public var purpose: String?
+    public var body: String?
+
+    public init(channel: Channel, direction: String, purpose: String? = nil, body: String?) {
+        self.channel = channel
+        self.direction = direction
+        self.purpose = purpose
+        self.body = body
+    }
+
+    public var payload: [String: Value] {
+        var payload: [String: Value] = ["channel": .string(channel.rawValue), "direction": .string(direction)]
+        if let purpose { payload["purpose"] = .string(purpose) }
+        return payload
+    }
+    public var personal: [String: Value] { body.map { ["body": .string($0)] } ?? [:] }
+}
+
+/// An internal note (``EntryKind/note``).
+public struct NoteEntry: TimelineEntry {
+    public static let kind = EntryKind.note
+    public var body: String
+    public init(body: String) { self.body = body }
+    public var payload: [String: Value] { [:] }
+    public var personal: [String: Value] { ["body": .string(body)] }
+}
+
+/// A status change (``EntryKind/statusChange``).
+public struct StatusChangeEntry: TimelineEntry {
+    public static let kind = EntryKind.statusChange
+    public var from: CaseStatus
+    public var to: CaseStatus
+    public init(from: CaseStatus, to: CaseStatus) {
+        self.from = from
+        self.to = to
+    }
+    public var payload: [String: Value] { ["from": .string(from.rawValue), "to": .string(to.rawValue)] }
+}
+
+/// A handoff (``EntryKind/handoff``): who, to whom, why, and what we know so far.
+public struct HandoffEntry: TimelineEntry {
+    public static let kind = EntryKind.handoff
+    public var from: PrincipalID
+    public var to: PrincipalID
+    public var reason: String?
+    public var summary: String
+    public init(from: PrincipalID, to: PrincipalID, reason: String?, summary: String) {
+        self.from = from
+        self.to = to
+        self.reason = reason
+        self.summary = summary
+    }
+    public var payload: [String: Value] { ["from": .string(from.rawValue), "to": .string(to.rawValue)] }
+    public var personal: [String: Value] {
+        var personal: [String: Value] = ["summary": .string(summary)]
+        if let reason { personal["reason"] = .string(reason) }
+        return personal
+    }
+}
+
+/// Slots proposed for a callback, video call or visit (``EntryKind/appointmentProposal``).
+public struct AppointmentProposalEntry: TimelineEntry {
+    public static let kind = EntryKind.appointmentProposal
+    /// `callback`, `video` or `visit`.
+    public var purpose: String
+    public var slots: [AppointmentSlot]
+    public init(purpose: String, slots: [AppointmentSlot]) {
+        self.purpose = purpose
+        self.slots = slots
+    }
+    public var payload: [String: Value] { ["purpose": .string(purpose), "slots": .array(slots.map(\.value))] }
+}
+
+/// The customer's answer to one slot (``EntryKind/appointmentAnswer``).
+public struct AppointmentAnswerEntry: TimelineEntry {
+    public static let kind = EntryKind.appointmentAnswer
+    public enum Answer: String, Hashable, Sendable {
+        case accept
+        case decline
+    }
+    public var proposal: EntryID
+    public var slot: String
+    public var answer: Answer
+    public init(proposal: EntryID, slot: String, answer: Answer) {
+        self.proposal = proposal
+        self.slot = slot
+        self.answer = answer
+    }
+    public var payload: [String: Value] {
+        ["proposal": .string(proposal.rawValue), "slot": .string(slot), "answer": .string(answer.rawValue)]
+    }
+}
+
+/// A technician's report on a visit (``EntryKind/visitReport``).
+public struct VisitReportEntry: TimelineEntry {
+    public static let kind = EntryKind.visitReport
+    public var appointment: EntryID?
+    public var body: String
+    public init(appointment: EntryID?, body: String) {
+        self.appointment = appointment
+        self.body = body
+    }
+    public var payload: [String: Value] { appointment.map { ["appointment": .string($0.rawValue)] } ?? [:] }
+    public var personal: [String: Value] { ["body": .string(body)] }
+}
