@@ -13,6 +13,9 @@ public struct ServerParts: Sendable {
     public let live: LiveHub
     /// Services the engine needs running beside the HTTP server (live fan-out across instances).
     public let services: [any Service]
+    /// Effects that follow the change log after each commit (the audit trail), each run by a
+    /// ``FollowerService``.
+    public var followers: [any ChangeLogFollower] = []
 }
 
 /// Opens the data folder (creating it, the database and the signing key on first start).
@@ -28,7 +31,9 @@ public func makeServerParts(configuration: ServerConfiguration, logger: Logger) 
         store.observeSnapshotImages { metrics.recordSnapshotImagesLag($0) }
         let tokens = try await TokenService.load(
             folder: configuration.dataFolder, lifetime: configuration.accessTokenSeconds)
-        return ServerParts(store: store, tokens: tokens, metrics: metrics, live: live, services: [])
+        return ServerParts(
+            store: store, tokens: tokens, metrics: metrics, live: live, services: [],
+            followers: followers(configuration))
     }
     let store = try await PostgresServerStore.connect(
         url: url, maxConnections: configuration.databaseConnections, recordCache: configuration.recordCache,
@@ -39,7 +44,14 @@ public func makeServerParts(configuration: ServerConfiguration, logger: Logger) 
     let tokens = try await TokenService(pem: key.pem, keyID: key.kid, lifetime: configuration.accessTokenSeconds)
     let fanOut = LiveFanOut(
         store: store, live: live, pollInterval: .milliseconds(configuration.livePollMilliseconds), logger: logger)
-    return ServerParts(store: store, tokens: tokens, metrics: metrics, live: live, services: [fanOut])
+    return ServerParts(
+        store: store, tokens: tokens, metrics: metrics, live: live, services: [fanOut],
+        followers: followers(configuration))
+}
+
+/// The change-log followers the configuration asks for.
+func followers(_ configuration: ServerConfiguration) -> [any ChangeLogFollower] {
+    configuration.auditLogPath.map { [AuditTrail(path: $0)] } ?? []
 }
 
 /// The router of the HTTP API, WebSocket route included (`schema/openapi.yaml` describes it).
@@ -70,7 +82,12 @@ public func buildApplication(
         router: router,
         server: .http1WebSocketUpgrade(webSocketRouter: router),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "concierge"),
-        services: [compaction] + parts.services,
+        services: [compaction] + parts.services
+            + parts.followers.map { follower in
+                FollowerService(
+                    store: parts.store, follower: follower,
+                    interval: .milliseconds(configuration.followIntervalMilliseconds), logger: logger)
+            },
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger)
 }

@@ -45,6 +45,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Listen address (CONCIERGE_HOST, default 127.0.0.1).") var host: String?
     @Option(help: "Port (CONCIERGE_PORT, default 8080; 0 picks a free one).") var port: Int?
     @Option(help: "Write the bound port to this file once listening (for scripts and tests).") var portFile: String?
+    @Option(help: "Append an audit line per accepted change set to this file (CONCIERGE_AUDIT_LOG).")
+    var auditLog: String?
     @Flag(help: "Seed the demo provider from fixtures/demo (once) and print an enrolment code per principal.")
     var demo = false
 
@@ -52,6 +54,7 @@ struct Serve: AsyncParsableCommand {
         var configuration = try options.configuration()
         if let host { configuration.host = host }
         if let port { configuration.port = port }
+        if let auditLog { configuration.auditLogPath = auditLog }
         let logger = options.logger(configuration)
         let parts = try await makeServerParts(configuration: configuration, logger: logger)
         if demo {

@@ -24,6 +24,9 @@ import Foundation
 /// - `CONCIERGE_DRIFT_MS`: how far ahead of the server's clock a stamp may be, 60,000
 /// - `CONCIERGE_RETENTION_DAYS`: how long a replica may stay away before it must reset, 30
 /// - `CONCIERGE_COMPACT_INTERVAL_SECONDS`: how often the change log is compacted, 3,600
+/// - `--audit-log` / `CONCIERGE_AUDIT_LOG`: a file the audit trail appends one line per accepted
+///   change set to (``AuditTrail``, a change-log follower); unset, none
+/// - `CONCIERGE_FOLLOW_INTERVAL_MS`: how often change-log followers look for new change sets, 500
 /// - `CONCIERGE_LOG_LEVEL`: `info`
 public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
@@ -44,6 +47,10 @@ public struct ServerConfiguration: Sendable {
     public var recordCache = Self.defaultRecordCache
     /// Whether the engine builds snapshot images in the background.
     public var snapshotImages = true
+    /// The audit trail's file (``AuditTrail``); `nil`: no audit trail.
+    public var auditLogPath: String?
+    /// How often change-log followers look for new change sets.
+    public var followIntervalMilliseconds = 500
     /// How many records the push writer keeps decoded by default (``RecordCache``).
     public static let defaultRecordCache = 20_000
 
@@ -75,6 +82,8 @@ public struct ServerConfiguration: Sendable {
         if let value = try int("CONCIERGE_DATABASE_CONNECTIONS") { databaseConnections = max(3, value) }
         if let value = try int("CONCIERGE_LIVE_POLL_MS") { livePollMilliseconds = max(10, value) }
         if let value = try int("CONCIERGE_RECORD_CACHE") { recordCache = value }
+        if let path = environment["CONCIERGE_AUDIT_LOG"], !path.isEmpty { auditLogPath = path }
+        if let value = try int("CONCIERGE_FOLLOW_INTERVAL_MS") { followIntervalMilliseconds = max(10, value) }
         if let value = try int("CONCIERGE_SNAPSHOT_IMAGES") {
             guard value <= 1 else {
                 throw ConfigurationError(message: "CONCIERGE_SNAPSHOT_IMAGES must be 0 or 1, not \"\(value)\"")

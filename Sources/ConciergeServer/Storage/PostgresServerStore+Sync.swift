@@ -151,8 +151,13 @@ extension PostgresServerStore {
                 WHERE revoked_at IS NULL AND COALESCE(last_seen_at, created_at) >= \(now - retentionMillis)
                 """, Int64?.self, logger)
             let previous = try await Int64(PostgresReader(connection: connection, logger: logger).compactedThrough())
+            // Never past a follower: it has yet to handle what lies after its position.
+            let followers = try await connection.one(
+                "SELECT MIN(CAST(value AS BIGINT)) FROM server_meta WHERE key LIKE 'follower:%'", Int64?.self, logger)
             // With no device seen within the window, keep the log: there is nobody to measure by.
-            guard let horizon = lowest, horizon > previous else { return UInt64(previous) }
+            guard let devices = lowest else { return UInt64(previous) }
+            let horizon = min(devices, followers ?? devices)
+            guard horizon > previous else { return UInt64(previous) }
             try await connection.query("DELETE FROM change_log WHERE seq <= \(horizon)", logger: logger)
             try await connection.query("DELETE FROM change_audience WHERE seq <= \(horizon)", logger: logger)
             try await connection.query("DELETE FROM scope_event WHERE seq <= \(horizon)", logger: logger)
@@ -162,6 +167,51 @@ extension PostgresServerStore {
                 ON CONFLICT (key) DO UPDATE SET value = excluded.value
                 """, logger: logger)
             return UInt64(horizon)
+        }
+    }
+
+    public func follow(
+        _ follower: String, limit: Int, _ handle: @Sendable @escaping ([LoggedChangeSet]) async throws -> Void
+    ) async throws -> Int {
+        let key = StoreSupport.followerKey(follower)
+        let ordering = hooks.ordering
+        // The follower's row stays locked while its batch is handled: another instance running the
+        // same follower waits, then reads the position this one moved.
+        return try await write { connection, logger in
+            try await connection.query(
+                """
+                INSERT INTO server_meta (key, value)
+                SELECT \(key), COALESCE((SELECT value FROM server_meta WHERE key = 'compacted_through'), '0')
+                ON CONFLICT (key) DO NOTHING
+                """, logger: logger)
+            let position = try await connection.one(
+                "SELECT CAST(value AS BIGINT) FROM server_meta WHERE key = \(key) FOR UPDATE", Int64.self, logger)
+            let head = Int64(try await PostgresReader(connection: connection, logger: logger).head(ordering))
+            var sets: [LoggedChangeSet] = []
+            for try await (seq, data) in try await connection.query(
+                """
+                SELECT seq, change_set FROM change_log WHERE seq > \(position) AND seq <= \(head)
+                ORDER BY seq LIMIT \(limit)
+                """, logger: logger
+            ).decode((Int64, Data).self) {
+                sets.append(
+                    LoggedChangeSet(
+                        seq: UInt64(seq), changeSet: try RecordRows.stored(data, BinaryForm.changeSet(stored:))))
+            }
+            guard let last = sets.last else { return 0 }
+            try await handle(sets)
+            try await connection.query(
+                "UPDATE server_meta SET value = \(String(last.seq)) WHERE key = \(key)", logger: logger)
+            return sets.count
+        }
+    }
+
+    public func followerPosition(_ follower: String) async throws -> UInt64? {
+        let key = StoreSupport.followerKey(follower)
+        return try await read { connection, logger in
+            try await connection.query(
+                "SELECT CAST(value AS BIGINT) FROM server_meta WHERE key = \(key)", logger: logger
+            ).collect().first.map { UInt64(try $0.decode(Int64.self)) }
         }
     }
 

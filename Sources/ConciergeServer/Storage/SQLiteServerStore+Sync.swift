@@ -442,8 +442,14 @@ extension SQLiteServerStore {
                 try Int64.fetchOne(
                     db.cachedStatement(
                         sql: "SELECT CAST(value AS INTEGER) FROM server_meta WHERE key = 'compacted_through'")) ?? 0
+            // Never past a follower: it has yet to handle what lies after its position.
+            let followers = try Int64.fetchOne(
+                db,
+                sql: "SELECT MIN(CAST(value AS INTEGER)) FROM server_meta WHERE key LIKE 'follower:%'")
             // With no device seen within the window, keep the log: there is nobody to measure by.
-            guard let horizon = lowest, horizon > previous else { return UInt64(previous) }
+            guard let devices = lowest else { return UInt64(previous) }
+            let horizon = min(devices, followers ?? devices)
+            guard horizon > previous else { return UInt64(previous) }
             try db.cachedExecute(sql: "DELETE FROM change_log WHERE seq <= ?", arguments: [horizon])
             try db.cachedExecute(sql: "DELETE FROM change_audience WHERE seq <= ?", arguments: [horizon])
             try db.cachedExecute(sql: "DELETE FROM scope_event WHERE seq <= ?", arguments: [horizon])
@@ -454,6 +460,53 @@ extension SQLiteServerStore {
                     """,
                 arguments: [String(horizon)])
             return UInt64(horizon)
+        }
+    }
+
+    public func follow(
+        _ follower: String, limit: Int, _ handle: @Sendable @escaping ([LoggedChangeSet]) async throws -> Void
+    ) async throws -> Int {
+        let key = StoreSupport.followerKey(follower)
+        // One process holds the SQLite file: the follower's service runs its steps one at a time.
+        let position = try await write { db in
+            try db.cachedExecute(
+                sql: """
+                    INSERT INTO server_meta (key, value)
+                    SELECT ?, COALESCE((SELECT value FROM server_meta WHERE key = 'compacted_through'), '0')
+                    ON CONFLICT (key) DO NOTHING
+                    """,
+                arguments: [key])
+            return try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT CAST(value AS INTEGER) FROM server_meta WHERE key = ?"),
+                arguments: [key]) ?? 0
+        }
+        let sets = try await read { db in
+            let head = Int64(try Self.head(in: db))
+            return try Row.fetchAll(
+                db.cachedStatement(
+                    sql: "SELECT seq, change_set FROM change_log WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?"),
+                arguments: [position, head, limit]
+            ).map { row in
+                LoggedChangeSet(
+                    seq: UInt64(row[0] as Int64),
+                    changeSet: try RecordRows.stored(row[1], BinaryForm.changeSet(stored:)))
+            }
+        }
+        guard let last = sets.last else { return 0 }
+        try await handle(sets)
+        try await write { db in
+            try db.cachedExecute(
+                sql: "UPDATE server_meta SET value = ? WHERE key = ?", arguments: [String(last.seq), key])
+        }
+        return sets.count
+    }
+
+    public func followerPosition(_ follower: String) async throws -> UInt64? {
+        try await read { db in
+            try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT CAST(value AS INTEGER) FROM server_meta WHERE key = ?"),
+                arguments: [StoreSupport.followerKey(follower)]
+            ).map(UInt64.init)
         }
     }
 

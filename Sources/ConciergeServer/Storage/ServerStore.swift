@@ -56,9 +56,21 @@ public protocol ServerStore: Sendable {
     /// The caller's projection and the log position it was read at, in one read.
     func projectionWithHead(for principal: Principal) async throws -> ([ConciergeCore.Record], UInt64)
     /// Deletes change-log payloads below the lowest acknowledged cursor of the devices seen within
-    /// the retention window. - Returns: the horizon.
+    /// the retention window, and never past a change-log follower's position. - Returns: the
+    /// horizon.
     @discardableResult
     func compact(now: Int64, retentionMillis: Int64) async throws -> UInt64
+    /// One step of a change-log follower (``ChangeLogFollower``): hands `handle` the change sets
+    /// committed after the follower's stored position (at most `limit`, in log order), then moves
+    /// the position past them. A follower seen for the first time starts at the oldest change set
+    /// the log still holds; from then on compaction keeps what it has not handled. On PostgreSQL
+    /// one instance at a time runs a follower's step (the others wait for its position).
+    /// - Returns: how many change sets it handed over.
+    func follow(
+        _ follower: String, limit: Int, _ handle: @Sendable @escaping ([LoggedChangeSet]) async throws -> Void
+    ) async throws -> Int
+    /// A follower's stored position; `nil` before its first step.
+    func followerPosition(_ follower: String) async throws -> UInt64?
     /// The ids of the change sets of `replica` the server accepted.
     func acceptedSets(of replica: ReplicaID) async throws -> Set<ChangeSetID>
     /// Row counts of the tables, for stats and for tests that check a refusal left no trace.
