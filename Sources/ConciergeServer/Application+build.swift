@@ -60,11 +60,21 @@ public func buildRouter(
 ) -> Router<ConciergeRequestContext> {
     let router = Router(context: ConciergeRequestContext.self)
     router.middlewares.add(APIMiddleware(metrics: parts.metrics))
-    let routes = SyncRoutes(
-        store: parts.store, tokens: parts.tokens, configuration: configuration, metrics: parts.metrics,
-        live: parts.live,
-        logger: logger)
-    routes.add(to: router)
+    router.addRoutes(OperationsRoutes(metrics: parts.metrics).collection)
+    // Without an access token: a device's first tokens and their rotation.
+    router.group("v1").addRoutes(EnrolmentRoutes(store: parts.store, tokens: parts.tokens).collection)
+    // Everything else under /v1 has a caller, put in the context by the middleware.
+    let authenticator = Authenticator(store: parts.store, tokens: parts.tokens, logger: logger)
+    let authenticated = router.group("v1").add(middleware: CallerMiddleware(authenticator: authenticator))
+    authenticated.addRoutes(
+        SyncRoutes(store: parts.store, configuration: configuration, metrics: parts.metrics, live: parts.live)
+            .collection)
+    authenticated.addRoutes(DeviceRoutes(store: parts.store).collection)
+    authenticated.addRoutes(
+        LiveRoute(
+            store: parts.store, live: parts.live, authenticator: authenticator,
+            recheckInterval: .milliseconds(configuration.liveRecheckMilliseconds)
+        ).collection)
     return router
 }
 

@@ -295,6 +295,50 @@ import Testing
     }
 }
 
+extension LiveTests {
+    /// An open live socket checks its device again while it is open: once the device is revoked,
+    /// the server says so and closes it, and a revoked device cannot open another.
+    @Test(.timeLimit(.minutes(1)), arguments: Engine.allCases)
+    func aRevokedDevicesLiveSocketCloses(engine: Engine) async throws {
+        let server = try await TestServer.start(engine: engine) { $0.liveRecheckMilliseconds = 100 }
+        try await server.seed()
+        let anna = try await server.device("anna")
+        var notices = LiveConnection.notices(anna.transport).makeAsyncIterator()
+        #expect(try await Self.next(&notices) == .hello(epoch: server.store.epoch))
+        try await server.store.revokeDevice(anna.transport.currentSession.replica)
+        // The stream ends (closed by the server) instead of waiting for notices forever.
+        var ended = false
+        do {
+            while try await Self.next(&notices) != nil {}
+            ended = true
+        } catch {
+            ended = true
+        }
+        #expect(ended)
+        var again = LiveConnection.notices(anna.transport).makeAsyncIterator()
+        await #expect(throws: (any Error).self) { _ = try await Self.next(&again) }
+        await server.stop()
+    }
+
+    /// A socket whose access token expires is closed; the client reconnects with a fresh token.
+    @Test(.timeLimit(.minutes(1))) func aLiveSocketClosesWhenItsTokenExpires() async throws {
+        let server = try await TestServer.start { $0.accessTokenSeconds = 1 }
+        try await server.seed()
+        let anna = try await server.device("anna")
+        var notices = LiveConnection.notices(anna.transport).makeAsyncIterator()
+        #expect(try await Self.next(&notices) == .hello(epoch: server.store.epoch))
+        var ended = false
+        do {
+            while try await Self.next(&notices) != nil {}
+            ended = true
+        } catch {
+            ended = true
+        }
+        #expect(ended)
+        await server.stop()
+    }
+}
+
 @Suite struct IntegrityTests {
     @Test(arguments: Engine.allCases) func replicaDigestEqualsServerDigestAndPointsAtWhatDiffers(engine: Engine)
         async throws

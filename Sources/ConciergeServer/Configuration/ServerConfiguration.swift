@@ -12,6 +12,8 @@ import Foundation
 /// - `CONCIERGE_DATABASE_CONNECTIONS`: most PostgreSQL connections per instance, 20
 /// - `CONCIERGE_LIVE_POLL_MS`: PostgreSQL engine: how often an instance polls the log head in case
 ///   a live notice from another instance was lost, 1,000
+/// - `CONCIERGE_LIVE_RECHECK_MS`: how often an open live socket checks that its device is still
+///   active (a revoked device's socket closes), 30,000
 /// - `CONCIERGE_RECORD_CACHE`: about how many records the push writer keeps decoded (`0` turns the
 ///   cache off), 20,000
 /// - `CONCIERGE_SNAPSHOT_IMAGES`: `1` keeps an image of every record ready for snapshot pages,
@@ -44,6 +46,8 @@ public struct ServerConfiguration: Sendable {
     public var databaseURL: String?
     public var databaseConnections = 20
     public var livePollMilliseconds = 1_000
+    /// How often an open live socket checks its device again.
+    public var liveRecheckMilliseconds = 30_000
     public var recordCache = Self.defaultRecordCache
     /// Whether the engine builds snapshot images in the background.
     public var snapshotImages = true
@@ -81,6 +85,7 @@ public struct ServerConfiguration: Sendable {
         // At least 3: the snapshot image builder holds one connection while it reads on another.
         if let value = try int("CONCIERGE_DATABASE_CONNECTIONS") { databaseConnections = max(3, value) }
         if let value = try int("CONCIERGE_LIVE_POLL_MS") { livePollMilliseconds = max(10, value) }
+        if let value = try int("CONCIERGE_LIVE_RECHECK_MS") { liveRecheckMilliseconds = max(50, value) }
         if let value = try int("CONCIERGE_RECORD_CACHE") { recordCache = value }
         if let path = environment["CONCIERGE_AUDIT_LOG"], !path.isEmpty { auditLogPath = path }
         if let value = try int("CONCIERGE_FOLLOW_INTERVAL_MS") { followIntervalMilliseconds = max(10, value) }
