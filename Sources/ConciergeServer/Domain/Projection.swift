@@ -29,6 +29,11 @@ public enum Projection {
 }
 
 extension DomainRules {
+    /// Whether an entry of `kind` on a record of `type` is one only staff see.
+    func isInternal(kind: String, of type: RecordType) -> Bool {
+        policies[type]?.internalEntryKinds.values.contains { $0.contains(kind) } ?? false
+    }
+
     /// The entries of a record that only staff see.
     func hiddenEntries(of record: Record) -> Set<EntryID> {
         guard let kinds = policies[record.type]?.internalEntryKinds, !kinds.isEmpty else { return [] }

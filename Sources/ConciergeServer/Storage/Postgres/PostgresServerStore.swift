@@ -417,54 +417,46 @@ public final class PostgresServerStore: ServerStore {
         }
     }
 
+    /// Rotates a refresh token by ``RefreshTokenPolicy``.
     public func rotateRefreshToken(_ token: String) async throws -> (
         refreshToken: String, replica: ReplicaID, principal: Principal
     ) {
         let replica = try StoreSupport.replica(ofRefreshToken: token)
         let outcome: Result<(String, Principal), SyncError> = try await write { connection, logger in
+            let now = StoreSupport.nowMillis()
             // The row lock orders two instances rotating the same token.
-            let rows = try await connection.query(
+            let state = try await connection.query(
                 """
                 SELECT principal_id, revoked_at, refresh_hash, previous_refresh_hash, rotated_at
                 FROM device WHERE replica_id = \(replica.description) FOR UPDATE
                 """, logger: logger
-            ).collect().map { try $0.decode((String, Int64?, Data, Data?, Int64?).self) }
-            guard let (principalID, revokedAt, current, previous, rotatedAt) = rows.first else {
-                return .failure(SyncError(.unauthorized, "unknown device"))
+            ).collect().first.map { row in
+                let (principal, revokedAt, current, previous, rotatedAt) = try row.decode(
+                    (String, Int64?, Data, Data?, Int64?).self)
+                return RefreshTokenPolicy.State(
+                    principal: PrincipalID(principal), revoked: revokedAt != nil, current: current, previous: previous,
+                    rotatedAt: rotatedAt)
             }
-            guard revokedAt == nil else { return .failure(SyncError(.deviceRevoked, "the device was revoked")) }
-            let presented = StoreSupport.hash(token)
-            let now = StoreSupport.nowMillis()
-            let isPrevious = presented == previous
-            if isPrevious, now - (rotatedAt ?? 0) > StoreSupport.refreshGraceMillis {
+            switch RefreshTokenPolicy.decide(state, token: token, replica: replica, now: now) {
+            case .refuse(let error):
+                return .failure(error)
+            case .revoke(let error):
                 try await connection.query(
                     "UPDATE device SET revoked_at = \(now) WHERE replica_id = \(replica.description)", logger: logger)
-                return .failure(SyncError(.deviceRevoked, "an old refresh token was used again; the device is revoked"))
-            }
-            guard isPrevious || presented == current else {
-                return .failure(SyncError(.unauthorized, "the refresh token is not valid"))
-            }
-            guard let principal = try await Self.principal(PrincipalID(principalID), connection, logger) else {
-                return .failure(SyncError(.unauthorized, "the principal no longer exists"))
-            }
-            let next = "\(replica).\(StoreSupport.randomToken())"
-            let nextHash = StoreSupport.hash(next)
-            if isPrevious {
-                // A retry within the grace period: the previous token stays the previous one.
+                return .failure(error)
+            case .rotate(let next, let shiftPrevious):
+                guard let state, let principal = try await Self.principal(state.principal, connection, logger) else {
+                    return .failure(RefreshTokenPolicy.principalGone)
+                }
                 try await connection.query(
                     """
-                    UPDATE device SET refresh_hash = \(nextHash), rotated_at = \(now), last_seen_at = \(now)
+                    UPDATE device SET
+                        previous_refresh_hash = CASE WHEN \(shiftPrevious) THEN refresh_hash ELSE previous_refresh_hash END,
+                        refresh_hash = \(StoreSupport.hash(next)), rotated_at = \(now), last_seen_at = \(now)
                     WHERE replica_id = \(replica.description)
                     """, logger: logger)
-            } else {
-                try await connection.query(
-                    """
-                    UPDATE device SET previous_refresh_hash = refresh_hash, refresh_hash = \(nextHash),
-                        rotated_at = \(now), last_seen_at = \(now)
-                    WHERE replica_id = \(replica.description)
-                    """, logger: logger)
+                return .success((next, principal))
             }
-            return .success((next, principal))
         }
         let (next, principal) = try outcome.get()
         return (next, replica, principal)

@@ -326,56 +326,44 @@ public final class SQLiteServerStore: ServerStore {
         }
     }
 
-    /// Rotates a refresh token. Presenting the previous token again revokes the device (a stolen
-    /// copy in use), unless it comes within ``StoreSupport/refreshGraceMillis`` of the rotation: then it is a
-    /// retry after a lost answer, and gets a new token (the one whose answer was lost stops working).
+    /// Rotates a refresh token by ``RefreshTokenPolicy``.
     /// - Returns: the new refresh token and the device's principal.
     public func rotateRefreshToken(_ token: String) async throws -> (
         refreshToken: String, replica: ReplicaID, principal: Principal
     ) {
         let replica = try StoreSupport.replica(ofRefreshToken: token)
         let outcome: Result<(String, Principal), SyncError> = try await write { db in
-            guard
-                let row = try Row.fetchOne(
-                    db.cachedStatement(
-                        sql:
-                            "SELECT principal_id, revoked_at, refresh_hash, previous_refresh_hash, rotated_at FROM device WHERE replica_id = ?"
-                    ),
-                    arguments: [replica.description])
-            else { return .failure(SyncError(.unauthorized, "unknown device")) }
-            guard row["revoked_at"] as Int64? == nil else {
-                return .failure(SyncError(.deviceRevoked, "the device was revoked"))
-            }
-            let presented = StoreSupport.hash(token)
             let now = StoreSupport.nowMillis()
-            let isPrevious = presented == row["previous_refresh_hash"] as Data?
-            if isPrevious, now - (row["rotated_at"] as Int64? ?? 0) > StoreSupport.refreshGraceMillis {
+            let state = try Row.fetchOne(
+                db.cachedStatement(
+                    sql:
+                        "SELECT principal_id, revoked_at, refresh_hash, previous_refresh_hash, rotated_at FROM device WHERE replica_id = ?"
+                ),
+                arguments: [replica.description]
+            ).map { row in
+                RefreshTokenPolicy.State(
+                    principal: PrincipalID(row["principal_id"] as String), revoked: row["revoked_at"] as Int64? != nil,
+                    current: row["refresh_hash"], previous: row["previous_refresh_hash"], rotatedAt: row["rotated_at"])
+            }
+            switch RefreshTokenPolicy.decide(state, token: token, replica: replica, now: now) {
+            case .refuse(let error):
+                return .failure(error)
+            case .revoke(let error):
                 try db.cachedExecute(
-                    sql: "UPDATE device SET revoked_at = ? WHERE replica_id = ?",
-                    arguments: [StoreSupport.nowMillis(), replica.description])
-                return .failure(SyncError(.deviceRevoked, "an old refresh token was used again; the device is revoked"))
-            }
-            guard isPrevious || presented == row["refresh_hash"] as Data else {
-                return .failure(SyncError(.unauthorized, "the refresh token is not valid"))
-            }
-            guard let principal = try Self.principal(PrincipalID(row["principal_id"]), in: db) else {
-                return .failure(SyncError(.unauthorized, "the principal no longer exists"))
-            }
-            let next = "\(replica).\(StoreSupport.randomToken())"
-            if isPrevious {
-                // A retry within the grace period: the previous token stays the previous one.
-                try db.cachedExecute(
-                    sql: "UPDATE device SET refresh_hash = ?, rotated_at = ?, last_seen_at = ? WHERE replica_id = ?",
-                    arguments: [StoreSupport.hash(next), now, now, replica.description])
-            } else {
+                    sql: "UPDATE device SET revoked_at = ? WHERE replica_id = ?", arguments: [now, replica.description])
+                return .failure(error)
+            case .rotate(let next, let shiftPrevious):
+                guard let state, let principal = try Self.principal(state.principal, in: db) else {
+                    return .failure(RefreshTokenPolicy.principalGone)
+                }
                 try db.cachedExecute(
                     sql: """
-                        UPDATE device SET previous_refresh_hash = refresh_hash, refresh_hash = ?, rotated_at = ?,
-                            last_seen_at = ? WHERE replica_id = ?
+                        UPDATE device SET previous_refresh_hash = CASE WHEN ? THEN refresh_hash ELSE previous_refresh_hash END,
+                            refresh_hash = ?, rotated_at = ?, last_seen_at = ? WHERE replica_id = ?
                         """,
-                    arguments: [StoreSupport.hash(next), now, now, replica.description])
+                    arguments: [shiftPrevious, StoreSupport.hash(next), now, now, replica.description])
+                return .success((next, principal))
             }
-            return .success((next, principal))
         }
         let (next, principal) = try outcome.get()
         return (next, replica, principal)

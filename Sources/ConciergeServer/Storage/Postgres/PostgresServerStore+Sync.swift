@@ -527,7 +527,7 @@ struct PostgresReader {
                 WHERE type = \(change.key.type.rawValue) AND id = \(change.key.id.rawValue) AND entry_id = \(entry.rawValue)
                 """, logger: logger
             ).collect().map { try $0.decode(String.self) }
-            if kinds.contains(where: EntryKind.internalKinds.contains) {
+            if kinds.contains(where: { DomainRules.standard.isInternal(kind: $0, of: change.key.type) }) {
                 result.insert(Pair(key: change.key, entry: entry))
             }
         }

@@ -292,7 +292,7 @@ extension SQLiteServerStore {
                 let kind = try? String.fetchOne(
                     db.cachedStatement(sql: "SELECT kind FROM record_entry WHERE type = ? AND id = ? AND entry_id = ?"),
                     arguments: [key.type.rawValue, key.id.rawValue, entry.rawValue])
-                return kind.map { EntryKind.internalKinds.contains($0) } ?? false
+                return kind.map { DomainRules.standard.isInternal(kind: $0, of: key.type) } ?? false
             }
             if let projected { events.append(.changeSet(projected)) }
         }
