@@ -7,8 +7,11 @@ import Foundation
 ///
 /// - The current token rotates: a new token becomes current, the presented one becomes previous.
 /// - The previous token within ``StoreSupport/refreshGraceMillis`` of the rotation is a retry after
-///   a lost answer: it gets a new token, and the previous one stays previous.
-/// - The previous token after the grace period is a stolen copy in use: the device is revoked.
+///   a lost answer, allowed **once**: it gets a new token (the one whose answer was lost stops
+///   working), the previous one stays previous, and the window does not move.
+/// - The previous token again (after the grace period, or a second time within it) is a stolen
+///   copy in use: the device is revoked. So a token replayed in parallel never forks the session:
+///   at most two of the answers carry a token, and only the last one issued works.
 /// - Anything else is refused; a revoked device stays refused.
 enum RefreshTokenPolicy {
     /// A device's refresh-token state as stored.
@@ -21,6 +24,8 @@ enum RefreshTokenPolicy {
         var previous: Data?
         /// When it last rotated, in milliseconds since 1970.
         var rotatedAt: Int64?
+        /// Whether the grace retry of the current rotation was used.
+        var graceUsed: Bool
     }
 
     /// What to do.
@@ -29,9 +34,12 @@ enum RefreshTokenPolicy {
         case refuse(SyncError)
         /// Revoke the device, then refuse.
         case revoke(SyncError)
-        /// Store `next` as the current token; `shiftPrevious`: the presented (current) token becomes
-        /// the previous one (a grace retry keeps the previous one as it is).
-        case rotate(next: String, shiftPrevious: Bool)
+        /// Store `next` as the current token; the presented (current) token becomes the previous
+        /// one; the rotation time is now, and its grace retry unused.
+        case rotate(next: String)
+        /// Store `next` as the current token; the previous token and the rotation time stay; the
+        /// grace retry is used.
+        case graceRetry(next: String)
     }
 
     static func decide(_ state: State?, token: String, replica: ReplicaID, now: Int64) -> Decision {
@@ -39,13 +47,17 @@ enum RefreshTokenPolicy {
         guard !state.revoked else { return .refuse(SyncError(.deviceRevoked, "the device was revoked")) }
         let presented = StoreSupport.hash(token)
         let isPrevious = presented == state.previous
-        if isPrevious, now - (state.rotatedAt ?? 0) > StoreSupport.refreshGraceMillis {
-            return .revoke(SyncError(.deviceRevoked, "an old refresh token was used again; the device is revoked"))
+        let next = "\(replica).\(StoreSupport.randomToken())"
+        if isPrevious {
+            guard !state.graceUsed, now - (state.rotatedAt ?? 0) <= StoreSupport.refreshGraceMillis else {
+                return .revoke(SyncError(.deviceRevoked, "an old refresh token was used again; the device is revoked"))
+            }
+            return .graceRetry(next: next)
         }
-        guard isPrevious || presented == state.current else {
+        guard presented == state.current else {
             return .refuse(SyncError(.unauthorized, "the refresh token is not valid"))
         }
-        return .rotate(next: "\(replica).\(StoreSupport.randomToken())", shiftPrevious: !isPrevious)
+        return .rotate(next: next)
     }
 
     /// Refused because the device's principal is gone.

@@ -8,7 +8,15 @@ public enum PostgresMigrations {
         ("002_byte_order", byteOrder),
         ("003_lean_audience", leanAudience),
         ("004_record_image", recordImage),
+        ("005_refresh_grace", refreshGrace),
     ]
+
+    static let refreshGrace = #"""
+        -- A refresh token's grace retry (the previous token presented again shortly after a rotation,
+        -- because the answer was lost) is allowed once: when it was used. Cleared by the next rotation.
+        ALTER TABLE device ADD COLUMN grace_used_at BIGINT;
+
+        """#
 
     static let recordImage = #"""
         -- Snapshot images: each record whole, in the binary form, kept ready so that a snapshot page reads

@@ -427,34 +427,43 @@ public final class PostgresServerStore: ServerStore {
             // The row lock orders two instances rotating the same token.
             let state = try await connection.query(
                 """
-                SELECT principal_id, revoked_at, refresh_hash, previous_refresh_hash, rotated_at
+                SELECT principal_id, revoked_at, refresh_hash, previous_refresh_hash, rotated_at, grace_used_at
                 FROM device WHERE replica_id = \(replica.description) FOR UPDATE
                 """, logger: logger
             ).collect().first.map { row in
-                let (principal, revokedAt, current, previous, rotatedAt) = try row.decode(
-                    (String, Int64?, Data, Data?, Int64?).self)
+                let (principal, revokedAt, current, previous, rotatedAt, graceUsedAt) = try row.decode(
+                    (String, Int64?, Data, Data?, Int64?, Int64?).self)
                 return RefreshTokenPolicy.State(
                     principal: PrincipalID(principal), revoked: revokedAt != nil, current: current, previous: previous,
-                    rotatedAt: rotatedAt)
+                    rotatedAt: rotatedAt, graceUsed: graceUsedAt != nil)
             }
-            switch RefreshTokenPolicy.decide(state, token: token, replica: replica, now: now) {
+            let decision = RefreshTokenPolicy.decide(state, token: token, replica: replica, now: now)
+            switch decision {
             case .refuse(let error):
                 return .failure(error)
             case .revoke(let error):
                 try await connection.query(
                     "UPDATE device SET revoked_at = \(now) WHERE replica_id = \(replica.description)", logger: logger)
                 return .failure(error)
-            case .rotate(let next, let shiftPrevious):
+            case .rotate(let next), .graceRetry(let next):
                 guard let state, let principal = try await Self.principal(state.principal, connection, logger) else {
                     return .failure(RefreshTokenPolicy.principalGone)
                 }
-                try await connection.query(
-                    """
-                    UPDATE device SET
-                        previous_refresh_hash = CASE WHEN \(shiftPrevious) THEN refresh_hash ELSE previous_refresh_hash END,
-                        refresh_hash = \(StoreSupport.hash(next)), rotated_at = \(now), last_seen_at = \(now)
-                    WHERE replica_id = \(replica.description)
-                    """, logger: logger)
+                if case .rotate = decision {
+                    try await connection.query(
+                        """
+                        UPDATE device SET previous_refresh_hash = refresh_hash, refresh_hash = \(StoreSupport.hash(next)),
+                            rotated_at = \(now), grace_used_at = NULL, last_seen_at = \(now)
+                        WHERE replica_id = \(replica.description)
+                        """, logger: logger)
+                } else {
+                    try await connection.query(
+                        """
+                        UPDATE device SET refresh_hash = \(StoreSupport.hash(next)), grace_used_at = \(now),
+                            last_seen_at = \(now)
+                        WHERE replica_id = \(replica.description)
+                        """, logger: logger)
+                }
                 return .success((next, principal))
             }
         }

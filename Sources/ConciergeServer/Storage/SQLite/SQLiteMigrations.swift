@@ -7,7 +7,15 @@ public enum SQLiteMigrations {
         ("001_initial", initial),
         ("002_snapshot_order", snapshotOrder),
         ("003_record_image", recordImage),
+        ("004_refresh_grace", refreshGrace),
     ]
+
+    static let refreshGrace = #"""
+        -- A refresh token's grace retry (the previous token presented again shortly after a rotation,
+        -- because the answer was lost) is allowed once: when it was used. Cleared by the next rotation.
+        ALTER TABLE device ADD COLUMN grace_used_at INTEGER;
+
+        """#
 
     static let recordImage = #"""
         -- Snapshot images: each record whole, in the binary form, kept ready so that a snapshot page reads

@@ -337,31 +337,40 @@ public final class SQLiteServerStore: ServerStore {
             let state = try Row.fetchOne(
                 db.cachedStatement(
                     sql:
-                        "SELECT principal_id, revoked_at, refresh_hash, previous_refresh_hash, rotated_at FROM device WHERE replica_id = ?"
+                        "SELECT principal_id, revoked_at, refresh_hash, previous_refresh_hash, rotated_at, grace_used_at FROM device WHERE replica_id = ?"
                 ),
                 arguments: [replica.description]
             ).map { row in
                 RefreshTokenPolicy.State(
                     principal: PrincipalID(row["principal_id"] as String), revoked: row["revoked_at"] as Int64? != nil,
-                    current: row["refresh_hash"], previous: row["previous_refresh_hash"], rotatedAt: row["rotated_at"])
+                    current: row["refresh_hash"], previous: row["previous_refresh_hash"], rotatedAt: row["rotated_at"],
+                    graceUsed: row["grace_used_at"] as Int64? != nil)
             }
-            switch RefreshTokenPolicy.decide(state, token: token, replica: replica, now: now) {
+            let decision = RefreshTokenPolicy.decide(state, token: token, replica: replica, now: now)
+            switch decision {
             case .refuse(let error):
                 return .failure(error)
             case .revoke(let error):
                 try db.cachedExecute(
                     sql: "UPDATE device SET revoked_at = ? WHERE replica_id = ?", arguments: [now, replica.description])
                 return .failure(error)
-            case .rotate(let next, let shiftPrevious):
+            case .rotate(let next), .graceRetry(let next):
                 guard let state, let principal = try Self.principal(state.principal, in: db) else {
                     return .failure(RefreshTokenPolicy.principalGone)
                 }
-                try db.cachedExecute(
-                    sql: """
-                        UPDATE device SET previous_refresh_hash = CASE WHEN ? THEN refresh_hash ELSE previous_refresh_hash END,
-                            refresh_hash = ?, rotated_at = ?, last_seen_at = ? WHERE replica_id = ?
-                        """,
-                    arguments: [shiftPrevious, StoreSupport.hash(next), now, now, replica.description])
+                if case .rotate = decision {
+                    try db.cachedExecute(
+                        sql: """
+                            UPDATE device SET previous_refresh_hash = refresh_hash, refresh_hash = ?, rotated_at = ?,
+                                grace_used_at = NULL, last_seen_at = ? WHERE replica_id = ?
+                            """,
+                        arguments: [StoreSupport.hash(next), now, now, replica.description])
+                } else {
+                    try db.cachedExecute(
+                        sql:
+                            "UPDATE device SET refresh_hash = ?, grace_used_at = ?, last_seen_at = ? WHERE replica_id = ?",
+                        arguments: [StoreSupport.hash(next), now, now, replica.description])
+                }
                 return .success((next, principal))
             }
         }
