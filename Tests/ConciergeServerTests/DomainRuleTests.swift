@@ -98,4 +98,29 @@ import Testing
         #expect(view.timeline.filter { $0.kind == EntryKind.message }.count == 3)
         await server.stop()
     }
+
+    /// A customer never hears of internal notes: not of the note, and not of its erasure; the
+    /// erasure of a message she sees reaches her.
+    @Test(arguments: Engine.allCases) func erasingAnInternalNoteStaysInternal(engine: Engine) async throws {
+        let server = try await TestServer.start(engine: engine)
+        try await server.seed()
+        let anna = try await server.device("anna")
+        let ben = try await server.device("ben")
+        let key = try SyncIntegrationTests.newCase(anna, subject: "Router drops every evening")
+        try await anna.sync()
+        try await ben.sync()
+        var note: EntryID?
+        var message: EntryID?
+        try ben.edit { editor in note = try editor.note(on: key, body: "Customer sounded upset") }
+        try ben.edit { editor in message = try editor.reply(on: key, body: "We are on it") }
+        #expect(try await ben.sync().accepted == 2)
+        #expect(try await anna.sync().pulledChangeSets == 1)
+        try ben.edit { editor in try editor.redactEntry(try #require(note), in: CaseFields.timeline, of: key) }
+        try ben.edit { editor in try editor.redactEntry(try #require(message), in: CaseFields.timeline, of: key) }
+        #expect(try await ben.sync().accepted == 2)
+        #expect(try await anna.sync().pulledChangeSets == 1)
+        try await SyncIntegrationTests.expectMatchesProjection(anna, server)
+        try await SyncIntegrationTests.expectMatchesProjection(ben, server)
+        await server.stop()
+    }
 }

@@ -438,12 +438,14 @@ struct PostgresReader {
     }
 
     /// The caller's projection of the log after `start` (see ``ServerStore/pull``).
+    /// A page of the log for `principal` after `start` (``PullAssembly/logPage(_:_:for:head:limit:epoch:rules:)``).
     func page(for principal: Principal, after start: UInt64, head: UInt64, limit: Int, epoch: String) async throws
         -> PullPage
     {
         let tags = Array(principal.tags)
         let from = Int64(start)
-        let seqs = try await connection.query(
+        var rows = PullAssembly.LogRows()
+        rows.seqs = try await connection.query(
             """
             SELECT seq FROM change_audience WHERE tag = ANY(\(tags)) AND seq > \(from) AND seq <= \(Int64(head))
             UNION SELECT seq FROM scope_event WHERE principal_id = \(principal.id.rawValue) AND seq > \(from)
@@ -451,87 +453,48 @@ struct PostgresReader {
             ORDER BY seq LIMIT \(limit + 1)
             """, logger: logger
         ).collect().map { try $0.decode(Int64.self) }
-        let hasMore = seqs.count > limit
-        let pageSeqs = Array(seqs.prefix(limit))
-        guard let last = pageSeqs.last else {
-            return PullPage(events: [], cursor: Cursor(epoch: epoch, seq: head), hasMore: false)
-        }
-        var visible: [Int64: Set<RecordKey>] = [:]
-        for row in try await connection.query(
-            """
-            SELECT DISTINCT seq, type, id FROM change_audience
-            WHERE tag = ANY(\(tags)) AND seq > \(from) AND seq <= \(last)
-            """, logger: logger
-        ).collect() {
-            let (seq, type, id) = try row.decode((Int64, String, String).self)
-            visible[seq, default: []].insert(RecordKey(type: RecordType(type), id: RecordID(id)))
-        }
-        var scope: [Int64: [(kind: String, key: RecordKey)]] = [:]
-        for row in try await connection.query(
-            """
-            SELECT seq, kind, type, id FROM scope_event
-            WHERE principal_id = \(principal.id.rawValue) AND seq > \(from) AND seq <= \(last)
-            ORDER BY seq, kind, type, id
-            """, logger: logger
-        ).collect() {
-            let (seq, kind, type, id) = try row.decode((Int64, String, String, String).self)
-            scope[seq, default: []].append((kind, RecordKey(type: RecordType(type), id: RecordID(id))))
-        }
-        var payloads: [Int64: Data] = [:]
-        for row in try await connection.query(
-            "SELECT seq, change_set FROM change_log WHERE seq = ANY(\(Array(visible.keys)))", logger: logger
-        ).collect() {
-            let (seq, data) = try row.decode((Int64, Data).self)
-            payloads[seq] = data
-        }
-        var events: [PullEvent] = []
-        for seq in pageSeqs {
-            var handled = Set<RecordKey>()
-            for event in scope[seq] ?? [] {
-                handled.insert(event.key)
-                if event.kind == "leave" {
-                    events.append(.leave(event.key))
-                } else if let record = try await wholeRecords([event.key])[event.key],
-                    !Audience.of(record, owner: try await owner(of: event.key)).isDisjoint(with: principal.tags)
-                {
-                    // The record's current projection; skipped when it has left the scope again since.
-                    events.append(.enter(Projection.record(record, for: principal)))
-                }
-            }
-            let keys = (visible[seq] ?? []).subtracting(handled)
-            guard !keys.isEmpty, let data = payloads[seq] else { continue }
-            let set = try RecordRows.stored(data, BinaryForm.changeSet(stored:))
-            let internalEntries = try await internalEntries(erasedBy: set, keys: keys)
-            let projected = Projection.changeSet(set, for: principal, keys: keys) { key, entry in
-                internalEntries.contains(Pair(key: key, entry: entry))
-            }
-            if let projected { events.append(.changeSet(projected)) }
-        }
-        return PullPage(
-            events: events, cursor: Cursor(epoch: epoch, seq: hasMore ? UInt64(last) : head), hasMore: hasMore)
-    }
-
-    struct Pair: Hashable {
-        var key: RecordKey
-        var entry: EntryID
-    }
-
-    /// The entries a set erases that are internal (read before projecting it for a customer).
-    func internalEntries(erasedBy set: ChangeSet, keys: Set<RecordKey>) async throws -> Set<Pair> {
-        var result = Set<Pair>()
-        for change in set.changes where keys.contains(change.key) {
-            guard case .redactEntry(_, let entry, _) = change.change else { continue }
-            let kinds = try await connection.query(
+        var lookups = PullAssembly.Lookups()
+        if let last = PullAssembly.page(of: rows.seqs, limit: limit).seqs.last {
+            for row in try await connection.query(
                 """
-                SELECT kind FROM record_entry
-                WHERE type = \(change.key.type.rawValue) AND id = \(change.key.id.rawValue) AND entry_id = \(entry.rawValue)
+                SELECT DISTINCT seq, type, id FROM change_audience
+                WHERE tag = ANY(\(tags)) AND seq > \(from) AND seq <= \(last)
                 """, logger: logger
-            ).collect().map { try $0.decode(String.self) }
-            if kinds.contains(where: { DomainRules.standard.isInternal(kind: $0, of: change.key.type) }) {
-                result.insert(Pair(key: change.key, entry: entry))
+            ).collect() {
+                let (seq, type, id) = try row.decode((Int64, String, String).self)
+                rows.visible[seq, default: []].insert(RecordKey(type: RecordType(type), id: RecordID(id)))
+            }
+            for row in try await connection.query(
+                """
+                SELECT seq, kind, type, id FROM scope_event
+                WHERE principal_id = \(principal.id.rawValue) AND seq > \(from) AND seq <= \(last)
+                ORDER BY seq, kind, type, id
+                """, logger: logger
+            ).collect() {
+                let (seq, kind, type, id) = try row.decode((Int64, String, String, String).self)
+                rows.scope[seq, default: []].append((kind, RecordKey(type: RecordType(type), id: RecordID(id))))
+            }
+            for row in try await connection.query(
+                "SELECT seq, change_set FROM change_log WHERE seq = ANY(\(Array(rows.visible.keys)))", logger: logger
+            ).collect() {
+                let (seq, data) = try row.decode((Int64, Data).self)
+                rows.sets[seq] = try RecordRows.stored(data, BinaryForm.changeSet(stored:))
+            }
+            let entered = Array(PullAssembly.entered(rows))
+            if !entered.isEmpty {
+                lookups.records = try await wholeRecords(entered)
+                for key in lookups.records.keys { lookups.owners[key] = try await owner(of: key) }
+            }
+            for erased in PullAssembly.erased(rows) {
+                lookups.erasedKinds[erased] = try await connection.query(
+                    """
+                    SELECT kind FROM record_entry WHERE type = \(erased.key.type.rawValue)
+                        AND id = \(erased.key.id.rawValue) AND entry_id = \(erased.entry.rawValue)
+                    """, logger: logger
+                ).collect().first?.decode(String.self)
             }
         }
-        return result
+        return PullAssembly.logPage(rows, lookups, for: principal, head: head, limit: limit, epoch: epoch)
     }
 
     /// One page of a paged reset snapshot (see `SQLiteServerStore.snapshotPage`): records as their
@@ -565,23 +528,12 @@ struct PostgresReader {
             ORDER BY r.last_seq DESC, r.type DESC, r.id DESC LIMIT \(limit + 1)
             """, logger: logger
         ).collect().map { try $0.decode((String, String, Int64, ByteBuffer?).self) }
-        var next: SnapshotPosition?
-        if rows.count - changed > limit {
-            let previous = rows[changed + limit - 1]
-            next = position
-            next!.seen = head
-            next!.last = (previous.2, previous.0, previous.1)
-            rows.removeLast()
-        }
-        var images: [RecordImage] = []
-        var keys: [RecordKey] = []
-        for (type, id, _, image) in rows {
-            if let image {
-                images.append(RecordImage(bytes: Array(image.readableBytesView)))
-            } else {
-                keys.append(RecordKey(type: RecordType(type), id: RecordID(id)))
-            }
-        }
+        let (images, keys, next) = PullAssembly.snapshotPage(
+            rows.map { type, id, lastSeq, image in
+                PullAssembly.SnapshotRow(
+                    key: RecordKey(type: RecordType(type), id: RecordID(id)), lastSeq: lastSeq,
+                    image: image.map { Array($0.readableBytesView) })
+            }, changed: changed, position: position, head: head, limit: limit)
         return ResetSnapshot(
             records: try await projected(keys, for: principal), images: images,
             cursor: Cursor(epoch: position.epoch, seq: position.start), reason: position.reason,

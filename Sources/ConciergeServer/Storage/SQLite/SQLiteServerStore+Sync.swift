@@ -226,12 +226,14 @@ extension SQLiteServerStore {
         return response
     }
 
+    /// A page of the log for `principal` after `start` (``PullAssembly/logPage(_:_:for:head:limit:epoch:rules:)``).
     static func page(
         for principal: Principal, after start: UInt64, head: UInt64, limit: Int, epoch: String, in db: Database
     ) throws -> PullPage {
         let tags = Array(principal.tags)
         let placeholders = tags.map { _ in "?" }.joined(separator: ",")
-        let seqs = try Int64.fetchAll(
+        var rows = PullAssembly.LogRows()
+        rows.seqs = try Int64.fetchAll(
             db,
             sql: """
                 SELECT seq FROM change_audience WHERE tag IN (\(placeholders)) AND seq > ?
@@ -242,62 +244,47 @@ extension SQLiteServerStore {
                 tags.map { $0 as any DatabaseValueConvertible } + [
                     Int64(start), principal.id.rawValue, Int64(start), limit + 1,
                 ]))
-        let hasMore = seqs.count > limit
-        let pageSeqs = Array(seqs.prefix(limit))
-        guard let last = pageSeqs.last else {
-            return PullPage(events: [], cursor: Cursor(epoch: epoch, seq: head), hasMore: false)
-        }
-        var visible: [Int64: Set<RecordKey>] = [:]
-        for row in try Row.fetchAll(
-            db.cachedStatement(
-                sql:
-                    "SELECT DISTINCT seq, type, id FROM change_audience WHERE tag IN (\(placeholders)) AND seq > ? AND seq <= ?"
-            ),
-            arguments: StatementArguments(tags.map { $0 as any DatabaseValueConvertible } + [Int64(start), last]))
-        {
-            visible[row["seq"], default: []].insert(RecordKey(type: RecordType(row["type"]), id: RecordID(row["id"])))
-        }
-        var scope: [Int64: [(kind: String, key: RecordKey)]] = [:]
-        for row in try Row.fetchAll(
-            db.cachedStatement(
-                sql:
-                    "SELECT seq, kind, type, id FROM scope_event WHERE principal_id = ? AND seq > ? AND seq <= ? ORDER BY seq, kind, type, id"
-            ),
-            arguments: [principal.id.rawValue, Int64(start), last])
-        {
-            scope[row["seq"], default: []].append(
-                (row["kind"], RecordKey(type: RecordType(row["type"]), id: RecordID(row["id"]))))
-        }
-        var events: [PullEvent] = []
-        for seq in pageSeqs {
-            var handled = Set<RecordKey>()
-            for event in scope[seq] ?? [] {
-                handled.insert(event.key)
-                if event.kind == "leave" {
-                    events.append(.leave(event.key))
-                } else if let record = try RecordRows.load(event.key, need: .all, in: db),
-                    !Audience.of(record, owner: try owner(of: event.key, in: db)).isDisjoint(with: principal.tags)
+        var lookups = PullAssembly.Lookups()
+        if let last = PullAssembly.page(of: rows.seqs, limit: limit).seqs.last {
+            for row in try Row.fetchAll(
+                db.cachedStatement(
+                    sql:
+                        "SELECT DISTINCT seq, type, id FROM change_audience WHERE tag IN (\(placeholders)) AND seq > ? AND seq <= ?"
+                ),
+                arguments: StatementArguments(tags.map { $0 as any DatabaseValueConvertible } + [Int64(start), last]))
+            {
+                rows.visible[row["seq"], default: []].insert(
+                    RecordKey(type: RecordType(row["type"]), id: RecordID(row["id"])))
+            }
+            for row in try Row.fetchAll(
+                db.cachedStatement(
+                    sql:
+                        "SELECT seq, kind, type, id FROM scope_event WHERE principal_id = ? AND seq > ? AND seq <= ? ORDER BY seq, kind, type, id"
+                ),
+                arguments: [principal.id.rawValue, Int64(start), last])
+            {
+                rows.scope[row["seq"], default: []].append(
+                    (row["kind"], RecordKey(type: RecordType(row["type"]), id: RecordID(row["id"]))))
+            }
+            for seq in rows.visible.keys {
+                if let data = try Data.fetchOne(
+                    db.cachedStatement(sql: "SELECT change_set FROM change_log WHERE seq = ?"), arguments: [seq])
                 {
-                    // The record's current projection; skipped when it has left the scope again since.
-                    events.append(.enter(Projection.record(record, for: principal)))
+                    rows.sets[seq] = try RecordRows.stored(data, BinaryForm.changeSet(stored:))
                 }
             }
-            let keys = (visible[seq] ?? []).subtracting(handled)
-            guard !keys.isEmpty,
-                let data = try Data.fetchOne(
-                    db.cachedStatement(sql: "SELECT change_set FROM change_log WHERE seq = ?"), arguments: [seq])
-            else { continue }
-            let set = try RecordRows.stored(data, BinaryForm.changeSet(stored:))
-            let projected = Projection.changeSet(set, for: principal, keys: keys) { key, entry in
-                let kind = try? String.fetchOne(
-                    db.cachedStatement(sql: "SELECT kind FROM record_entry WHERE type = ? AND id = ? AND entry_id = ?"),
-                    arguments: [key.type.rawValue, key.id.rawValue, entry.rawValue])
-                return kind.map { DomainRules.standard.isInternal(kind: $0, of: key.type) } ?? false
+            for key in PullAssembly.entered(rows) {
+                guard let record = try RecordRows.load(key, need: .all, in: db) else { continue }
+                lookups.records[key] = record
+                lookups.owners[key] = try owner(of: key, in: db)
             }
-            if let projected { events.append(.changeSet(projected)) }
+            for erased in PullAssembly.erased(rows) {
+                lookups.erasedKinds[erased] = try String.fetchOne(
+                    db.cachedStatement(sql: "SELECT kind FROM record_entry WHERE type = ? AND id = ? AND entry_id = ?"),
+                    arguments: [erased.key.type.rawValue, erased.key.id.rawValue, erased.entry.rawValue])
+            }
         }
-        return PullPage(
-            events: events, cursor: Cursor(epoch: epoch, seq: hasMore ? UInt64(last) : head), hasMore: hasMore)
+        return PullAssembly.logPage(rows, lookups, for: principal, head: head, limit: limit, epoch: epoch)
     }
 
     static func owner(of key: RecordKey, in db: Database) throws -> Principal? {
@@ -349,23 +336,12 @@ extension SQLiteServerStore {
             arguments: StatementArguments(
                 [seesInternal, min(Int64(position.start), last.seq), last.seq, last.type, last.id]
                     as [any DatabaseValueConvertible] + tags + [limit + 1]))
-        var next: SnapshotPosition?
-        if rows.count - changed > limit {
-            let previous = rows[changed + limit - 1]
-            next = position
-            next!.seen = head
-            next!.last = (previous[2], previous[0], previous[1])
-            rows.removeLast()
-        }
-        var images: [RecordImage] = []
-        var keys: [RecordKey] = []
-        for row in rows {
-            if let bytes = row[3] as Data? {
-                images.append(RecordImage(bytes: [UInt8](bytes)))
-            } else {
-                keys.append(RecordKey(type: RecordType(row[0]), id: RecordID(row[1])))
-            }
-        }
+        let (images, keys, next) = PullAssembly.snapshotPage(
+            rows.map { row in
+                PullAssembly.SnapshotRow(
+                    key: RecordKey(type: RecordType(row[0]), id: RecordID(row[1])), lastSeq: row[2],
+                    image: (row[3] as Data?).map { [UInt8]($0) })
+            }, changed: changed, position: position, head: head, limit: limit)
         return ResetSnapshot(
             records: try projected(keys, for: principal, in: db), images: images,
             cursor: Cursor(epoch: position.epoch, seq: position.start), reason: position.reason,
