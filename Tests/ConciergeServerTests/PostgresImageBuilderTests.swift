@@ -18,18 +18,17 @@ import Testing
     @Test func aPushCommittingDuringTheBuildersReadLeavesTheBatchWhole() async throws {
         let url = try await TestPostgres.freshDatabase()
         let interleaved = Mutex<(@Sendable () async throws -> Void)?>(nil)
-        var hooks = PostgresServerStore.Hooks()
-        hooks.imageReadAfterFields = {
+        let observer = TestObserver(onBetweenImageRows: {
             let step = interleaved.withLock { step in
                 defer { step = nil }
                 return step
             }
             try await step?()
-        }
+        })
         var logger = Logger(label: "image-builder")
         logger.logLevel = .critical
         let store = try await PostgresServerStore.connect(
-            url: url, maxConnections: 4, snapshotImages: false, logger: logger, hooks: hooks)
+            url: url, maxConnections: 4, snapshotImages: false, logger: logger, options: .init(observer: observer))
         let callers = try await PostgresRecordCacheTests.setUp(store)
         var clock = HybridLogicalClock()
         let wall = RecordCacheTests.now

@@ -62,12 +62,11 @@ import Testing
         var notices = LiveConnection.notices(anna.transport).makeAsyncIterator()
         #expect(try await Self.next(&notices) == .hello(epoch: server.store.epoch))
         // Ben's next change goes in through a store that sends no notice.
-        var hooks = PostgresServerStore.Hooks()
-        hooks.notifies = false
         var logger = Logger(label: "quiet")
         logger.logLevel = .warning
         let quiet = try await PostgresServerStore.connect(
-            url: server.configuration.databaseURL!, maxConnections: 2, logger: logger, hooks: hooks)
+            url: server.configuration.databaseURL!, maxConnections: 2, logger: logger,
+            options: .init(observer: TestObserver(sendsNotices: false)))
         let set = try #require(try Self.message(ben, on: key, "Pushed without a notice"))
         let benPrincipal = try #require(try await quiet.principal("ben"))
         let outcomes = try await quiet.push(

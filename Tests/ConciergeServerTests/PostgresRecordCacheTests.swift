@@ -11,11 +11,13 @@ import Testing
 @Suite(.timeLimit(.minutes(2))) struct PostgresRecordCacheTests {
     struct Poisoned: Error {}
 
-    static func connect(_ url: String, hooks: PostgresServerStore.Hooks = .init()) async throws -> PostgresServerStore {
+    static func connect(_ url: String, observer: any StoreObserver = NoObserver()) async throws
+        -> PostgresServerStore
+    {
         var logger = Logger(label: "record-cache")
         logger.logLevel = .warning
         return try await PostgresServerStore.connect(
-            url: url, maxConnections: 4, recordCache: 100, logger: logger, hooks: hooks)
+            url: url, maxConnections: 4, recordCache: 100, logger: logger, options: .init(observer: observer))
     }
 
     static func setUp(_ store: PostgresServerStore) async throws -> [Caller] {
@@ -73,11 +75,10 @@ import Testing
     @Test func aRolledBackGroupLeavesNothingInTheCache() async throws {
         let url = try await TestPostgres.freshDatabase()
         let poisoned = Mutex<ReplicaID?>(nil)
-        var hooks = PostgresServerStore.Hooks()
-        hooks.beforeCommit = { outcomes in
+        let observer = TestObserver(onBeforeCommit: { outcomes in
             if outcomes.contains(where: { $0.id.replica == poisoned.withLock({ $0 }) }) { throw Poisoned() }
-        }
-        let store = try await Self.connect(url, hooks: hooks)
+        })
+        let store = try await Self.connect(url, observer: observer)
         let callers = try await Self.setUp(store)
         poisoned.withLock { $0 = callers[1].replica }
         var clock = HybridLogicalClock()

@@ -22,15 +22,15 @@ import Testing
         var logger = Logger(label: "write-behind")
         logger.logLevel = .warning
         let poisoned = Mutex<ReplicaID?>(nil)
-        var hooks = PostgresServerStore.Hooks()
-        hooks.writeBehindSets = 1
-        hooks.checksBesideWriter = checkedBesideWriter
         // Fails the whole transaction of any group that holds the poisoned device's batch, after
         // the rows of the batches before it were written behind.
-        hooks.beforeCommit = { outcomes in
+        let observer = TestObserver(onBeforeCommit: { outcomes in
             if let id = outcomes.first?.id, id.replica == poisoned.withLock({ $0 }) { throw Poisoned() }
-        }
-        let store = try await PostgresServerStore.connect(url: url, maxConnections: 4, logger: logger, hooks: hooks)
+        })
+        let options = PostgresServerStore.Options(
+            observer: observer, writeBehindSets: 1, checksBesideWriter: checkedBesideWriter)
+        let store = try await PostgresServerStore.connect(
+            url: url, maxConnections: 4, logger: logger, options: options)
         try await store.createProvider(id: "acme", name: "ACME")
         let sue = Principal(id: "sue", provider: "acme", role: .supervisor, displayName: "Sue")
         try await store.createPrincipal(sue)

@@ -30,18 +30,20 @@ import Testing
                 capacity: 100, devices: 3, beforeCommit: beforeCommit, afterCheck: afterCheck)
             return (store, callers, { store.pushes.waitingCount })
         case .postgres:
-            var hooks = PostgresServerStore.Hooks()
-            hooks.beforeCommit = { outcomes in
-                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                    DispatchQueue.global().async { continuation.resume(with: Result { try beforeCommit(outcomes) }) }
-                }
-            }
-            hooks.afterCheck = afterCheck
+            let observer = TestObserver(
+                onChecked: afterCheck,
+                onBeforeCommit: { outcomes in
+                    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                        DispatchQueue.global().async {
+                            continuation.resume(with: Result { try beforeCommit(outcomes) })
+                        }
+                    }
+                })
             var logger = Logger(label: "push-line")
             logger.logLevel = .warning
             let store = try await PostgresServerStore.connect(
                 url: try await TestPostgres.freshDatabase(), maxConnections: 4, recordCache: 100, logger: logger,
-                hooks: hooks)
+                options: .init(observer: observer))
             try await store.createProvider(id: "acme", name: "ACME")
             try await store.createPrincipal(RecordCacheTests.sue)
             let callers = try await store.enrolDevices(for: "sue", count: 3, name: "test").map {

@@ -24,7 +24,8 @@ import Testing
         var logger = Logger(label: "record-cache")
         logger.logLevel = .warning
         let store = try SQLiteServerStore(
-            path: path, recordCache: capacity, beforeCommit: beforeCommit, afterCheck: afterCheck, logger: logger)
+            path: path, recordCache: capacity,
+            observer: TestObserver(onChecked: afterCheck, onBeforeCommitBlocking: beforeCommit), logger: logger)
         try await store.createProvider(id: "acme", name: "ACME")
         try await store.createPrincipal(sue)
         let callers = try await store.enrolDevices(for: "sue", count: devices, name: "test").map {
@@ -145,7 +146,7 @@ import Testing
         try plain.backup(to: copy)
         var logger = Logger(label: "record-cache")
         logger.logLevel = .warning
-        let cached = try SQLiteServerStore(path: copy, recordCache: 2, beforeCommit: nil, logger: logger)
+        let cached = try SQLiteServerStore(path: copy, recordCache: 2, logger: logger)
         var random = SplitMix64(seed: seed)
         let ids = (0..<6).map { "case-\($0)" }
         let fields: [(String, [Value])] = [

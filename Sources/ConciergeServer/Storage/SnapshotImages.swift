@@ -1,6 +1,7 @@
 import ConciergeCore
 import Foundation
 import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// Keeps an image of every record (the whole record in the binary form, `record_image`) ready for
@@ -15,8 +16,10 @@ import Synchronization
 /// record's rows otherwise. A stale or missing image costs speed, never correctness.
 ///
 /// While pushes keep arriving it builds one batch per ``busyInterval``, so that it takes little
-/// of the writer; once they stop, it catches up batch after batch.
-final class SnapshotImages: Sendable {
+/// of the writer; once they stop, it catches up batch after batch. It runs as a service of the
+/// store (``StoreServices``): its first pass starts with the store (images may be missing or stale
+/// since the last start), and a graceful shutdown lets a running batch finish.
+final class SnapshotImages: Service, Sendable {
     /// Records per batch: one read, one write transaction.
     static let batchSize = 500
     /// How long after a commit a pass starts (commits in between join it).
@@ -39,15 +42,18 @@ final class SnapshotImages: Sendable {
 
     private let build: Build
     private let logger: Logger
-    /// Whether the builder runs by itself (otherwise only ``catchUp()`` builds).
-    private let background: Bool
-    private let state = Mutex(State())
+    /// Whether the builder runs by itself (otherwise only ``catchUp()`` builds, and the store does
+    /// not run it as a service).
+    let background: Bool
+    private let wakeups = Wakeups()
+    private let state: Mutex<State>
 
     private struct State {
-        var running = false
+        /// Whether a pass is due or under way (from the first commit it has not yet seen).
+        var busy: Bool
         /// Commits since the builder last looked.
         var commits = 0
-        var closed = false
+        var stopped = false
         var finished: [CheckedContinuation<Void, Never>] = []
         /// Where the builder stands: every record last changed at or before it had an image built.
         var position: Position?
@@ -68,6 +74,8 @@ final class SnapshotImages: Sendable {
         self.build = build
         self.background = background
         self.logger = logger
+        // The first pass is due from the start.
+        state = Mutex(State(busy: background))
     }
 
     /// Calls `observer` after each batch with how many log positions the builder is behind the
@@ -83,40 +91,24 @@ final class SnapshotImages: Sendable {
     /// Log positions the builder is behind as of its last batch; `nil` before the first.
     var pending: Int? { state.withLock { $0.pending } }
 
-    /// Starts the builder: the first pass runs at once (images may be missing or stale since the
-    /// last start).
-    func start() {
-        let start = state.withLock { state -> Bool in
-            guard background, !state.running, !state.closed else { return false }
-            state.running = true
-            return true
-        }
-        if start { Task.detached { await self.run(waitFirst: false) } }
-    }
-
     /// A write committed: build its records' images soon.
     func commitFinished() {
-        let start = state.withLock { state -> Bool in
+        guard background else { return }
+        let signal = state.withLock { state -> Bool in
+            guard !state.stopped else { return false }
             state.commits += 1
-            guard background, !state.running, !state.closed else { return false }
-            state.running = true
+            state.busy = true
             return true
         }
-        if start { Task.detached { await self.run(waitFirst: true) } }
-    }
-
-    /// Waits for a running pass and starts no more.
-    func close() async {
-        state.withLock { $0.closed = true }
-        await idle()
+        if signal { wakeups.signal() }
     }
 
     /// Waits until the builder has nothing left to do (it has caught up, and no commit waits for
-    /// it), or was closed.
+    /// it), or has stopped.
     func idle() async {
         await withCheckedContinuation { continuation in
             let wait = state.withLock { state -> Bool in
-                guard state.running else { return false }
+                guard state.busy, !state.stopped else { return false }
                 state.finished.append(continuation)
                 return true
             }
@@ -130,27 +122,42 @@ final class SnapshotImages: Sendable {
         while try await buildBatch(waits: true) {}
     }
 
-    private func run(waitFirst: Bool) async {
+    /// Builds after commits until the store closes.
+    func run() async {
+        await pass(waitFirst: false)
+        for await _ in wakeups.signals.cancelOnGracefulShutdown() {
+            await pass(waitFirst: true)
+        }
+        let waiting = state.withLock { state in
+            state.stopped = true
+            state.busy = false
+            defer { state.finished = [] }
+            return state.finished
+        }
+        for continuation in waiting { continuation.resume() }
+    }
+
+    /// Builds batches until the builder has caught up and no commit came meanwhile.
+    private func pass(waitFirst: Bool) async {
         var pause: Duration? = waitFirst ? Self.delay : nil
         while true {
-            if let pause { try? await Task.sleep(for: pause) }
-            let (commitsBefore, closed) = state.withLock { state in
+            if let pause { try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) } }
+            // Closing: stop without another batch.
+            if Task.isShuttingDownGracefully { return }
+            let commitsBefore = state.withLock { state in
                 defer { state.commits = 0 }
-                return (state.commits, state.closed)
+                return state.commits
             }
             var more = false
-            // Closed during the pause: stop without another batch.
-            if !closed {
-                do {
-                    more = try await buildBatch()
-                } catch {
-                    logger.error("building snapshot images failed", metadata: [LogKey.error: "\(error)"])
-                }
+            do {
+                more = try await buildBatch()
+            } catch {
+                logger.error("building snapshot images failed", metadata: [LogKey.error: "\(error)"])
             }
             let (stop, waiting, next) = state.withLock {
                 state -> (Bool, [CheckedContinuation<Void, Never>], Duration?) in
-                if state.closed || (!more && state.commits == 0) {
-                    state.running = false
+                if !more && state.commits == 0 {
+                    state.busy = false
                     defer { state.finished = [] }
                     return (true, state.finished, nil)
                 }

@@ -14,23 +14,16 @@ import PostgresNIO
 struct PostgresPushStore: PushStore {
     let connection: PostgresConnection
     let logger: Logger
-    let ordering: PostgresServerStore.LogOrdering
     var head: Int64
     /// Rows being written while the next sets are merged (see ``flushBehind(_:)``).
     var writing: Task<Void, any Error>?
     var writeBehindSets = Self.writeBehindSets
 
-    init(connection: PostgresConnection, logger: Logger, ordering: PostgresServerStore.LogOrdering) async throws {
+    init(connection: PostgresConnection, logger: Logger) async throws {
         self.connection = connection
         self.logger = logger
-        self.ordering = ordering
-        switch ordering {
-        case .commitOrdered:
-            // Held until commit: pushes apply one at a time, and positions commit in order.
-            head = try await connection.one("SELECT seq FROM log_head FOR UPDATE", Int64.self, logger)
-        case .unordered:
-            head = 0
-        }
+        // Held until commit: pushes apply one at a time, and positions commit in order.
+        head = try await connection.one("SELECT seq FROM log_head FOR UPDATE", Int64.self, logger)
     }
 
     var reader: PostgresReader { PostgresReader(connection: connection, logger: logger) }
@@ -94,15 +87,8 @@ struct PostgresPushStore: PushStore {
     }
 
     mutating func nextPosition() async throws -> Int64 {
-        switch ordering {
-        case .commitOrdered:
-            head += 1
-            return head
-        case .unordered:
-            try await settle()
-            head = try await connection.one("SELECT nextval('change_log_unordered')", Int64.self, logger)
-            return head
-        }
+        head += 1
+        return head
     }
 
     /// Takes `cache` for this group's reads, after forgetting what it holds of records another
@@ -146,7 +132,7 @@ struct PostgresPushStore: PushStore {
     {
         try await flush(&pending)
         try await Self.close(
-            head: ordering == .commitOrdered && touched.head > 0 ? head : nil, callers: callers,
+            head: touched.head > 0 ? head : nil, callers: callers,
             notice: touched.head > 0 ? notice : nil, connection, logger)
     }
 

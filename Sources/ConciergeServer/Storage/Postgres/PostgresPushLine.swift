@@ -121,7 +121,7 @@ struct PostgresLinePushStore: LinePushStore {
 /// from: then no other instance committed in between, and what the group read is what it writes
 /// over. Otherwise it writes nothing, and the group is checked again. While instances contend
 /// (for a second after one found that another had written), groups run under the head row's lock
-/// instead, checked inside their transaction (``PostgresServerStore/push(_:client:logger:epoch:hooks:instance:cache:)``),
+/// instead, checked inside their transaction (``PostgresServerStore/push(_:client:logger:epoch:options:instance:cache:)``),
 /// so that an instance never checks in vain over and over.
 struct PostgresPushEngine: PushLineEngine {
     let client: PostgresClient
@@ -129,7 +129,7 @@ struct PostgresPushEngine: PushLineEngine {
     let cache: RecordCache
     let images: SnapshotImages
     let epoch: String
-    let hooks: PostgresServerStore.Hooks
+    let observer: any StoreObserver
     /// This instance's id on its notices.
     let instance: String
     /// Until when groups run under the lock (another instance wrote recently).
@@ -157,8 +157,8 @@ struct PostgresPushEngine: PushLineEngine {
 
     func write(_ group: CheckedGroup<[PostgresQuery]>, after previous: LineTransaction?) -> LineTransaction {
         let transaction = LineTransaction()
-        let (client, logger, hooks, contention) = (client, logger, hooks, contention)
-        let notice = hooks.notifies ? FanOutNotice(group.touched, from: instance).payload : nil
+        let (client, logger, observer, contention) = (client, logger, observer, contention)
+        let notice = observer.sendsNotices ? FanOutNotice(group.touched, from: instance).payload : nil
         Task {
             if let previous {
                 _ = try? await previous.committed
@@ -173,7 +173,7 @@ struct PostgresPushEngine: PushLineEngine {
                     try await PostgresPushStore.close(
                         head: moved ? group.uncommitted.head : nil, callers: group.callers,
                         notice: moved ? notice : nil, connection, logger)
-                    for result in group.results { try await hooks.beforeCommit?(result.outcomes) }
+                    for result in group.results { try await observer.beforeCommit(result.outcomes) }
                     return true
                 }
                 if !wrote { contention.noteOthersWrote() }

@@ -9,27 +9,20 @@ extension PostgresServerStore {
     public func push(_ sets: [ChangeSet], from caller: Caller, serverMillis: UInt64, policy: PushPolicy)
         async throws -> (outcomes: [PushOutcome], counts: PushCounts)
     {
-        let job = PushJob(sets, from: caller, serverMillis: serverMillis, policy: policy)
-        // The unordered mode (a test's) keeps one transaction per batch: what it shows is how
-        // concurrent transactions commit out of order.
-        let result =
-            hooks.ordering == .commitOrdered
-            ? try await pushes.run(job)
-            : try await Self.push(
-                [job], client: client, logger: logger, epoch: epoch, hooks: hooks, instance: instance, cache: records)[
-                    0]
+        let result = try await pushes.run(PushJob(sets, from: caller, serverMillis: serverMillis, policy: policy))
         return (result.outcomes, result.counts)
     }
 
     /// Pushes a group of batches in one transaction: one hold of the head row, one read of the
     /// stored outcomes and of the records, one multi-row statement per table, one commit.
     static func push(
-        _ jobs: [PushJob], client: PostgresClient, logger: Logger, epoch: String, hooks: Hooks, instance: String,
-        cache: RecordCache
+        _ jobs: [PushJob], client: PostgresClient, logger: Logger, epoch: String, options: Options,
+        instance: String, cache: RecordCache
     ) async throws -> [PushResult] {
+        let observer = options.observer
         let (results, written, head) = try await write(client: client, logger: logger) { connection, logger in
-            var store = try await PostgresPushStore(connection: connection, logger: logger, ordering: hooks.ordering)
-            store.writeBehindSets = hooks.writeBehindSets
+            var store = try await PostgresPushStore(connection: connection, logger: logger)
+            store.writeBehindSets = options.writeBehindSets
             if cache.capacity > 0 { try await store.use(cache) }
             var push = GroupPush(store: store, epoch: epoch, cache: cache)
             do {
@@ -41,8 +34,8 @@ extension PostgresServerStore {
                 }
                 try await push.store.finish(
                     &push.pending, touched: push.touched, callers: jobs.map(\.caller),
-                    notice: hooks.notifies ? FanOutNotice(push.touched, from: instance).payload : nil)
-                for result in results { try await hooks.beforeCommit?(result.outcomes) }
+                    notice: observer.sendsNotices ? FanOutNotice(push.touched, from: instance).payload : nil)
+                for result in results { try await observer.beforeCommit(result.outcomes) }
                 return (results, push.writtenRecords, push.store.head)
             } catch {
                 await push.store.abandon()
@@ -63,13 +56,12 @@ extension PostgresServerStore {
         async throws -> PullResponse
     {
         let epoch = self.epoch
-        let ordering = hooks.ordering
         let principal = caller.principal
         let replica = caller.replica.description
         let stale = StoreSupport.nowMillis() - 3_600_000
         let (response, acknowledges): (PullResponse, Bool) = try await read { connection, logger in
             let reader = PostgresReader(connection: connection, logger: logger)
-            let head = try await reader.head(ordering)
+            let head = try await reader.head()
             let compacted = try await reader.compactedThrough()
             let plan = try PullPlan(token: token, cursor: cursor, epoch: epoch, head: head) { compacted }
             // Record the acknowledged cursor only when it moved or the last contact is an hour old.
@@ -119,10 +111,9 @@ extension PostgresServerStore {
     }
 
     public func projectionWithHead(for principal: Principal) async throws -> ([ConciergeCore.Record], UInt64) {
-        let ordering = hooks.ordering
         return try await read { connection, logger in
             let reader = PostgresReader(connection: connection, logger: logger)
-            let head = try await reader.head(ordering)
+            let head = try await reader.head()
             let keys = try await connection.query(
                 "SELECT type, id FROM record WHERE audience && \(Array(principal.tags)) ORDER BY type, id",
                 logger: logger
@@ -136,9 +127,8 @@ extension PostgresServerStore {
 
     /// The last log position committed (for the live fan-out's fallback poll).
     public func head() async throws -> UInt64 {
-        let ordering = hooks.ordering
         return try await read { connection, logger in
-            try await PostgresReader(connection: connection, logger: logger).head(ordering)
+            try await PostgresReader(connection: connection, logger: logger).head()
         }
     }
 
@@ -174,7 +164,6 @@ extension PostgresServerStore {
         _ follower: String, limit: Int, _ handle: @Sendable @escaping ([LoggedChangeSet]) async throws -> Void
     ) async throws -> Int {
         let key = StoreSupport.followerKey(follower)
-        let ordering = hooks.ordering
         // The follower's row stays locked while its batch is handled: another instance running the
         // same follower waits, then reads the position this one moved.
         return try await write { connection, logger in
@@ -186,7 +175,7 @@ extension PostgresServerStore {
                 """, logger: logger)
             let position = try await connection.one(
                 "SELECT CAST(value AS BIGINT) FROM server_meta WHERE key = \(key) FOR UPDATE", Int64.self, logger)
-            let head = Int64(try await PostgresReader(connection: connection, logger: logger).head(ordering))
+            let head = Int64(try await PostgresReader(connection: connection, logger: logger).head())
             var sets: [LoggedChangeSet] = []
             for try await (seq, data) in try await connection.query(
                 """
@@ -274,14 +263,8 @@ struct PostgresReader {
     }
 
     /// The last position committed. In commit order, every position up to it is visible.
-    func head(_ ordering: PostgresServerStore.LogOrdering) async throws -> UInt64 {
-        switch ordering {
-        case .commitOrdered:
-            return UInt64(try await connection.one("SELECT seq FROM log_head", Int64.self, logger))
-        case .unordered:
-            // The naive reader: the largest position it can see.
-            return UInt64(try await connection.one("SELECT COALESCE(MAX(seq), 0) FROM change_log", Int64.self, logger))
-        }
+    func head() async throws -> UInt64 {
+        UInt64(try await connection.one("SELECT seq FROM log_head", Int64.self, logger))
     }
 
     func compactedThrough() async throws -> UInt64 {
@@ -323,7 +306,7 @@ struct PostgresReader {
 
     /// Whole records, three statements for any number of keys; keys with no record are absent.
     /// - Parameter afterFields: for tests, runs between the field rows and the entry rows.
-    func wholeRecords(_ keys: [RecordKey], afterFields: (@Sendable () async throws -> Void)? = nil) async throws
+    func wholeRecords(_ keys: [RecordKey], afterFields: @escaping @Sendable () async throws -> Void = {}) async throws
         -> [RecordKey: Record]
     {
         var needs: [RecordKey: RecordRows.Need] = [:]

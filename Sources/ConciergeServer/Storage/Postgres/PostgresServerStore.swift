@@ -2,6 +2,7 @@ import ConciergeCore
 import Foundation
 import Logging
 import PostgresNIO
+import ServiceLifecycle
 
 /// The PostgreSQL engine: several stateless `concierge-server` instances on one cluster, through
 /// postgres-nio's connection pool. Every statement binds its values; nothing blocks an event loop.
@@ -14,46 +15,27 @@ import PostgresNIO
 /// a reader that sees position `n` sees every position below it, so `seq > cursor` never skips a
 /// change (docs/operations.md explains the choice). Pulls read in one repeatable-read snapshot.
 public final class PostgresServerStore: ServerStore {
-    /// How pushes assign log positions. Only ``commitOrdered`` is safe; ``unordered`` exists so
-    /// that a test can show the gap a naive reader falls into (see `PostgresGapTests`).
-    enum LogOrdering: Sendable {
-        /// Positions from the head row, held until commit: they commit in order.
-        case commitOrdered
-        /// Positions from a plain sequence (`change_log_unordered`, made by the test): concurrent
-        /// writers commit them out of order.
-        case unordered
-    }
-
-    /// Hooks for tests that hold a push's transaction open on purpose.
-    struct Hooks: Sendable {
-        var ordering: LogOrdering = .commitOrdered
-        /// Runs inside a push transaction after its writes, before its commit, once per batch of
-        /// the group with its outcomes.
-        var beforeCommit: (@Sendable ([PushOutcome]) async throws -> Void)?
-        /// Whether pushes notify other instances (a test turns it off to lose a notice).
-        var notifies = true
+    /// How a store is opened beyond its URL: what tests change.
+    struct Options: Sendable {
+        /// What a test watches inside the store (``StoreObserver``).
+        var observer: any StoreObserver = NoObserver()
         /// Pending rows of this many sets are written while the group merges on (a test lowers it
         /// so that every batch's rows are).
         var writeBehindSets = PostgresPushStore.writeBehindSets
-        /// Runs inside the snapshot image builder's read of its records, between their field rows
-        /// and their entry rows (a test commits a push there).
-        var imageReadAfterFields: (@Sendable () async throws -> Void)?
         /// Whether groups are checked beside the writer (``PushLine``); `false` runs every group
         /// under the head row's lock, as while instances contend (a test of that path sets it).
         var checksBesideWriter = true
-        /// Runs when a group has been checked beside the writer, with its outcomes.
-        var afterCheck: (@Sendable ([PushOutcome]) -> Void)?
     }
 
     let client: PostgresClient
-    let runner: Task<Void, Never>
+    /// The connection pool and the image builder, running while the store is open.
+    private let services: StoreServices
     public let epoch: String
     let logger: Logger
-    let hooks: Hooks
+    let options: Options
     /// Push batches waiting for, being checked in, or written by the instance's push line.
     let pushes: PushLine<PostgresPushEngine>
-    /// The push writer's decoded copy of recent records (none in the unordered mode of a test,
-    /// whose transactions run side by side).
+    /// The push writer's decoded copy of recent records.
     let records: RecordCache
     /// Builds the records' snapshot images in the background.
     let images: SnapshotImages
@@ -73,68 +55,84 @@ public final class PostgresServerStore: ServerStore {
     ) async throws -> PostgresServerStore {
         try await connect(
             url: url, maxConnections: maxConnections, recordCache: recordCache, snapshotImages: snapshotImages,
-            logger: logger, hooks: Hooks())
+            logger: logger, options: Options())
     }
 
     static func connect(
         url: String, maxConnections: Int, recordCache: Int = ServerConfiguration.defaultRecordCache,
-        snapshotImages: Bool = true, logger: Logger, hooks: Hooks
+        snapshotImages: Bool = true, logger: Logger, options: Options
     ) async throws -> PostgresServerStore {
         var configuration = try PostgresURL.configuration(url)
         configuration.options.maximumConnections = maxConnections
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-        // Started at once, on this task, up to its first suspension: a lease made before `run()`
-        // began logs a warning (and waits for it).
-        let runner = Task.immediate { await client.run() }
+        // The pool runs as the first of the store's services; the store leases its first connection
+        // once it has started (a lease made before `run()` began logs a warning).
+        let (started, pool) = PoolService.starting(client)
+        let services = StoreServices([pool], logger: logger)
+        for await _ in started {}
         do {
             let epoch = try await Self.prepare(client, logger: logger)
             let store = PostgresServerStore(
-                client: client, runner: runner, epoch: epoch, logger: logger, hooks: hooks,
-                records: RecordCache(capacity: hooks.ordering == .commitOrdered ? recordCache : 0),
+                client: client, services: services, epoch: epoch, logger: logger, options: options,
+                records: RecordCache(capacity: recordCache),
                 images: SnapshotImages.postgres(
-                    client: client, background: snapshotImages, logger: logger,
-                    afterFields: hooks.imageReadAfterFields))
-            store.images.start()
+                    client: client, background: snapshotImages, logger: logger, observer: options.observer))
+            // After the migrations: the builder reads the tables they made.
+            if store.images.background { await services.add(store.images) }
             return store
         } catch {
-            runner.cancel()
+            await services.shutdown()
             throw Self.storeError(error, "cannot open the PostgreSQL database")
         }
     }
 
+    /// postgres-nio's client as the store's first service, saying when it starts.
+    private struct PoolService: Service {
+        let client: PostgresClient
+        let started: AsyncStream<Void>.Continuation
+
+        static func starting(_ client: PostgresClient) -> (AsyncStream<Void>, PoolService) {
+            let (stream, continuation) = AsyncStream<Void>.makeStream()
+            return (stream, PoolService(client: client, started: continuation))
+        }
+
+        func run() async {
+            started.finish()
+            await client.run()
+        }
+    }
+
     private init(
-        client: PostgresClient, runner: Task<Void, Never>, epoch: String, logger: Logger, hooks: Hooks,
+        client: PostgresClient, services: StoreServices, epoch: String, logger: Logger, options: Options,
         records: RecordCache, images: SnapshotImages
     ) {
         self.client = client
-        self.runner = runner
+        self.services = services
         self.epoch = epoch
         self.logger = logger
-        self.hooks = hooks
+        self.options = options
         self.records = records
         self.images = images
         let instance = self.instance
         let engine = PostgresPushEngine(
-            client: client, logger: logger, cache: records, images: images, epoch: epoch, hooks: hooks,
+            client: client, logger: logger, cache: records, images: images, epoch: epoch, observer: options.observer,
             instance: instance, contention: .init())
         let locked = LockedGroups(
-            wanted: { [contention = engine.contention] in !hooks.checksBesideWriter || contention.contended },
+            wanted: { [contention = engine.contention] in !options.checksBesideWriter || contention.contended },
             run: { jobs in
                 let results = try await Self.push(
-                    jobs, client: client, logger: logger, epoch: epoch, hooks: hooks, instance: instance,
+                    jobs, client: client, logger: logger, epoch: epoch, options: options, instance: instance,
                     cache: records)
                 // Committed: the records' images can be built.
                 if results.contains(where: { $0.counts.accepted > 0 }) { images.commitFinished() }
                 return results
             })
-        pushes = PushLine(engine: engine, locked: locked, afterCheck: hooks.afterCheck)
+        pushes = PushLine(engine: engine, locked: locked, observer: options.observer)
     }
 
-    /// Waits for a running image batch, then closes the connections.
+    /// Stops the image builder (a running batch finishes), then closes the connections.
     public func close() async {
-        await images.close()
-        runner.cancel()
-        _ = await runner.value
+        await services.shutdown()
     }
 
     /// Builds every missing or stale snapshot image now (the store does it by itself in the
@@ -357,61 +355,66 @@ public final class PostgresServerStore: ServerStore {
     // MARK: Enrolment and devices
 
     public func issueEnrolmentCode(for principal: PrincipalID, lifetime: Int64) async throws -> String {
-        let code = StoreSupport.enrolmentCode()
+        let issued = DevicePolicy.issueCode(lifetime: lifetime, now: StoreSupport.nowMillis())
         try await write { connection, logger in
             guard try await connection.exists("SELECT 1 FROM principal WHERE id = \(principal.rawValue)", logger)
-            else { throw StoreError(.notFound, "no principal \(principal)") }
+            else { throw DevicePolicy.noPrincipal(principal) }
             try await connection.query(
                 """
                 INSERT INTO enrolment_code (code_hash, principal_id, expires_at)
-                VALUES (\(StoreSupport.hash(code)), \(principal.rawValue), \(StoreSupport.nowMillis() + lifetime * 1000))
+                VALUES (\(issued.hash), \(principal.rawValue), \(issued.expiresAt))
                 """, logger: logger)
         }
-        return code
+        return issued.code
     }
 
     public func enrol(code: String, deviceName: String) async throws -> Enrolment {
         let now = StoreSupport.nowMillis()
         return try await write { connection, logger in
-            // One statement spends the code: two instances racing for it cannot both succeed.
-            let spent = try await connection.query(
+            // The row lock orders two instances racing for the code: the second sees it spent.
+            let stored = try await connection.query(
+                """
+                SELECT principal_id, expires_at, used_at FROM enrolment_code
+                WHERE code_hash = \(DevicePolicy.lookupHash(ofPresented: code)) FOR UPDATE
+                """, logger: logger
+            ).collect().first.map { try $0.decode((String, Int64, Int64?).self) }
+            guard let (id, expiresAt, usedAt) = stored,
+                DevicePolicy.spendable(usedAt: usedAt, expiresAt: expiresAt, now: now),
+                let principal = try await Self.principal(PrincipalID(id), connection, logger)
+            else { throw DevicePolicy.invalidCode }
+            try await connection.query(
                 """
                 UPDATE enrolment_code SET used_at = \(now)
-                WHERE code_hash = \(StoreSupport.hash(code.uppercased())) AND used_at IS NULL AND expires_at > \(now)
-                RETURNING principal_id
-                """, logger: logger
-            ).collect().map { try $0.decode(String.self) }
-            guard let id = spent.first, let principal = try await Self.principal(PrincipalID(id), connection, logger)
-            else { throw SyncError(.invalidCode, "the enrolment code is unknown, used or expired") }
-            let (replica, refresh) = StoreSupport.newDevice()
-            try await Self.insertDevice(
-                replica, refresh, principal.id, String(deviceName.prefix(100)), connection, logger)
-            return Enrolment(replica: replica, refreshToken: refresh, principal: principal)
+                WHERE code_hash = \(DevicePolicy.lookupHash(ofPresented: code))
+                """, logger: logger)
+            let device = DevicePolicy.newDevice(named: deviceName)
+            try await Self.insert(device, of: principal.id, connection, logger)
+            return device.enrolment(of: principal)
         }
     }
 
-    static func insertDevice(
-        _ replica: ReplicaID, _ refresh: String, _ principal: PrincipalID, _ name: String,
-        _ connection: PostgresConnection, _ logger: Logger
+    static func insert(
+        _ device: DevicePolicy.NewDevice, of principal: PrincipalID, _ connection: PostgresConnection,
+        _ logger: Logger
     ) async throws {
         try await connection.query(
             """
             INSERT INTO device (replica_id, principal_id, name, created_at, refresh_hash)
-            VALUES (\(replica.description), \(principal.rawValue), \(name), \(StoreSupport.nowMillis()),
-                \(StoreSupport.hash(refresh)))
+            VALUES (\(device.replica.description), \(principal.rawValue), \(device.name),
+                \(StoreSupport.nowMillis()), \(device.refreshHash))
             """, logger: logger)
     }
 
     public func enrolDevices(for principal: PrincipalID, count: Int, name: String) async throws -> [Enrolment] {
         try await write { connection, logger in
             guard let owner = try await Self.principal(principal, connection, logger) else {
-                throw StoreError(.notFound, "no principal \(principal)")
+                throw DevicePolicy.noPrincipal(principal)
             }
             var enrolments: [Enrolment] = []
             for _ in 0..<count {
-                let (replica, refresh) = StoreSupport.newDevice()
-                try await Self.insertDevice(replica, refresh, principal, name, connection, logger)
-                enrolments.append(Enrolment(replica: replica, refreshToken: refresh, principal: owner))
+                let device = DevicePolicy.newDevice(named: name)
+                try await Self.insert(device, of: principal, connection, logger)
+                enrolments.append(device.enrolment(of: owner))
             }
             return enrolments
         }
@@ -491,9 +494,7 @@ public final class PostgresServerStore: ServerStore {
             let owners = try await connection.query(
                 "SELECT principal_id FROM device WHERE replica_id = \(replica.description)", logger: logger
             ).collect().map { try $0.decode(String.self) }
-            guard let principal = owners.first, owner == nil || owner!.rawValue == principal else {
-                throw StoreError(.notFound, "no such device")
-            }
+            try DevicePolicy.checkRevocation(storedOwner: owners.first, by: owner)
             try await connection.query(
                 """
                 UPDATE device SET revoked_at = COALESCE(revoked_at, \(StoreSupport.nowMillis()))

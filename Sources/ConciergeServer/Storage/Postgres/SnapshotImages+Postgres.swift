@@ -10,12 +10,10 @@ extension SnapshotImages {
 
     /// The builder of the PostgreSQL engine: each batch is one transaction on a connection of its
     /// own, beside the push writer's, and reads its records in a snapshot on another.
-    /// - Parameter afterFields: for tests, runs inside that read, between the records' field rows
-    ///   and their entry rows.
-    static func postgres(
-        client: PostgresClient, background: Bool, logger: Logger,
-        afterFields: (@Sendable () async throws -> Void)? = nil
-    ) -> SnapshotImages {
+    /// - Parameter observer: a test's (``StoreObserver/betweenImageRows()``).
+    static func postgres(client: PostgresClient, background: Bool, logger: Logger, observer: any StoreObserver)
+        -> SnapshotImages
+    {
         SnapshotImages(background: background, logger: logger) { position, waits in
             try await PostgresServerStore.write(client: client, logger: logger) { connection, logger in
                 try await batch(
@@ -28,7 +26,7 @@ extension SnapshotImages {
                         // room for both besides the pushes.)
                         try await PostgresServerStore.read(client: client, logger: logger) { reader, logger in
                             try await PostgresReader(connection: reader, logger: logger).wholeRecords(
-                                keys, afterFields: afterFields)
+                                keys, afterFields: observer.betweenImageRows)
                         }
                     })
             }

@@ -192,7 +192,7 @@ final class PushLine<Engine: PushLineEngine>: Sendable {
 
     private let engine: Engine
     private let locked: LockedGroups?
-    private let afterCheck: (@Sendable ([PushOutcome]) -> Void)?
+    private let observer: any StoreObserver
     private let jobs = WaitingJobs<PushJob, PushResult>(maxWeight: PushJob.groupSets) { $0.sets.count }
     /// Where groups are checked (the drain runs there), ahead of request handling when the system
     /// allows it: the check is the stage every push waits for, and decoding requests faster than
@@ -216,11 +216,11 @@ final class PushLine<Engine: PushLineEngine>: Sendable {
 
     /// - Parameters:
     ///   - locked: how groups run under the writer's lock while the engine wants them to.
-    ///   - afterCheck: for tests, runs when a group has been checked, with its outcomes.
-    init(engine: Engine, locked: LockedGroups? = nil, afterCheck: (@Sendable ([PushOutcome]) -> Void)?) {
+    ///   - observer: a test's, told when a group has been checked.
+    init(engine: Engine, locked: LockedGroups? = nil, observer: any StoreObserver) {
         self.engine = engine
         self.locked = locked
-        self.afterCheck = afterCheck
+        self.observer = observer
     }
 
     /// How many batches wait for a group (not counting those being checked or written).
@@ -352,7 +352,7 @@ final class PushLine<Engine: PushLineEngine>: Sendable {
             var results: [PushResult] = []
             results.reserveCapacity(jobs.count)
             for job in jobs { results.append(try await push.push(job)) }
-            afterCheck?(results.flatMap(\.outcomes))
+            observer.checked(results.flatMap(\.outcomes))
             return Checked(
                 group: group, results: results,
                 uncommitted: .init(

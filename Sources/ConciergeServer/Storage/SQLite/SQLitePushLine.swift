@@ -14,9 +14,9 @@ struct SQLitePushEngine: PushLineEngine {
     let cache: RecordCache
     let images: SnapshotImages
     let epoch: String
-    /// For tests, runs inside each push transaction after its writes, with the outcomes of the
+    /// A test's, told inside each push transaction after its writes, with the outcomes of the
     /// group; throwing rolls the group back.
-    let beforeCommit: (@Sendable ([PushOutcome]) throws -> Void)?
+    let observer: any StoreObserver
 
     func checkStore(before: UncommittedGroup?) async throws -> SQLitePushStore {
         try await SQLitePushStore(pool: pool, before: before)
@@ -31,14 +31,14 @@ struct SQLitePushEngine: PushLineEngine {
         -> LineTransaction
     {
         let transaction = LineTransaction()
-        let (cache, beforeCommit, checkpointer) = (cache, beforeCommit, checkpointer)
+        let (cache, observer, checkpointer) = (cache, observer, checkpointer)
         pool.asyncWrite(
             { db in
                 // The writer's queue is serial: `previous` has ended by now.
                 if let previous, !previous.didCommit { return false }
                 if try cache.checkDataVersion(in: db) { return false }
                 try SQLiteServerStore.write(group.rows, callers: group.callers, in: db)
-                try beforeCommit?(group.outcomes)
+                try observer.beforeCommitBlocking(group.outcomes)
                 return true
             },
             completion: { _, result in

@@ -25,6 +25,8 @@ public final class SQLiteServerStore: ServerStore {
     let records: RecordCache
     /// Builds the records' snapshot images in the background.
     let images: SnapshotImages
+    /// The checkpointer and the image builder, running while the store is open.
+    private let services: StoreServices
 
     /// Opens (creating when needed) the database at `path` and applies the migrations.
     /// - Parameters:
@@ -35,18 +37,13 @@ public final class SQLiteServerStore: ServerStore {
         logger: Logger
     ) throws {
         try self.init(
-            path: path, recordCache: recordCache, snapshotImages: snapshotImages, beforeCommit: nil, afterCheck: nil,
+            path: path, recordCache: recordCache, snapshotImages: snapshotImages, observer: NoObserver(),
             logger: logger)
     }
 
-    /// - Parameter afterCheck: for tests, runs when a group of pushes has been checked, with its
-    ///   outcomes (``SQLitePushEngine``).
-    /// - Parameter beforeCommit: for tests, runs inside each push transaction after its writes,
-    ///   with the outcomes of the group; throwing rolls the group back.
+    /// - Parameter observer: a test's, watching the pushes (``StoreObserver``).
     init(
-        path: String, recordCache: Int, snapshotImages: Bool = true,
-        beforeCommit: (@Sendable ([PushOutcome]) throws -> Void)?,
-        afterCheck: (@Sendable ([PushOutcome]) -> Void)? = nil, logger: Logger
+        path: String, recordCache: Int, snapshotImages: Bool = true, observer: any StoreObserver, logger: Logger
     ) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
@@ -98,15 +95,15 @@ public final class SQLiteServerStore: ServerStore {
             pushes = PushLine(
                 engine: SQLitePushEngine(
                     pool: pool, checkpointer: checkpointer, cache: records, images: images, epoch: epoch,
-                    beforeCommit: beforeCommit),
-                afterCheck: afterCheck)
+                    observer: observer),
+                observer: observer)
         } catch let error as StoreError {
             throw error
         } catch {
             throw StoreError(.database, "cannot open the database at \(path)", underlying: error)
         }
         self.logger = logger
-        images.start()
+        services = StoreServices([checkpointer] + (images.background ? [images] : []), logger: logger)
     }
 
     /// Writes a consistent copy of the live database to `path` (SQLite's online backup).
@@ -157,11 +154,10 @@ public final class SQLiteServerStore: ServerStore {
     public typealias Caller = ConciergeServer.Caller
     public typealias Enrolment = ConciergeServer.Enrolment
 
-    /// Waits for a running image batch and checkpoint; SQLite checkpoints the rest when the last
-    /// connection closes.
+    /// Stops the image builder and the checkpointer, letting a running batch or checkpoint finish;
+    /// SQLite checkpoints the rest when the last connection closes.
     public func close() async {
-        await images.close()
-        await checkpointer.close()
+        await services.shutdown()
     }
 
     /// Builds every missing or stale snapshot image now (the store does it by itself in the
@@ -265,43 +261,35 @@ public final class SQLiteServerStore: ServerStore {
 
     /// Issues a one-time enrolment code for `principal`, valid for `lifetime` seconds.
     public func issueEnrolmentCode(for principal: PrincipalID, lifetime: Int64) async throws -> String {
-        let code = StoreSupport.enrolmentCode()
+        let issued = DevicePolicy.issueCode(lifetime: lifetime, now: StoreSupport.nowMillis())
         try await write { db in
-            guard try Self.principal(principal, in: db) != nil else {
-                throw StoreError(.notFound, "no principal \(principal)")
-            }
+            guard try Self.principal(principal, in: db) != nil else { throw DevicePolicy.noPrincipal(principal) }
             try db.cachedExecute(
                 sql: "INSERT INTO enrolment_code (code_hash, principal_id, expires_at) VALUES (?, ?, ?)",
-                arguments: [StoreSupport.hash(code), principal.rawValue, StoreSupport.nowMillis() + lifetime * 1000])
+                arguments: [issued.hash, principal.rawValue, issued.expiresAt])
         }
-        return code
+        return issued.code
     }
 
     /// Uses a one-time code: mints the replica id and the first refresh token.
     /// - Throws: ``SyncError`` `invalidCode` when the code is unknown, used or expired.
     public func enrol(code: String, deviceName: String) async throws -> Enrolment {
-        try await write { db in
+        let hash = DevicePolicy.lookupHash(ofPresented: code)
+        return try await write { db in
+            let now = StoreSupport.nowMillis()
             guard
                 let row = try Row.fetchOne(
                     db.cachedStatement(
                         sql: "SELECT principal_id, expires_at, used_at FROM enrolment_code WHERE code_hash = ?"),
-                    arguments: [StoreSupport.hash(code.uppercased())]),
-                row["used_at"] as Int64? == nil, (row["expires_at"] as Int64) > StoreSupport.nowMillis(),
+                    arguments: [hash]),
+                DevicePolicy.spendable(usedAt: row["used_at"], expiresAt: row["expires_at"], now: now),
                 let principal = try Self.principal(PrincipalID(row["principal_id"]), in: db)
-            else { throw SyncError(.invalidCode, "the enrolment code is unknown, used or expired") }
+            else { throw DevicePolicy.invalidCode }
             try db.cachedExecute(
-                sql: "UPDATE enrolment_code SET used_at = ? WHERE code_hash = ?",
-                arguments: [StoreSupport.nowMillis(), StoreSupport.hash(code.uppercased())])
-            let (replica, refresh) = StoreSupport.newDevice()
-            try db.cachedExecute(
-                sql:
-                    "INSERT INTO device (replica_id, principal_id, name, created_at, refresh_hash) VALUES (?, ?, ?, ?, ?)",
-                arguments: [
-                    replica.description, principal.id.rawValue, String(deviceName.prefix(100)),
-                    StoreSupport.nowMillis(),
-                    StoreSupport.hash(refresh),
-                ])
-            return Enrolment(replica: replica, refreshToken: refresh, principal: principal)
+                sql: "UPDATE enrolment_code SET used_at = ? WHERE code_hash = ?", arguments: [now, hash])
+            let device = DevicePolicy.newDevice(named: deviceName)
+            try Self.insert(device, of: principal.id, in: db)
+            return device.enrolment(of: principal)
         }
     }
 
@@ -309,21 +297,22 @@ public final class SQLiteServerStore: ServerStore {
     /// fleets of managed devices and for load tests.
     public func enrolDevices(for principal: PrincipalID, count: Int, name: String) async throws -> [Enrolment] {
         try await write { db in
-            guard let owner = try Self.principal(principal, in: db) else {
-                throw StoreError(.notFound, "no principal \(principal)")
-            }
+            guard let owner = try Self.principal(principal, in: db) else { throw DevicePolicy.noPrincipal(principal) }
             return try (0..<count).map { _ in
-                let (replica, refresh) = StoreSupport.newDevice()
-                try db.cachedExecute(
-                    sql:
-                        "INSERT INTO device (replica_id, principal_id, name, created_at, refresh_hash) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [
-                        replica.description, principal.rawValue, name, StoreSupport.nowMillis(),
-                        StoreSupport.hash(refresh),
-                    ])
-                return Enrolment(replica: replica, refreshToken: refresh, principal: owner)
+                let device = DevicePolicy.newDevice(named: name)
+                try Self.insert(device, of: principal, in: db)
+                return device.enrolment(of: owner)
             }
         }
+    }
+
+    private static func insert(_ device: DevicePolicy.NewDevice, of principal: PrincipalID, in db: Database) throws {
+        try db.cachedExecute(
+            sql: "INSERT INTO device (replica_id, principal_id, name, created_at, refresh_hash) VALUES (?, ?, ?, ?, ?)",
+            arguments: [
+                device.replica.description, principal.rawValue, device.name, StoreSupport.nowMillis(),
+                device.refreshHash,
+            ])
     }
 
     /// Rotates a refresh token by ``RefreshTokenPolicy``.
@@ -397,12 +386,11 @@ public final class SQLiteServerStore: ServerStore {
     /// Revokes a device; with `owner`, only if it belongs to that principal.
     public func revokeDevice(_ replica: ReplicaID, owner: PrincipalID?) async throws {
         try await write { db in
-            guard
-                let principal = try String.fetchOne(
+            try DevicePolicy.checkRevocation(
+                storedOwner: try String.fetchOne(
                     db.cachedStatement(sql: "SELECT principal_id FROM device WHERE replica_id = ?"),
                     arguments: [replica.description]),
-                owner == nil || owner!.rawValue == principal
-            else { throw StoreError(.notFound, "no such device") }
+                by: owner)
             try db.cachedExecute(
                 sql: "UPDATE device SET revoked_at = COALESCE(revoked_at, ?) WHERE replica_id = ?",
                 arguments: [StoreSupport.nowMillis(), replica.description])
