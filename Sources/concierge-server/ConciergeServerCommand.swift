@@ -77,8 +77,8 @@ struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Administer providers, principals, devices and the database.",
         subcommands: [
-            CreateProvider.self, CreatePrincipal.self, IssueCode.self, RevokeDevice.self, Stats.self, Backup.self,
-            MarkRestored.self, Compact.self,
+            CreateProvider.self, CreatePrincipal.self, IssueCode.self, RevokeDevice.self, CreateIntegration.self,
+            AddKey.self, ListKeys.self, RevokeKey.self, Stats.self, Backup.self, MarkRestored.self, Compact.self,
         ])
 
     struct CreateProvider: AsyncParsableCommand {
@@ -86,11 +86,82 @@ struct Admin: AsyncParsableCommand {
         @OptionGroup var options: ServerOptions
         @Argument(help: "Provider id.") var id: String
         @Option(help: "Display name.") var name: String?
+        @Option(help: "The region national phone numbers are read in (ISO 3166 alpha-2, say DE).") var region: String?
+
+        func validate() throws {
+            if let region, !PhoneNumber.isKnown(region: region) { throw ValidationError("unknown region \(region)") }
+        }
 
         func run() async throws {
             let parts = try await Admin.open(options)
             try await parts.store.createProvider(id: ProviderID(id), name: name ?? id)
+            if let region { try await parts.store.setDefaultRegion(of: ProviderID(id), to: region.uppercased()) }
             print("created provider \(id)")
+        }
+    }
+
+    struct CreateIntegration: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "create-integration",
+            abstract: "Create a channel integration (a mail gateway, a phone system, a chat widget).")
+        @OptionGroup var options: ServerOptions
+        @Argument(help: "Integration id.") var id: String
+        @Option(help: "Provider id.") var provider: String
+        @Option(help: "Display name.") var name: String?
+
+        func run() async throws {
+            let parts = try await Admin.open(options)
+            _ = try await IntegrationAdmin.create(
+                id: PrincipalID(id), provider: ProviderID(provider), name: name ?? id, store: parts.store)
+            print("created integration \(id); give it a key with: admin add-key \(id) --channels email,phone")
+        }
+    }
+
+    struct AddKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add-key",
+            abstract: "Give an integration a new API key (shown once; the old keys keep working until revoked).")
+        @OptionGroup var options: ServerOptions
+        @Argument(help: "Integration id.") var integration: String
+        @Option(help: "The channels the key may write, comma-separated (email, phone, sms, chat, social, ...).")
+        var channels: String
+
+        func run() async throws {
+            let parts = try await Admin.open(options)
+            let (key, id) = try await IntegrationAdmin.addKey(
+                to: PrincipalID(integration),
+                channels: channels.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
+                store: parts.store)
+            print(key)
+            FileHandle.standardError.write(Data("key \(id): keep it now, it is not shown again\n".utf8))
+        }
+    }
+
+    struct ListKeys: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "list-keys", abstract: "List an integration's API keys (ids and channels, never secrets).")
+        @OptionGroup var options: ServerOptions
+        @Argument(help: "Integration id.") var integration: String
+
+        func run() async throws {
+            let parts = try await Admin.open(options)
+            for key in try await parts.store.integrationKeys(of: PrincipalID(integration)) {
+                let channels = key.channels.map(\.rawValue).sorted().joined(separator: ",")
+                print("\(key.id)  \(channels)  \(key.revokedAt == nil ? "active" : "revoked")")
+            }
+        }
+    }
+
+    struct RevokeKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "revoke-key", abstract: "Revoke an integration's API key by its id.")
+        @OptionGroup var options: ServerOptions
+        @Argument(help: "Key id (list-keys shows them).") var id: String
+
+        func run() async throws {
+            let parts = try await Admin.open(options)
+            try await parts.store.revokeIntegrationKey(id: id)
+            print("revoked key \(id)")
         }
     }
 

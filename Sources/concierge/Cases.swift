@@ -137,7 +137,11 @@ struct CaseCommand: AsyncParsableCommand {
                 ["WHEN", "WHO", "CHANNEL", "WHAT"],
                 serviceCase.timeline.map { entry in
                     var who = "\(entry.author.principal) (\(entry.author.role))"
-                    if serviceCase.isVerified(entry) { who += Output.styled(" verified", .green) }
+                    if serviceCase.isVerified(entry) {
+                        who += Output.styled(" verified", .green)
+                    } else if let identity = serviceCase.identity(of: entry) {
+                        who += Output.styled(" \(identity)", .yellow)
+                    }
                     var what = describe(entry)
                     if entry.kind == EntryKind.note { what = Output.styled("[internal] ", .magenta) + what }
                     if pending.contains(entry.id) { what += Output.styled("  (pending)", .yellow) }

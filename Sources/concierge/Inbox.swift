@@ -29,7 +29,9 @@ enum CaseJSON {
                         "id": .string(entry.id.rawValue), "kind": .string(entry.kind),
                         "author": .string(entry.author.principal.rawValue), "role": .string(entry.author.role.rawValue),
                         "at": .int(Int64(entry.stamp.hlc.millis)), "channel": entry.payload["channel"] ?? .null,
-                        "verified": .bool(serviceCase.isVerified(entry)), "text": .string(describe(entry)),
+                        "verified": .bool(serviceCase.isVerified(entry)),
+                        "identity": serviceCase.identity(of: entry).map(Value.string) ?? .null,
+                        "text": .string(describe(entry)),
                         "pending": .bool(pending.contains(entry.id)),
                     ])
                 }),

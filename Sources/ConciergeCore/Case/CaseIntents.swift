@@ -204,6 +204,9 @@ extension TimelineEntry {
 }
 
 /// A message on a channel (``EntryKind/message``).
+///
+/// A message taken in from a channel integration also says who sent it and what that rests on
+/// (``sender``), and carries the channel's own details (``email``, ``call``).
 public struct MessageEntry: TimelineEntry {
     public static let kind = EntryKind.message
     public var channel: Channel
@@ -212,20 +215,98 @@ public struct MessageEntry: TimelineEntry {
     /// Of an outbound message: `service` (the default), `notices`, `marketing`, `surveys`, ...
     public var purpose: String?
     public var body: String?
+    public var sender: Sender?
+    public var email: EmailDetails?
+    public var call: CallDetails?
 
-    public init(channel: Channel, direction: String, purpose: String? = nil, body: String?) {
+    /// Who sent a message taken in from a channel, and what the identity rests on: the contact
+    /// point it came from (`from`, personal) and whether that point is verified for the customer.
+    public struct Sender: Hashable, Sendable {
+        public var point: ContactPoint
+        public var verified: Bool
+
+        public init(point: ContactPoint, verified: Bool) {
+            self.point = point
+            self.verified = verified
+        }
+
+        /// "verified via phone", "matched on email anna@example.com, unverified".
+        public var restsOn: String {
+            verified ? "verified via \(point.kind)" : "matched on \(point.kind) \(point.value), unverified"
+        }
+    }
+
+    /// An e-mail's subject (personal) and the ids that thread it.
+    public struct EmailDetails: Hashable, Sendable {
+        public var subject: String?
+        public var messageID: String?
+        public var inReplyTo: String?
+        public var references: [String]
+
+        public init(subject: String?, messageID: String?, inReplyTo: String? = nil, references: [String] = []) {
+            self.subject = subject
+            self.messageID = messageID
+            self.inReplyTo = inReplyTo
+            self.references = references
+        }
+    }
+
+    /// A call's length and how it ended (`answered`, `missed`, `voicemail`, `busy`, ...).
+    public struct CallDetails: Hashable, Sendable {
+        public var durationSeconds: Int64?
+        public var outcome: String?
+
+        public init(durationSeconds: Int64?, outcome: String?) {
+            self.durationSeconds = durationSeconds
+            self.outcome = outcome
+        }
+    }
+
+    public init(
+        channel: Channel, direction: String, purpose: String? = nil, body: String?, sender: Sender? = nil,
+        email: EmailDetails? = nil, call: CallDetails? = nil
+    ) {
         self.channel = channel
         self.direction = direction
         self.purpose = purpose
         self.body = body
+        self.sender = sender
+        self.email = email
+        self.call = call
     }
 
     public var payload: [String: Value] {
         var payload: [String: Value] = ["channel": .string(channel.rawValue), "direction": .string(direction)]
         if let purpose { payload["purpose"] = .string(purpose) }
+        if let sender {
+            payload["sender"] = .object([
+                "kind": .string(sender.point.kind.rawValue), "verified": .bool(sender.verified),
+                "parsed": .bool(sender.point.parsed),
+            ])
+        }
+        if let email {
+            var details: [String: Value] = [:]
+            if let id = email.messageID { details["messageId"] = .string(id) }
+            if let id = email.inReplyTo { details["inReplyTo"] = .string(id) }
+            if !email.references.isEmpty { details["references"] = .array(email.references.map(Value.string)) }
+            payload["email"] = .object(details)
+        }
+        if let call {
+            var details: [String: Value] = [:]
+            if let seconds = call.durationSeconds { details["durationSeconds"] = .int(seconds) }
+            if let outcome = call.outcome { details["outcome"] = .string(outcome) }
+            payload["call"] = .object(details)
+        }
         return payload
     }
-    public var personal: [String: Value] { body.map { ["body": .string($0)] } ?? [:] }
+
+    public var personal: [String: Value] {
+        var personal: [String: Value] = [:]
+        if let body { personal["body"] = .string(body) }
+        if let sender { personal["from"] = .string(sender.point.value) }
+        if let subject = email?.subject { personal["subject"] = .string(subject) }
+        return personal
+    }
 }
 
 /// An internal note (``EntryKind/note``).

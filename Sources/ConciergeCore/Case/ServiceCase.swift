@@ -47,6 +47,19 @@ public struct ServiceCase: Hashable, Sendable {
         isByCustomer(entry)
     }
 
+    /// What an entry's identity rests on, as agents read it: "verified via app" for the customer's
+    /// own device; for a contact taken in from a channel, "verified via phone" or "matched on
+    /// phone +49228622243, unverified"; `nil` for staff and the server.
+    public func identity(of entry: LogEntry) -> String? {
+        if isVerified(entry) { return "verified via app" }
+        guard entry.author.role == .integration, let sender = entry.payload["sender"]?.objectValue,
+            let kind = sender["kind"]?.stringValue
+        else { return nil }
+        if sender["verified"]?.boolValue == true { return "verified via \(kind)" }
+        let from = entry.personal["from"]?.stringValue.map { " \($0)" } ?? ""
+        return "matched on \(kind)\(from), unverified"
+    }
+
     func isByCustomer(_ entry: LogEntry) -> Bool {
         entry.author.role == .customer && customer != nil && entry.author.principal == customer
     }

@@ -19,7 +19,10 @@ public struct Channel: StringIdentifier {
 /// Structural members live in an entry's `payload` and survive erasure; free text and personal
 /// data live in `personal`. Unknown kinds are kept and shown as such.
 public enum EntryKind {
-    /// `payload`: `channel`, `direction` (`inbound`/`outbound`); `personal`: `body`.
+    /// `payload`: `channel`, `direction` (`inbound`/`outbound`), `purpose` (outbound), and for a
+    /// message taken in from a channel `sender` (`kind`, `verified`, `parsed`), `email`
+    /// (`messageId`, `inReplyTo`, `references`), `call` (`durationSeconds`, `outcome`);
+    /// `personal`: `body`, `from`, `subject` (``MessageEntry``).
     public static let message = "message"
     /// An internal note, never in a customer's projection. `personal`: `body`.
     public static let note = "note"

@@ -1,4 +1,6 @@
 import ConciergeCore
+import Foundation
+import Synchronization
 
 /// A change the server derives while it accepts a push, inside the same transaction: today the
 /// follow-up case; next automatic assignment, reminders due, SLA breaches. The derived set is
@@ -30,12 +32,38 @@ struct ReactionPlan: Sendable {
     var make: @Sendable (_ records: [RecordKey: Record], _ server: inout ServerIdentity) -> ChangeSet?
 }
 
-/// Builds a change set written by the server itself.
-struct ServerSetBuilder {
-    var server: ServerIdentity
+/// A replica's clock shared by everything that stamps for it at once: each stamp is ticked under
+/// a lock, so two sets built side by side never carry the same stamp.
+final class StampClock: Sendable {
+    let replica: ReplicaID
+    private let clock: Mutex<HybridLogicalClock>
+
+    init(replica: ReplicaID, clock: HybridLogicalClock = HybridLogicalClock()) {
+        self.replica = replica
+        self.clock = Mutex(clock)
+    }
+
+    func nextStamp() -> Stamp {
+        let wall = UInt64(Date().timeIntervalSince1970 * 1000)
+        return Stamp(hlc: clock.withLock { $0.tick(wallMillis: wall) }, replica: replica)
+    }
+
+    var latest: HLC { clock.withLock { $0.latest } }
+}
+
+/// Builds a change set written by the server for an author (itself, or a channel integration
+/// whose contact it takes in): stamps from `clock`, in the order of the calls.
+struct SetBuilder {
+    let author: Author
+    let clock: StampClock
     var changes: [RecordChange] = []
 
-    init(_ server: ServerIdentity) { self.server = server }
+    init(author: Author, clock: StampClock) {
+        self.author = author
+        self.clock = clock
+    }
+
+    func nextStamp() -> Stamp { clock.nextStamp() }
 
     /// Writes `value` to a declared register field of `key`.
     mutating func write(_ value: Value, to field: String, of key: RecordKey) {
@@ -46,28 +74,62 @@ struct ServerSetBuilder {
             RecordChange(
                 key,
                 .write(
-                    field: field, value: value, base: nil, stamp: server.nextStamp(), history: declaration.history,
+                    field: field, value: value, base: nil, stamp: nextStamp(), history: declaration.history,
                     personal: declaration.personal)))
     }
 
     mutating func add(_ element: String, to field: String, of key: RecordKey) {
-        changes.append(RecordChange(key, .add(field: field, element: element, stamp: server.nextStamp())))
+        changes.append(RecordChange(key, .add(field: field, element: element, stamp: nextStamp())))
     }
 
     mutating func append(
-        _ kind: String, id: EntryID, to field: String, of key: RecordKey, payload: [String: Value] = [:]
+        _ kind: String, id: EntryID, to field: String, of key: RecordKey, payload: [String: Value] = [:],
+        personal: [String: Value] = [:]
     ) {
         changes.append(
             RecordChange(
                 key,
                 .append(
-                    field: field, entry: NewEntry(id: id, stamp: server.nextStamp(), kind: kind, payload: payload))))
+                    field: field,
+                    entry: NewEntry(id: id, stamp: nextStamp(), kind: kind, payload: payload, personal: personal))))
+    }
+
+    /// The set with id `seq` of the clock's replica.
+    func finish(seq: UInt64) -> ChangeSet {
+        ChangeSet(
+            id: ChangeSetID(replica: clock.replica, seq: seq), author: author, schemaVersion: Schema.current.version,
+            changes: changes)
+    }
+}
+
+/// Builds a change set written by the server itself, by its own replica id and clock.
+struct ServerSetBuilder {
+    private(set) var server: ServerIdentity
+    private var builder: SetBuilder
+
+    init(_ server: ServerIdentity) {
+        self.server = server
+        builder = SetBuilder(
+            author: ServerIdentity.author, clock: StampClock(replica: server.replica, clock: server.clock))
+    }
+
+    mutating func write(_ value: Value, to field: String, of key: RecordKey) {
+        builder.write(value, to: field, of: key)
+    }
+
+    mutating func add(_ element: String, to field: String, of key: RecordKey) {
+        builder.add(element, to: field, of: key)
+    }
+
+    mutating func append(
+        _ kind: String, id: EntryID, to field: String, of key: RecordKey, payload: [String: Value] = [:]
+    ) {
+        builder.append(kind, id: id, to: field, of: key, payload: payload)
     }
 
     /// The set, and the server's identity advanced past it.
     mutating func finish() -> ChangeSet {
-        ChangeSet(
-            id: ChangeSetID(replica: server.replica, seq: server.nextSeq()), author: ServerIdentity.author,
-            schemaVersion: Schema.current.version, changes: changes)
+        server.clock = HybridLogicalClock(latest: builder.clock.latest)
+        return builder.finish(seq: server.nextSeq())
     }
 }

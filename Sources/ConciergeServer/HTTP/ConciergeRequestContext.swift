@@ -1,3 +1,4 @@
+import ConciergeCore
 import Hummingbird
 import HummingbirdWebSocket
 
@@ -12,6 +13,9 @@ public struct ConciergeRequestContext: RequestContext, WebSocketRequestContext {
     public var caller: Caller?
     /// When the caller's access token expires, in seconds since 1970 (``CallerMiddleware``).
     public var tokenExpiresAt: Int64?
+    /// The channel integration and the API key it sent (``IntegrationKeyMiddleware``), on the
+    /// `/v1/integrations` routes.
+    public var integration: (principal: Principal, key: StoredIntegrationKey)?
 
     public init(source: Source) {
         coreContext = .init(source: source)

@@ -38,10 +38,6 @@ struct ServerIdentity {
         return ServerIdentity(meta: meta)
     }
 
-    mutating func nextStamp() -> Stamp {
-        Stamp(hlc: clock.tick(wallMillis: UInt64(Date().timeIntervalSince1970 * 1000)), replica: replica)
-    }
-
     mutating func nextSeq() -> UInt64 {
         seq += 1
         return seq

@@ -24,6 +24,17 @@ extension CustomerOwnedPolicy {
         guard let owner = write.owner, owner.role == .customer, owner.provider == principal.provider else {
             throw SyncError(.outOfScope, "\(key.type) of someone else")
         }
+        // A channel integration creates the profile of a customer it took a contact in from (a
+        // new, unverified customer: ContactIntake), and writes nothing of it afterwards.
+        if principal.role == .integration, key.type == .profile {
+            guard write.isCreation,
+                write.changes.allSatisfy({
+                    if case .write(let field, _, _, _, _, _) = $0 { return ProfilePolicy.intakeFields.contains(field) }
+                    return false
+                })
+            else { throw SyncError(.forbiddenField, "an integration only creates a new customer's profile") }
+            return
+        }
         guard principal.id == owner.id || principal.role == .supervisor else {
             throw SyncError(
                 principal.role == .customer ? .outOfScope : .forbiddenField, "only the customer edits their \(key.type)"
@@ -45,6 +56,10 @@ extension CustomerOwnedPolicy {
 /// A customer's profile (`profile`): names and contact details.
 struct ProfilePolicy: CustomerOwnedPolicy {
     let type = RecordType.profile
+    /// The fields a channel integration writes when it creates a new customer's profile.
+    static let intakeFields: Set<String> = [
+        ProfileFields.displayName, ProfileFields.email, ProfileFields.phone,
+    ]
 }
 
 /// A customer's contact preferences (`preferences`): the channels, purposes and hours a proactive

@@ -1,9 +1,5 @@
 import Foundation
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// A task executor with a thread of its own, for a serial stage that must neither wait for nor
 /// hold one of the concurrency pool's threads (two on a 2-core machine, shared by every request):
 /// the push line's checks, which run for tens of milliseconds per group and read SQLite with
@@ -14,7 +10,6 @@ import Foundation
 final class OwnThreadExecutor: TaskExecutor, @unchecked Sendable {
     private let name: String
     private let idleTimeout: TimeInterval
-    private let nice: Int32
     /// Guards `jobs` and `running`, and wakes the thread.
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
@@ -26,10 +21,7 @@ final class OwnThreadExecutor: TaskExecutor, @unchecked Sendable {
     /// - Parameters:
     ///   - name: the thread's name (as tools like `perf` and `top -H` show it).
     ///   - idleTimeout: how long the thread waits for a job before it ends.
-    ///   - nice: the thread's nice value on Linux (lower runs first; 0 leaves it as is). Below 0
-    ///     needs root or `CAP_SYS_NICE`; without, the thread runs at the usual priority.
-    init(name: String, idleTimeout: TimeInterval = 1, nice: Int32 = 0) {
-        self.nice = nice
+    init(name: String, idleTimeout: TimeInterval = 1) {
         self.name = name
         self.idleTimeout = idleTimeout
     }
@@ -66,10 +58,6 @@ final class OwnThreadExecutor: TaskExecutor, @unchecked Sendable {
         // Named from inside: on Linux, a name given before the start does not reach the system
         // (the thread would carry its creator's name).
         Thread.current.name = name
-        #if canImport(Glibc)
-            // On Linux the nice value is the calling thread's own (`who` 0). A refusal is no error.
-            if nice != 0 { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, nice) }
-        #endif
         let executor = asUnownedTaskExecutor()
         condition.lock()
         thread = pthread_self()

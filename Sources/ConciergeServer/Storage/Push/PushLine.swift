@@ -194,10 +194,9 @@ final class PushLine<Engine: PushLineEngine>: Sendable {
     private let locked: LockedGroups?
     private let observer: any StoreObserver
     private let jobs = WaitingJobs<PushJob, PushResult>(maxWeight: PushJob.groupSets) { $0.sets.count }
-    /// Where groups are checked (the drain runs there), ahead of request handling when the system
-    /// allows it: the check is the stage every push waits for, and decoding requests faster than
-    /// groups are checked only makes them wait longer.
-    private let checks = OwnThreadExecutor(name: "push-check", nice: -10)
+    /// Where groups are checked (the drain runs there): a thread of its own, so that the check,
+    /// the stage every push waits for, never waits for one of the concurrency pool's threads.
+    private let checks = OwnThreadExecutor(name: "push-check")
 
     /// A group on its way through the writer.
     private struct Writing {

@@ -1,0 +1,225 @@
+import ConciergeCore
+import Foundation
+import Synchronization
+
+/// Takes a contact from a channel integration onto the one case timeline (the design's section
+/// 9): finds the customer and the case, makes the integration's change set (a new customer's
+/// profile, a new case, the message entry), and pushes it through the same push path,
+/// authorization and change log as a device's.
+///
+/// Matching, in order:
+/// 1. a case reference (``IntakeContact/caseReference``, or `[#<case id>]` in the subject) whose
+///    case belongs to the customer the contact point names: a reference to another customer's
+///    case never attaches the contact there;
+/// 2. the e-mail thread: In-Reply-To, then References from the newest, against the Message-IDs of
+///    the provider's contacts taken in, unless the contact point names another customer;
+/// 3. the contact point: the customer's open case when they have exactly one, else a new case;
+/// 4. else a new, unverified customer with a new case.
+///
+/// The channel's own id is the entry's id and decides the set's id, so a delivery repeated,
+/// even two at once, stores one entry; the answer says it was there already.
+final class ContactIntake: Sendable {
+    let store: any ServerStore
+    /// The integrations' clocks, by replica: stamps of one replica must never repeat.
+    private let clocks = Mutex<[ReplicaID: StampClock]>([:])
+    /// The integrations' replicas (the device made with the integration).
+    private let replicas = Mutex<[PrincipalID: ReplicaID]>([:])
+
+    init(store: any ServerStore) { self.store = store }
+
+    /// What happened to a contact.
+    struct Outcome: Sendable {
+        var caseID: RecordID
+        var customer: PrincipalID
+        var entry: EntryID
+        /// `reference`, `thread`, `contactPoint` or `new`.
+        var matchedBy: String
+        var newCase: Bool
+        var newCustomer: Bool
+        /// It had been taken in before: nothing was stored this time.
+        var duplicate: Bool
+        var counts: PushCounts?
+    }
+
+    /// Takes `contact` in for `integration` through `key`.
+    /// - Throws: ``SyncError``: `outOfScope` for a channel the key may not write, `unavailable`
+    ///   when a delivery of the same contact is under way (retry), the push's refusal otherwise
+    ///   (say, `contactNotAllowed` for an outbound contact the customer's preferences forbid).
+    func take(_ contact: IntakeContact, from integration: Principal, key: StoredIntegrationKey) async throws
+        -> Outcome
+    {
+        guard key.channels.contains(contact.channel) else {
+            throw SyncError(.outOfScope, "this key may not write \(contact.channel) contacts")
+        }
+        let provider = integration.provider
+        if let known = try await store.takenIn(
+            provider: provider, channel: contact.channel, channelID: contact.channelID)
+        {
+            return Outcome(taken: known, matchedBy: "channelId", duplicate: true)
+        }
+        let point = try contact.contactPoint(region: try await store.defaultRegion(of: provider))
+        let match = try await match(contact, point: point, provider: provider)
+        var customer = match.customer
+        var isNewCustomer = false
+        if customer == nil {
+            (customer, isNewCustomer) = try await newCustomer(
+                point: point, name: contact.senderName, provider: provider)
+        }
+        guard let customer else { preconditionFailure("a customer was found or made") }
+        let stored = try await store.contactPoint(point, provider: provider)
+        let verified = stored?.customer == customer && stored?.verified == true
+        let caseID = match.caseID ?? RecordID(UUID().uuidString.lowercased())
+        let replica = try await replica(of: integration)
+        var builder = SetBuilder(author: integration.author, clock: clock(of: replica))
+        if isNewCustomer { Self.profile(of: customer, point: point, name: contact.senderName, into: &builder) }
+        let caseKey = RecordKey(type: .serviceCase, id: caseID)
+        if match.caseID == nil {
+            builder.write(.string(provider.rawValue), to: CaseFields.provider, of: caseKey)
+            builder.write(.string(customer.rawValue), to: CaseFields.customer, of: caseKey)
+            builder.write(.string(Self.subject(of: contact, point: point)), to: CaseFields.subject, of: caseKey)
+            builder.write(.string(contact.channel.rawValue), to: CaseFields.originChannel, of: caseKey)
+        }
+        let entry = MessageEntry(
+            channel: contact.channel, direction: contact.direction, body: contact.body,
+            sender: MessageEntry.Sender(point: point, verified: verified), email: contact.email, call: contact.call)
+        builder.append(
+            EntryKind.message, id: contact.entryID, to: CaseFields.timeline, of: caseKey, payload: entry.payload,
+            personal: entry.personal)
+        let set = builder.finish(seq: contact.seq)
+        let now = UInt64(Date().timeIntervalSince1970 * 1000)
+        let (outcomes, counts) = try await store.push(
+            [set], from: Caller(principal: integration, replica: replica), serverMillis: now)
+        let taken = TakenInContact(
+            provider: provider, channel: contact.channel, channelID: contact.channelID, caseID: caseID,
+            customer: customer, entry: contact.entryID, messageID: contact.email?.messageID, createdAt: Int64(now))
+        switch outcomes.first?.status {
+        case .accepted?:
+            try await store.noteTakenIn(taken)
+            return Outcome(
+                caseID: caseID, customer: customer, entry: contact.entryID, matchedBy: match.by,
+                newCase: match.caseID == nil, newCustomer: isNewCustomer, duplicate: false, counts: counts)
+        case .duplicate?:
+            try await store.noteTakenIn(taken)
+            return Outcome(taken: taken, matchedBy: match.by, duplicate: true)
+        default:
+            let error = outcomes.first?.error ?? SyncError(.internalError, "the contact was not stored")
+            if error.code == .seqReused {
+                // Another delivery of the same contact got there first; once it has noted where it
+                // landed, a retry answers with that.
+                if let known = try await store.takenIn(
+                    provider: provider, channel: contact.channel, channelID: contact.channelID)
+                {
+                    return Outcome(taken: known, matchedBy: "channelId", duplicate: true)
+                }
+                throw SyncError(.unavailable, "a delivery of the same contact is under way; try again")
+            }
+            throw error
+        }
+    }
+
+    /// Where the contact belongs, and why; `nil` members: a new customer, a new case.
+    func match(_ contact: IntakeContact, point: ContactPoint, provider: ProviderID) async throws -> (
+        customer: PrincipalID?, caseID: RecordID?, by: String
+    ) {
+        let known = try await store.contactPoint(point, provider: provider)?.customer
+        if let reference = Self.reference(in: contact), let known,
+            let serviceCase = try await store.record(RecordKey(type: .serviceCase, id: reference)).flatMap(
+                ServiceCase.init),
+            serviceCase.provider == provider, serviceCase.customer == known, serviceCase.record.deleted == nil
+        {
+            return (known, reference, "reference")
+        }
+        if let email = contact.email {
+            let ids = [email.inReplyTo].compactMap { $0 } + email.references.reversed()
+            if !ids.isEmpty, let thread = try await store.threaded(provider: provider, messageIDs: ids),
+                known == nil || known == thread.customer
+            {
+                return (thread.customer, thread.caseID, "thread")
+            }
+        }
+        guard let known, let customer = try await store.principal(known) else { return (nil, nil, "new") }
+        let open = try await store.projection(for: customer).compactMap(ServiceCase.init).filter {
+            $0.customer == known && $0.provider == provider && $0.record.deleted == nil
+                && ![CaseStatus.resolved, .closed].contains($0.status)
+        }
+        return (known, open.count == 1 ? open[0].id : nil, "contactPoint")
+    }
+
+    /// A case id the contact names: its `caseReference`, or `[#<id>]` in its subject.
+    static func reference(in contact: IntakeContact) -> RecordID? {
+        if let reference = contact.caseReference?.trimmingCharacters(in: .whitespaces), !reference.isEmpty {
+            return RecordID(reference.lowercased())
+        }
+        guard let subject = contact.subject, let open = subject.range(of: "[#"),
+            let close = subject[open.upperBound...].firstIndex(of: "]")
+        else { return nil }
+        let id = subject[open.upperBound..<close].trimmingCharacters(in: .whitespaces).lowercased()
+        return id.isEmpty ? nil : RecordID(id)
+    }
+
+    /// Makes a new customer of the provider for a contact point nobody has, and keeps the point
+    /// as theirs, unverified. Two contacts from the same new point at once: the first keeps the
+    /// point, and the second lands on its customer (`created` `false`).
+    func newCustomer(point: ContactPoint, name: String?, provider: ProviderID) async throws -> (
+        customer: PrincipalID, created: Bool
+    ) {
+        let id = PrincipalID(UUID().uuidString.lowercased())
+        let displayName = name?.trimmingCharacters(in: .whitespaces).nonEmpty ?? point.value
+        try await store.createPrincipal(
+            Principal(id: id, provider: provider, role: .customer, displayName: String(displayName.prefix(200))))
+        let kept = try await store.addContactPoint(
+            StoredContactPoint(provider: provider, point: point, customer: id, createdAt: StoreSupport.nowMillis()))
+        return (kept.customer, kept.customer == id)
+    }
+
+    /// The new customer's profile: a name, and the contact point in its field.
+    static func profile(of customer: PrincipalID, point: ContactPoint, name: String?, into builder: inout SetBuilder) {
+        let key = RecordKey(type: .profile, id: RecordID(customer.rawValue))
+        if let name = name?.trimmingCharacters(in: .whitespaces).nonEmpty {
+            builder.write(.string(name), to: ProfileFields.displayName, of: key)
+        }
+        switch point.kind {
+        case .email: builder.write(.string(point.value), to: ProfileFields.email, of: key)
+        case .phone: builder.write(.string(point.value), to: ProfileFields.phone, of: key)
+        default: break
+        }
+    }
+
+    /// A new case's subject: the e-mail's, or what came in on which channel from whom.
+    static func subject(of contact: IntakeContact, point: ContactPoint) -> String {
+        if let subject = contact.subject?.trimmingCharacters(in: .whitespaces).nonEmpty { return subject }
+        return "\(contact.channel) \(contact.inbound ? "from" : "to") \(point.value)"
+    }
+
+    /// The integration's replica: the device made with it (`admin create-integration`).
+    func replica(of integration: Principal) async throws -> ReplicaID {
+        if let replica = replicas.withLock({ $0[integration.id] }) { return replica }
+        guard let device = try await store.devices(of: integration.id).first(where: { !$0.revoked }) else {
+            throw SyncError(.unauthorized, "the integration has no replica; create it with admin create-integration")
+        }
+        replicas.withLock { $0[integration.id] = device.replica }
+        return device.replica
+    }
+
+    private func clock(of replica: ReplicaID) -> StampClock {
+        clocks.withLock { clocks in
+            if let clock = clocks[replica] { return clock }
+            let clock = StampClock(replica: replica)
+            clocks[replica] = clock
+            return clock
+        }
+    }
+}
+
+extension ContactIntake.Outcome {
+    init(taken: TakenInContact, matchedBy: String, duplicate: Bool) {
+        self.init(
+            caseID: taken.caseID, customer: taken.customer, entry: taken.entry, matchedBy: matchedBy, newCase: false,
+            newCustomer: false, duplicate: duplicate, counts: nil)
+    }
+}
+
+extension String {
+    /// The text, or `nil` when it is empty.
+    fileprivate var nonEmpty: String? { isEmpty ? nil : self }
+}

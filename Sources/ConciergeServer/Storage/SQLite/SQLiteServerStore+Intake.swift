@@ -1,0 +1,162 @@
+import ConciergeCore
+import Foundation
+import GRDB
+
+extension SQLiteServerStore {
+    public func defaultRegion(of provider: ProviderID) async throws -> String? {
+        try await read { db in
+            try String.fetchOne(
+                db.cachedStatement(sql: "SELECT default_region FROM provider WHERE id = ?"),
+                arguments: [provider.rawValue])
+        }
+    }
+
+    public func setDefaultRegion(of provider: ProviderID, to region: String?) async throws {
+        try await write { db in
+            try db.cachedExecute(
+                sql: "UPDATE provider SET default_region = ? WHERE id = ?", arguments: [region, provider.rawValue])
+            guard db.changesCount > 0 else { throw StoreError(.notFound, "no provider \(provider)") }
+        }
+    }
+
+    public func addIntegrationKey(_ key: StoredIntegrationKey) async throws {
+        try await write { db in
+            try db.cachedExecute(
+                sql: """
+                    INSERT INTO integration_key (key_id, principal_id, secret_hash, channels, created_at, revoked_at)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    key.id, key.principal.rawValue, key.secretHash, key.channelList, key.createdAt, key.revokedAt,
+                ])
+        }
+    }
+
+    public func integrationKey(id: String) async throws -> StoredIntegrationKey? {
+        try await read { db in
+            try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT * FROM integration_key WHERE key_id = ?"), arguments: [id]
+            ).map(Self.integrationKey)
+        }
+    }
+
+    public func integrationKeys(of principal: PrincipalID) async throws -> [StoredIntegrationKey] {
+        try await read { db in
+            try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT * FROM integration_key WHERE principal_id = ? ORDER BY created_at"),
+                arguments: [principal.rawValue]
+            ).map(Self.integrationKey)
+        }
+    }
+
+    public func revokeIntegrationKey(id: String) async throws {
+        try await write { db in
+            try db.cachedExecute(
+                sql: "UPDATE integration_key SET revoked_at = COALESCE(revoked_at, ?) WHERE key_id = ?",
+                arguments: [StoreSupport.nowMillis(), id])
+            guard db.changesCount > 0 else { throw StoreError(.notFound, "no integration key \(id)") }
+        }
+    }
+
+    private static func integrationKey(_ row: Row) -> StoredIntegrationKey {
+        StoredIntegrationKey(
+            id: row["key_id"], principal: PrincipalID(row["principal_id"] as String), secretHash: row["secret_hash"],
+            channels: StoredIntegrationKey.channels(fromList: row["channels"]), createdAt: row["created_at"],
+            revokedAt: row["revoked_at"])
+    }
+
+    public func contactPoint(_ point: ContactPoint, provider: ProviderID) async throws -> StoredContactPoint? {
+        try await read { db in try Self.contactPoint(point, provider: provider, in: db) }
+    }
+
+    private static func contactPoint(_ point: ContactPoint, provider: ProviderID, in db: Database) throws
+        -> StoredContactPoint?
+    {
+        try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT * FROM contact_point WHERE provider_id = ? AND kind = ? AND value = ?"),
+            arguments: [provider.rawValue, point.kind.rawValue, point.storedValue]
+        ).map(Self.contactPoint)
+    }
+
+    @discardableResult
+    public func addContactPoint(_ point: StoredContactPoint) async throws -> StoredContactPoint {
+        try await write { db in
+            try db.cachedExecute(
+                sql: """
+                    INSERT INTO contact_point
+                        (provider_id, kind, value, customer_id, verified_by, verified_at, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                    """,
+                arguments: [
+                    point.provider.rawValue, point.point.kind.rawValue, point.point.storedValue,
+                    point.customer.rawValue, point.verifiedBy, point.verifiedAt, point.createdAt,
+                ])
+            return try Self.contactPoint(point.point, provider: point.provider, in: db) ?? point
+        }
+    }
+
+    public func contactPoints(of customer: PrincipalID) async throws -> [StoredContactPoint] {
+        try await read { db in
+            try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT * FROM contact_point WHERE customer_id = ? ORDER BY kind, value"),
+                arguments: [customer.rawValue]
+            ).map(Self.contactPoint)
+        }
+    }
+
+    private static func contactPoint(_ row: Row) -> StoredContactPoint {
+        StoredContactPoint(
+            provider: ProviderID(row["provider_id"] as String),
+            point: StoredContactPoint.point(kind: row["kind"], storedValue: row["value"]),
+            customer: PrincipalID(row["customer_id"] as String), verifiedBy: row["verified_by"],
+            verifiedAt: row["verified_at"], createdAt: row["created_at"])
+    }
+
+    public func takenIn(provider: ProviderID, channel: Channel, channelID: String) async throws -> TakenInContact? {
+        try await read { db in
+            try Row.fetchOne(
+                db.cachedStatement(
+                    sql: "SELECT * FROM contact_intake WHERE provider_id = ? AND channel = ? AND channel_id = ?"),
+                arguments: [provider.rawValue, channel.rawValue, channelID]
+            ).map(Self.takenIn)
+        }
+    }
+
+    public func threaded(provider: ProviderID, messageIDs: [String]) async throws -> TakenInContact? {
+        try await read { db in
+            for id in messageIDs {
+                if let row = try Row.fetchOne(
+                    db.cachedStatement(
+                        sql: "SELECT * FROM contact_intake WHERE provider_id = ? AND message_id = ? LIMIT 1"),
+                    arguments: [provider.rawValue, id])
+                {
+                    return Self.takenIn(row)
+                }
+            }
+            return nil
+        }
+    }
+
+    public func noteTakenIn(_ contact: TakenInContact) async throws {
+        try await write { db in
+            try db.cachedExecute(
+                sql: """
+                    INSERT INTO contact_intake
+                        (provider_id, channel, channel_id, case_id, customer_id, entry_id, message_id, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                    """,
+                arguments: [
+                    contact.provider.rawValue, contact.channel.rawValue, contact.channelID, contact.caseID.rawValue,
+                    contact.customer.rawValue, contact.entry.rawValue, contact.messageID, contact.createdAt,
+                ])
+        }
+    }
+
+    private static func takenIn(_ row: Row) -> TakenInContact {
+        TakenInContact(
+            provider: ProviderID(row["provider_id"] as String), channel: Channel(row["channel"] as String),
+            channelID: row["channel_id"], caseID: RecordID(row["case_id"] as String),
+            customer: PrincipalID(row["customer_id"] as String), entry: EntryID(row["entry_id"] as String),
+            messageID: row["message_id"], createdAt: row["created_at"])
+    }
+}

@@ -1,0 +1,259 @@
+import AsyncHTTPClient
+import ConciergeCore
+import Foundation
+import NIOCore
+import Testing
+
+@testable import ConciergeServer
+
+/// Contacts from channel integrations land on the one case timeline through the real server:
+/// matched by e-mail thread, case reference and contact point, stored once however often they
+/// are delivered, refused with clear codes when they are bad.
+@Suite(.timeLimit(.minutes(2))) struct IntakeTests {
+    /// A server with the demo cast, provider `acme` reading numbers in Germany, and a mail-and-phone
+    /// integration with one key.
+    struct Setup {
+        let server: TestServer
+        let key: String
+
+        static func start(_ engine: Engine) async throws -> Setup {
+            let server = try await TestServer.start(engine: engine)
+            try await server.seed()
+            try await server.store.setDefaultRegion(of: "acme", to: "DE")
+            _ = try await IntegrationAdmin.create(id: "gateway", provider: "acme", name: "Gateway", store: server.store)
+            let (key, _) = try await IntegrationAdmin.addKey(
+                to: "gateway", channels: ["email", "phone"], store: server.store)
+            return Setup(server: server, key: key)
+        }
+
+        func contact(_ members: [String: Value], key: String? = nil) async throws -> BadInputTests.Answer {
+            try await BadInputTests.send(
+                server, .POST, "v1/integrations/contacts", body: CanonicalJSON.encode(.object(members)),
+                token: key ?? self.key)
+        }
+
+        /// The case as stored, whole.
+        func serviceCase(_ answer: BadInputTests.Answer) async throws -> ServiceCase {
+            let id = try #require(answer.body["case"]?.stringValue)
+            let record = try #require(try await server.store.record(RecordKey(type: .serviceCase, id: RecordID(id))))
+            return try #require(ServiceCase(record))
+        }
+    }
+
+    static func email(
+        _ id: String, from: String = "Anna Example <anna@example.com>", subject: String = "Router blinks red",
+        inReplyTo: String? = nil, references: [String] = [], body: String = "It blinks."
+    ) -> [String: Value] {
+        var details: [String: Value] = ["messageId": .string(id)]
+        if let inReplyTo { details["inReplyTo"] = .string(inReplyTo) }
+        if !references.isEmpty { details["references"] = .array(references.map(Value.string)) }
+        return [
+            "channel": "email", "channelId": .string(id), "from": .string(from), "to": "support@acme.example",
+            "subject": .string(subject), "body": .string(body), "email": .object(details),
+        ]
+    }
+
+    @Test(arguments: Engine.allCases) func anEmailThreadLandsOnOneCaseAndARedeliveryIsOneEntry(engine: Engine)
+        async throws
+    {
+        let setup = try await Setup.start(engine)
+        let first = try await setup.contact(Self.email("<m1@mail.example>"))
+        #expect(first.status == 201, "\(first.body)")
+        #expect(first.body["newCase"] == .bool(true))
+        #expect(first.body["newCustomer"] == .bool(true))
+        #expect(first.body["matchedBy"] == "new")
+        // Delivered again, twice: one entry, and the answer says so.
+        for _ in 0..<2 {
+            let again = try await setup.contact(Self.email("<m1@mail.example>"))
+            #expect(again.status == 200)
+            #expect(again.body["duplicate"] == .bool(true))
+            #expect(again.body["case"] == first.body["case"])
+        }
+        // The reply, from the same address, threads by In-Reply-To; the next one by References.
+        let reply = try await setup.contact(
+            Self.email("<m2@mail.example>", subject: "Re: Router blinks red", inReplyTo: "<m1@mail.example>"))
+        #expect(reply.status == 201)
+        #expect(reply.body["case"] == first.body["case"])
+        #expect(reply.body["matchedBy"] == "thread")
+        #expect(reply.body["customer"] == first.body["customer"])
+        let third = try await setup.contact(
+            Self.email("<m3@mail.example>", subject: "Re: Re: Router", references: ["<m1@mail.example>"]))
+        #expect(third.body["case"] == first.body["case"])
+        let serviceCase = try await setup.serviceCase(first)
+        #expect(
+            serviceCase.timeline.map(\.id.rawValue) == [
+                "email:<m1@mail.example>", "email:<m2@mail.example>", "email:<m3@mail.example>",
+            ])
+        #expect(serviceCase.subject == "Router blinks red")
+        #expect(serviceCase.originChannel == .email)
+        let entry = try #require(serviceCase.timeline.first)
+        #expect(entry.author.role == .integration)
+        #expect(entry.payload["email"]?["messageId"] == "<m1@mail.example>")
+        #expect(serviceCase.identity(of: entry) == "matched on email anna@example.com, unverified")
+        // The new customer has a profile with the sender's name and address.
+        let customer = try #require(first.body["customer"]?.stringValue)
+        let profile = try #require(
+            try await setup.server.store.record(RecordKey(type: .profile, id: RecordID(customer))))
+        #expect(profile.value(ProfileFields.displayName) == "Anna Example")
+        #expect(profile.value(ProfileFields.email) == "anna@example.com")
+        await setup.server.stop()
+    }
+
+    @Test(arguments: Engine.allCases) func deliveriesOfOneContactAtOnceStoreOneEntry(engine: Engine) async throws {
+        let setup = try await Setup.start(engine)
+        let answers = try await withThrowingTaskGroup(of: BadInputTests.Answer.self) { group in
+            for _ in 0..<6 { group.addTask { try await setup.contact(Self.email("<same@mail.example>")) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        // Each answer says where it landed, or asks for a retry while another delivery finishes.
+        #expect(answers.allSatisfy { [200, 201, 503].contains($0.status) }, "\(answers.map(\.body))")
+        #expect(answers.filter { $0.status == 201 }.count == 1)
+        let retried = try await setup.contact(Self.email("<same@mail.example>"))
+        #expect(retried.status == 200)
+        let serviceCase = try await setup.serviceCase(retried)
+        #expect(serviceCase.timeline.map(\.id.rawValue) == ["email:<same@mail.example>"])
+        for answer in answers where answer.status != 503 { #expect(answer.body["case"] == retried.body["case"]) }
+        await setup.server.stop()
+    }
+
+    @Test(arguments: Engine.allCases) func aCallFromANationalNumberFindsTheCustomersOpenCase(engine: Engine)
+        async throws
+    {
+        let setup = try await Setup.start(engine)
+        let store = setup.server.store
+        // Anna's number as staff stored it, and her one open case, opened in the app.
+        try await store.addContactPoint(
+            StoredContactPoint(
+                provider: "acme", point: ContactPoint.phone("+49228622243", region: nil), customer: "anna",
+                verifiedBy: "staff:sue", verifiedAt: 1, createdAt: 1))
+        let anna = try await setup.server.device("anna")
+        var opened: RecordID?
+        try anna.edit { editor in
+            opened = try editor.openCase(NewCaseIntent(provider: "acme", subject: "No signal", message: "Help")).id
+        }
+        try await anna.sync()
+        let call = try await setup.contact([
+            "channel": "phone", "channelId": "call-1", "from": "0228 622243", "body": "Called about the signal",
+            "call": ["durationSeconds": 240, "outcome": "answered"],
+        ])
+        #expect(call.status == 201, "\(call.body)")
+        #expect(call.body["customer"] == "anna")
+        #expect(call.body["case"] == .string(try #require(opened).rawValue))
+        #expect(call.body["matchedBy"] == "contactPoint")
+        let serviceCase = try await setup.serviceCase(call)
+        // Her app message and the call record, on one timeline, each saying what its identity rests on.
+        #expect(
+            serviceCase.timeline.map { serviceCase.identity(of: $0) } == ["verified via app", "verified via phone"])
+        #expect(serviceCase.timeline.last?.payload["call"]?["durationSeconds"] == .int(240))
+        // An unknown number: a new, unverified customer and a new case.
+        let stranger = try await setup.contact(["channel": "phone", "channelId": "call-2", "from": "+44 20 7946 0958"])
+        #expect(stranger.status == 201)
+        #expect(stranger.body["newCustomer"] == .bool(true))
+        #expect(stranger.body["newCase"] == .bool(true))
+        let strangerID = PrincipalID(try #require(stranger.body["customer"]?.stringValue))
+        #expect(try await store.principal(strangerID)?.role == .customer)
+        let points = try await store.contactPoints(of: strangerID)
+        #expect(points.map(\.point) == [ContactPoint(kind: .phone, value: "+442079460958")])
+        #expect(points.allSatisfy { !$0.verified })
+        // A number that cannot be read is kept as written, unparsed, and matches only itself.
+        let odd = try await setup.contact(["channel": "phone", "channelId": "call-3", "from": "ext. 12"])
+        #expect(odd.status == 201)
+        let again = try await setup.contact(["channel": "phone", "channelId": "call-4", "from": "ext. 12"])
+        #expect(again.body["customer"] == odd.body["customer"])
+        let oddPoints = try await store.contactPoints(of: PrincipalID(try #require(odd.body["customer"]?.stringValue)))
+        #expect(oddPoints.map(\.point) == [ContactPoint(kind: .phone, value: "ext. 12", parsed: false)])
+        await setup.server.stop()
+    }
+
+    @Test func aReferenceToAnotherCustomersCaseNeverAttachesTheContactThere() async throws {
+        let setup = try await Setup.start(.sqlite)
+        let anna = try await setup.contact(Self.email("<a1@mail.example>", from: "anna@example.com"))
+        let annasCase = try #require(anna.body["case"]?.stringValue)
+        // Carl (another address) names Anna's case in the subject, and replies into her thread.
+        let carl = try await setup.contact(
+            Self.email("<c1@mail.example>", from: "carl@example.com", subject: "Re: [#\(annasCase)] hello"))
+        #expect(carl.body["case"] != anna.body["case"])
+        #expect(carl.body["customer"] != anna.body["customer"])
+        let threaded = try await setup.contact(
+            Self.email("<c2@mail.example>", from: "carl@example.com", inReplyTo: "<a1@mail.example>"))
+        #expect(threaded.body["case"] != anna.body["case"])
+        // Anna naming her own case lands there (a second open case would not steal it).
+        let own = try await setup.contact(
+            Self.email("<a2@mail.example>", from: "anna@example.com", subject: "[#\(annasCase)] update"))
+        #expect(own.body["case"] == anna.body["case"])
+        #expect(own.body["matchedBy"] == "reference")
+        let serviceCase = try await setup.serviceCase(anna)
+        #expect(serviceCase.timeline.count == 2)
+        await setup.server.stop()
+    }
+
+    @Test func badContactsAndKeysAreRefusedWithClearCodes() async throws {
+        let setup = try await Setup.start(.sqlite)
+        let call: [String: Value] = ["channel": "phone", "channelId": "c-1", "from": "+4922812345"]
+        var answer = try await setup.contact(call, key: "ck_0123456789abcdef_wrong")
+        #expect(answer.status == 401)
+        #expect(answer.code == "unauthorized")
+        answer = try await setup.contact(call, key: "not-a-key")
+        #expect(answer.status == 401)
+        // A device's access token is no API key.
+        let anna = try await setup.server.device("anna")
+        answer = try await setup.contact(call, key: anna.transport.currentSession.accessToken)
+        #expect(answer.status == 401)
+        answer = try await setup.contact(["channel": "sms", "channelId": "s-1", "from": "+4922812345"])
+        #expect(answer.status == 403)
+        #expect(answer.code == "outOfScope")
+        answer = try await setup.contact(["channel": "phone", "from": "+4922812345"])
+        #expect(answer.status == 400)
+        #expect(answer.code == "malformedRequest")
+        answer = try await setup.contact(["channel": "pigeon", "channelId": "p-1", "from": "+4922812345"])
+        #expect(answer.code == "malformedRequest")
+        answer = try await setup.contact(call.merging(["priority": "high"]) { $1 })
+        #expect(answer.code == "unknownField")
+        answer = try await setup.contact(
+            call.merging(["body": .string(String(repeating: "x", count: IntakeContact.bodyLimit + 1))]) { $1 })
+        #expect(answer.status == 413)
+        #expect(answer.code == "payloadTooLarge")
+        answer = try await setup.contact(["channel": "email", "channelId": "e-1", "from": "not an address"])
+        #expect(answer.code == "malformedRequest")
+        // Nothing of the refused contacts was stored.
+        #expect(try await setup.server.store.takenIn(provider: "acme", channel: .phone, channelID: "c-1") == nil)
+        await setup.server.stop()
+    }
+
+    @Test func aRotatedKeyKeepsTheIntegrationWorking() async throws {
+        let setup = try await Setup.start(.sqlite)
+        let store = setup.server.store
+        let (second, _) = try await IntegrationAdmin.addKey(to: "gateway", channels: ["phone"], store: store)
+        let firstID = try #require(IntegrationKeys.parse(setup.key)?.id)
+        try await store.revokeIntegrationKey(id: firstID)
+        var answer = try await setup.contact(["channel": "phone", "channelId": "r-1", "from": "+4922899999"])
+        #expect(answer.status == 401)
+        answer = try await setup.contact(["channel": "phone", "channelId": "r-1", "from": "+4922899999"], key: second)
+        #expect(answer.status == 201)
+        #expect(try await store.integrationKeys(of: "gateway").map { $0.revokedAt != nil } == [true, false])
+        await setup.server.stop()
+    }
+}
+
+@Suite struct ContactPointTests {
+    @Test func phoneNumbersAreReadTheWayPeopleWriteThem() {
+        for written in ["0228 622243", "0228/622243", "+49 (228) 62 22 43", "0049228622243", "+49-228-622243"] {
+            #expect(PhoneNumber.e164(written, region: "DE") == "+49228622243", "\(written)")
+        }
+        #expect(PhoneNumber.e164("(202) 555-0143", region: "US") == "+12025550143")
+        #expect(PhoneNumber.e164("06 12 34 56 78", region: "FR") == "+33612345678")
+        #expect(PhoneNumber.e164("0228 622243", region: nil) == nil)
+        #expect(PhoneNumber.e164("call me", region: "DE") == nil)
+        #expect(PhoneNumber.e164("+49 12", region: "DE") == nil)
+        #expect(
+            ContactPoint.phone("ext. 12", region: "DE") == ContactPoint(kind: .phone, value: "ext. 12", parsed: false))
+    }
+
+    @Test func addressesAndHandlesAreComparedWithoutCase() {
+        #expect(ContactPoint.email("  Anna Example <Anna@Example.COM> ")?.value == "anna@example.com")
+        #expect(ContactPoint.email("anna@example.com")?.value == "anna@example.com")
+        #expect(ContactPoint.email("anna at example") == nil)
+        #expect(ContactPoint.email("a@b@c") == nil)
+        #expect(ContactPoint.social(network: "Twitter", handle: "@Anna_S")?.value == "twitter:anna_s")
+    }
+}
