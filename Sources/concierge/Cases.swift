@@ -68,8 +68,8 @@ struct CaseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "case", abstract: "Open, read and work on service cases.",
         subcommands: [
-            New.self, Show.self, Reply.self, Note.self, StatusChange.self, Assign.self, Handoff.self, Tag.self,
-            Rate.self, Close.self, SetField.self,
+            New.self, Show.self, Reply.self, Note.self, StatusChange.self, Assign.self, Handoff.self,
+            SwitchChannel.self, Tag.self, Rate.self, Close.self, SetField.self,
         ])
 
     struct New: AsyncParsableCommand {
@@ -253,6 +253,25 @@ struct CaseCommand: AsyncParsableCommand {
         func run() async throws {
             try await home.editCase(id, after) { editor, found in
                 try editor.handoff(found.serviceCase, to: PrincipalID(to), summary: summary, reason: reason)
+            }
+        }
+    }
+
+    struct SwitchChannel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "switch",
+            abstract: "Note that the conversation moved to another channel (a chat becoming a call), on the same case.")
+        @OptionGroup var home: HomeOptions
+        @OptionGroup var after: SyncOption
+        @Argument(help: "The case id (or its first characters).") var id: String
+        @Option(help: "The channel it moves to (app, chat, email, phone, sms, social, letter, video, fieldVisit).")
+        var to: String
+        @Option(help: "The channel it moves from (default: the channel of the case's last message).")
+        var from: String?
+
+        func run() async throws {
+            try await home.editCase(id, after) { editor, found in
+                try editor.switchChannel(found.serviceCase, to: Channel(to), from: from.map(Channel.init))
             }
         }
     }

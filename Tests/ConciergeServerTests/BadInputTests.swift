@@ -18,14 +18,14 @@ import Testing
 
     static func send(
         _ server: TestServer, _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil,
-        contentType: String? = "application/json", token: String? = nil
+        contentType: String? = "application/json", token: String? = nil, timeout: TimeAmount = .seconds(10)
     ) async throws -> Answer {
         var request = HTTPClientRequest(url: server.url.absoluteString + path)
         request.method = method
         if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let response = try await HTTPClient.shared.execute(request, timeout: timeout)
         let bytes = try await response.body.collect(upTo: 1 << 24)
         return Answer(
             status: Int(response.status.code), body: (try? CanonicalJSON.decode(bytes.readableBytesView)) ?? .null)

@@ -197,6 +197,55 @@ import Testing
         await server.stop()
     }
 
+    /// Anna writes in the app, then calls; the phone system hands the call over. Ben's CLI shows
+    /// both on one timeline, each with its channel and what its identity rests on, and the switch
+    /// from the app to the phone between them; Ben notes the next switch himself, and a switch to
+    /// the channel it is already on is refused before it is saved.
+    @Test func anAppMessageAndACallShowOnOneTimelineWithWhatEachRestsOn() async throws {
+        let server = try await TestServer.start()
+        try await server.seed()
+        try await server.store.setDefaultRegion(of: "acme", to: "DE")
+        try await server.store.addContactPoint(
+            StoredContactPoint(
+                provider: "acme", point: ContactPoint(kind: .phone, value: "+49228622243"), customer: "anna",
+                createdAt: 1))
+        _ = try await IntegrationAdmin.create(id: "phones", provider: "acme", name: "Phones", store: server.store)
+        let (key, _) = try await IntegrationAdmin.addKey(to: "phones", channels: ["phone"], store: server.store)
+        let anna = try await Self.enrolled("anna", on: server)
+        let ben = try await Self.enrolled("ben", on: server)
+        let id = String(
+            try #require(
+                try await anna.run("case", "new", "--subject", "No signal", "--message", "Since noon", "--sync").output
+                    .split(separator: "\n").first))
+        let call = try await BadInputTests.send(
+            server, .POST, "v1/integrations/contacts",
+            body: CanonicalJSON.encode([
+                "channel": "phone", "channelId": "call-1", "from": "0228 622243", "body": "Called: still no signal",
+            ]), token: key, timeout: .seconds(60))
+        #expect(call.status == 201, "\(call.body)")
+        #expect(call.body["case"] == .string(id))
+        try await ben.run("sync")
+        let shown = try await ben.run("case", "show", id, "--json")
+        let timeline = try #require(shown.json?["timeline"]?.arrayValue, "\(shown.output)")
+        #expect(timeline.map { $0["kind"]?.stringValue } == ["message", "channelSwitch", "message"])
+        #expect(timeline.map { $0["channel"]?.stringValue } == ["app", nil, "phone"])
+        #expect(
+            timeline.map { $0["identity"]?.stringValue }
+                == ["verified via app", nil, "matched on phone +49228622243, unverified"])
+        let text = try await ben.run("case", "show", id)
+        #expect(text.output.contains("switched from app to phone"), "\(text.output)")
+        #expect(text.output.contains("matched on phone +49228622243, unverified"))
+        let same = try await ben.run("case", "switch", id, "--to", "phone")
+        #expect(same.status != 0)
+        #expect(same.output.contains("another channel"), "\(same.output)")
+        let switched = try await ben.run("case", "switch", id, "--to", "email", "--sync")
+        #expect(switched.status == 0, "\(switched.output)")
+        try await anna.run("sync")
+        let annas = try await anna.run("case", "show", id, "--json")
+        #expect(annas.json?["timeline"]?.arrayValue?.last?["text"] == "switched from phone to email", "\(annas.output)")
+        await server.stop()
+    }
+
     @Test func watchPrintsWhatArrivesOverTheLiveConnection() async throws {
         let server = try await TestServer.start()
         try await server.seed()

@@ -26,10 +26,12 @@ import Testing
             return Setup(server: server, key: key)
         }
 
+        /// Hands a contact over. (A contact takes about ten database round trips: the deadline
+        /// leaves room for a 2-core machine running every other test beside.)
         func contact(_ members: [String: Value], key: String? = nil) async throws -> BadInputTests.Answer {
             try await BadInputTests.send(
                 server, .POST, "v1/integrations/contacts", body: CanonicalJSON.encode(.object(members)),
-                token: key ?? self.key)
+                token: key ?? self.key, timeout: .seconds(60))
         }
 
         /// The case as stored, whole.
@@ -141,9 +143,14 @@ import Testing
         #expect(call.body["case"] == .string(try #require(opened).rawValue))
         #expect(call.body["matchedBy"] == "contactPoint")
         let serviceCase = try await setup.serviceCase(call)
-        // Her app message and the call record, on one timeline, each saying what its identity rests on.
+        // Her app message and the call record, on one timeline, each saying what its identity rests
+        // on, and between them the switch from the app to the phone.
+        #expect(serviceCase.timeline.map(\.kind) == [EntryKind.message, EntryKind.channelSwitch, EntryKind.message])
         #expect(
-            serviceCase.timeline.map { serviceCase.identity(of: $0) } == ["verified via app", "verified via phone"])
+            serviceCase.timeline.map { serviceCase.identity(of: $0) } == [
+                "verified via app", nil, "verified via phone",
+            ])
+        #expect(serviceCase.lastChannel == .phone)
         #expect(serviceCase.timeline.last?.payload["call"]?["durationSeconds"] == .int(240))
         // An unknown number: a new, unverified customer and a new case.
         let stranger = try await setup.contact(["channel": "phone", "channelId": "call-2", "from": "+44 20 7946 0958"])

@@ -63,6 +63,19 @@ extension Editor {
         return try reply(on: serviceCase.record.key, body: body, channel: channel, purpose: purpose)
     }
 
+    /// Notes that the conversation moved to another channel (a chat becoming a call), on the same
+    /// case: whoever picks up the new channel reads the case instead of asking again. `from`
+    /// defaults to the channel of the case's last message, else its origin channel.
+    @discardableResult
+    public mutating func switchChannel(_ serviceCase: ServiceCase, to: Channel, from: Channel? = nil) throws
+        -> EntryID
+    {
+        let from = from ?? serviceCase.lastChannel ?? serviceCase.originChannel ?? .app
+        let entry = ChannelSwitchEntry(from: from, to: to)
+        if let problem = entry.problem { throw CaseIntentError(.malformed, problem) }
+        return try append(entry, to: serviceCase.record.key)
+    }
+
     /// Adds an internal note (staff only; customers never see it).
     @discardableResult
     public mutating func note(on key: RecordKey, body: String) throws -> EntryID {
@@ -218,6 +231,9 @@ public struct MessageEntry: TimelineEntry {
     public var sender: Sender?
     public var email: EmailDetails?
     public var call: CallDetails?
+    /// When it happened on its channel (milliseconds since 1970), when that is not when it was
+    /// written down: a call taken in after it ended.
+    public var occurredAt: Int64?
 
     /// Who sent a message taken in from a channel, and what the identity rests on: the contact
     /// point it came from (`from`, personal) and whether that point is verified for the customer.
@@ -264,7 +280,7 @@ public struct MessageEntry: TimelineEntry {
 
     public init(
         channel: Channel, direction: String, purpose: String? = nil, body: String?, sender: Sender? = nil,
-        email: EmailDetails? = nil, call: CallDetails? = nil
+        email: EmailDetails? = nil, call: CallDetails? = nil, occurredAt: Int64? = nil
     ) {
         self.channel = channel
         self.direction = direction
@@ -273,11 +289,13 @@ public struct MessageEntry: TimelineEntry {
         self.sender = sender
         self.email = email
         self.call = call
+        self.occurredAt = occurredAt
     }
 
     public var payload: [String: Value] {
         var payload: [String: Value] = ["channel": .string(channel.rawValue), "direction": .string(direction)]
         if let purpose { payload["purpose"] = .string(purpose) }
+        if let occurredAt { payload["occurredAt"] = .int(occurredAt) }
         if let sender {
             payload["sender"] = .object([
                 "kind": .string(sender.point.kind.rawValue), "verified": .bool(sender.verified),
@@ -328,6 +346,37 @@ public struct StatusChangeEntry: TimelineEntry {
         self.to = to
     }
     public var payload: [String: Value] { ["from": .string(from.rawValue), "to": .string(to.rawValue)] }
+}
+
+/// A channel switch (``EntryKind/channelSwitch``): the conversation moved from one channel to
+/// another on the same case.
+public struct ChannelSwitchEntry: TimelineEntry {
+    public static let kind = EntryKind.channelSwitch
+    public var from: Channel
+    public var to: Channel
+
+    public init(from: Channel, to: Channel) {
+        self.from = from
+        self.to = to
+    }
+
+    public var payload: [String: Value] { ["from": .string(from.rawValue), "to": .string(to.rawValue)] }
+
+    /// Why the entry is not a switch the server accepts: an unknown channel, or no change; `nil`
+    /// when it is one. The server applies the same rule.
+    public var problem: String? {
+        if !Channel.all.contains(from) || !Channel.all.contains(to) {
+            return
+                "a channel switch names known channels: \(Channel.all.map(\.rawValue).sorted().joined(separator: ", "))"
+        }
+        return from == to ? "a channel switch goes to another channel" : nil
+    }
+
+    /// The switch an entry's payload describes, if it names two channels.
+    public init?(payload: [String: Value]) {
+        guard let from = payload["from"]?.stringValue, let to = payload["to"]?.stringValue else { return nil }
+        self.init(from: Channel(from), to: Channel(to))
+    }
 }
 
 /// A handoff (``EntryKind/handoff``): who, to whom, why, and what we know so far.

@@ -47,6 +47,19 @@ public struct ServiceCase: Hashable, Sendable {
         isByCustomer(entry)
     }
 
+    /// The channel of the case's last message or channel switch (where the conversation is now).
+    public var lastChannel: Channel? {
+        for entry in timeline.reversed() {
+            if entry.kind == EntryKind.message, let channel = entry.payload["channel"]?.stringValue {
+                return Channel(channel)
+            }
+            if entry.kind == EntryKind.channelSwitch, let channel = entry.payload["to"]?.stringValue {
+                return Channel(channel)
+            }
+        }
+        return nil
+    }
+
     /// What an entry's identity rests on, as agents read it: "verified via app" for the customer's
     /// own device; for a contact taken in from a channel, "verified via phone" or "matched on
     /// phone +49228622243, unverified"; `nil` for staff and the server.

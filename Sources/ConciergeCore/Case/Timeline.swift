@@ -12,6 +12,9 @@ public struct Channel: StringIdentifier {
     public static let letter = Channel("letter")
     public static let video = Channel("video")
     public static let fieldVisit = Channel("fieldVisit")
+
+    /// Every channel a contact may come on.
+    public static let all: Set<Channel> = [.app, .chat, .email, .phone, .sms, .social, .letter, .video, .fieldVisit]
 }
 
 /// The kinds of timeline entries and the members of their payloads.
@@ -20,7 +23,7 @@ public struct Channel: StringIdentifier {
 /// data live in `personal`. Unknown kinds are kept and shown as such.
 public enum EntryKind {
     /// `payload`: `channel`, `direction` (`inbound`/`outbound`), `purpose` (outbound), and for a
-    /// message taken in from a channel `sender` (`kind`, `verified`, `parsed`), `email`
+    /// message taken in from a channel `occurredAt`, `sender` (`kind`, `verified`, `parsed`), `email`
     /// (`messageId`, `inReplyTo`, `references`), `call` (`durationSeconds`, `outcome`);
     /// `personal`: `body`, `from`, `subject` (``MessageEntry``).
     public static let message = "message"

@@ -79,10 +79,10 @@ public enum IntegrationAdmin {
             throw StoreError(.notFound, "no integration \(integration)")
         }
         let channels = Set(channels.map(Channel.init))
-        guard !channels.isEmpty, channels.isSubset(of: Channel.known) else {
+        guard !channels.isEmpty, channels.isSubset(of: Channel.all) else {
             throw SyncError(
                 .malformedRequest,
-                "name the channels the key may write: \(Channel.known.map(\.rawValue).sorted().joined(separator: ", "))"
+                "name the channels the key may write: \(Channel.all.map(\.rawValue).sorted().joined(separator: ", "))"
             )
         }
         let (key, stored) = IntegrationKeys.issue(

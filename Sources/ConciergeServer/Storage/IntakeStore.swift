@@ -25,6 +25,11 @@ public protocol IntakeStore: Sendable {
     func addContactPoint(_ point: StoredContactPoint) async throws -> StoredContactPoint
     func contactPoints(of customer: PrincipalID) async throws -> [StoredContactPoint]
 
+    /// The ids of the records of `type` whose audience carries `tag` (say, a customer's cases by
+    /// `customer:<id>`). PostgreSQL finds them by the audience index; SQLite reads the audience of
+    /// every record of the type (docs/intake.md says what that costs).
+    func records(of type: RecordType, taggedWith tag: String) async throws -> [RecordID]
+
     /// A contact taken in before, by the channel's own id.
     func takenIn(provider: ProviderID, channel: Channel, channelID: String) async throws -> TakenInContact?
     /// The first contact of the provider whose e-mail Message-ID is one of `messageIDs`, in their

@@ -163,6 +163,12 @@ struct CasePolicy: RecordPolicy {
         if entry.kind == EntryKind.statusChange {
             try authorizeStatusChange(entry, in: write, caseCustomer: caseCustomer)
         }
+        if entry.kind == EntryKind.channelSwitch {
+            guard let switched = ChannelSwitchEntry(payload: entry.payload) else {
+                throw SyncError(.malformed, "a channel switch names its from and to channels")
+            }
+            if let problem = switched.problem { throw SyncError(.malformed, problem) }
+        }
         if Self.isOutboundMessage(entry) {
             try authorizeOutbound(entry, in: write)
         }

@@ -79,9 +79,21 @@ final class ContactIntake: Sendable {
             builder.write(.string(Self.subject(of: contact, point: point)), to: CaseFields.subject, of: caseKey)
             builder.write(.string(contact.channel.rawValue), to: CaseFields.originChannel, of: caseKey)
         }
+        // A contact on another channel than the case's last one: the conversation moved (a chat
+        // became a call), and the timeline says so before the contact.
+        if match.caseID != nil,
+            let serviceCase = try await store.record(caseKey).flatMap(ServiceCase.init),
+            let last = serviceCase.lastChannel ?? serviceCase.originChannel, last != contact.channel
+        {
+            let switched = ChannelSwitchEntry(from: last, to: contact.channel)
+            builder.append(
+                EntryKind.channelSwitch, id: EntryID("switch:\(contact.entryID)"), to: CaseFields.timeline, of: caseKey,
+                payload: switched.payload)
+        }
         let entry = MessageEntry(
             channel: contact.channel, direction: contact.direction, body: contact.body,
-            sender: MessageEntry.Sender(point: point, verified: verified), email: contact.email, call: contact.call)
+            sender: MessageEntry.Sender(point: point, verified: verified), email: contact.email, call: contact.call,
+            occurredAt: contact.atMillis)
         builder.append(
             EntryKind.message, id: contact.entryID, to: CaseFields.timeline, of: caseKey, payload: entry.payload,
             personal: entry.personal)
@@ -104,13 +116,21 @@ final class ContactIntake: Sendable {
         default:
             let error = outcomes.first?.error ?? SyncError(.internalError, "the contact was not stored")
             if error.code == .seqReused {
-                // Another delivery of the same contact got there first; once it has noted where it
-                // landed, a retry answers with that.
+                // Another delivery of the same contact got there first: where did it land?
                 if let known = try await store.takenIn(
                     provider: provider, channel: contact.channel, channelID: contact.channelID)
                 {
                     return Outcome(taken: known, matchedBy: "channelId", duplicate: true)
                 }
+                // Stored, but not noted (a crash between the two): find the entry on the
+                // customer's cases and note it now.
+                if let found = try await find(contact.entryID, amongCasesOf: customer) {
+                    var recovered = taken
+                    recovered.caseID = found
+                    try await store.noteTakenIn(recovered)
+                    return Outcome(taken: recovered, matchedBy: "channelId", duplicate: true)
+                }
+                // Still being stored by the other delivery: a retry answers with where it landed.
                 throw SyncError(.unavailable, "a delivery of the same contact is under way; try again")
             }
             throw error
@@ -137,12 +157,27 @@ final class ContactIntake: Sendable {
                 return (thread.customer, thread.caseID, "thread")
             }
         }
-        guard let known, let customer = try await store.principal(known) else { return (nil, nil, "new") }
-        let open = try await store.projection(for: customer).compactMap(ServiceCase.init).filter {
-            $0.customer == known && $0.provider == provider && $0.record.deleted == nil
-                && ![CaseStatus.resolved, .closed].contains($0.status)
+        guard let known else { return (nil, nil, "new") }
+        var open: [RecordID] = []
+        for id in try await store.records(of: .serviceCase, taggedWith: Audience.customer(known)) {
+            guard
+                let serviceCase = try await store.record(RecordKey(type: .serviceCase, id: id)).flatMap(
+                    ServiceCase.init),
+                serviceCase.customer == known, serviceCase.provider == provider, serviceCase.record.deleted == nil,
+                ![CaseStatus.resolved, .closed].contains(serviceCase.status)
+            else { continue }
+            open.append(id)
         }
-        return (known, open.count == 1 ? open[0].id : nil, "contactPoint")
+        return (known, open.count == 1 ? open[0] : nil, "contactPoint")
+    }
+
+    /// The case of `customer` whose timeline holds `entry`.
+    func find(_ entry: EntryID, amongCasesOf customer: PrincipalID) async throws -> RecordID? {
+        for id in try await store.records(of: .serviceCase, taggedWith: Audience.customer(customer)) {
+            let record = try await store.record(RecordKey(type: .serviceCase, id: id))
+            if record?.log(CaseFields.timeline)?.ordered.contains(where: { $0.id == entry }) == true { return id }
+        }
+        return nil
     }
 
     /// A case id the contact names: its `caseReference`, or `[#<id>]` in its subject.

@@ -51,10 +51,10 @@ struct IntakeContact: Sendable, Hashable {
             guard let text = value.stringValue else { throw SyncError(.malformedRequest, "\(key) must be a string") }
             return text
         }
-        guard let channel = try text("channel").map(Channel.init), Channel.known.contains(channel) else {
+        guard let channel = try text("channel").map(Channel.init), Channel.all.contains(channel) else {
             throw SyncError(
                 .malformedRequest,
-                "channel must be one of \(Channel.known.map(\.rawValue).sorted().joined(separator: ", "))")
+                "channel must be one of \(Channel.all.map(\.rawValue).sorted().joined(separator: ", "))")
         }
         guard let channelID = try text("channelId"), !channelID.isEmpty, channelID.utf8.count <= 998 else {
             throw SyncError(.malformedRequest, "a contact needs its channel's own id (channelId), at most 998 bytes")
@@ -156,9 +156,4 @@ struct IntakeContact: Sendable, Hashable {
 
     /// The timeline entry's id: the channel and its own id.
     var entryID: EntryID { EntryID("\(channel.rawValue):\(channelID)") }
-}
-
-extension Channel {
-    /// The channels a contact may come on.
-    static let known: Set<Channel> = [.app, .chat, .email, .phone, .sms, .social, .letter, .video, .fieldVisit]
 }

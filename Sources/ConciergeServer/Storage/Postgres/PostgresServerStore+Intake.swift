@@ -132,6 +132,15 @@ extension PostgresServerStore {
             customer: PrincipalID(customer), verifiedBy: verifiedBy, verifiedAt: verifiedAt, createdAt: createdAt)
     }
 
+    public func records(of type: RecordType, taggedWith tag: String) async throws -> [RecordID] {
+        try await read { connection, logger in
+            try await connection.query(
+                "SELECT id FROM record WHERE type = \(type.rawValue) AND audience @> ARRAY[\(tag)]::text[] ORDER BY id",
+                logger: logger
+            ).collect().map { RecordID(try $0.decode(String.self)) }
+        }
+    }
+
     private static let intakeColumns =
         "provider_id, channel, channel_id, case_id, customer_id, entry_id, message_id, created_at"
 

@@ -112,6 +112,20 @@ extension SQLiteServerStore {
             verifiedAt: row["verified_at"], createdAt: row["created_at"])
     }
 
+    public func records(of type: RecordType, taggedWith tag: String) async throws -> [RecordID] {
+        try await read { db in
+            try String.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        SELECT id FROM record WHERE type = ?
+                            AND EXISTS (SELECT 1 FROM json_each(record.audience) AS tag WHERE tag.value = ?)
+                        ORDER BY id
+                        """),
+                arguments: [type.rawValue, tag]
+            ).map(RecordID.init)
+        }
+    }
+
     public func takenIn(provider: ProviderID, channel: Channel, channelID: String) async throws -> TakenInContact? {
         try await read { db in
             try Row.fetchOne(
