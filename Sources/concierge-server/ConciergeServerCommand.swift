@@ -4,6 +4,7 @@ import ConciergeServer
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
 
 @main
 struct ConciergeServerCommand: AsyncParsableCommand {
@@ -50,6 +51,10 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Seed the demo provider from fixtures/demo (once) and print an enrolment code per principal.")
     var demo = false
 
+    func validate() throws {
+        if let port, !(0...65_535).contains(port) { throw ValidationError("--port must be 0 to 65535, not \(port)") }
+    }
+
     func run() async throws {
         var configuration = try options.configuration()
         if let host { configuration.host = host }
@@ -69,8 +74,28 @@ struct Serve: AsyncParsableCommand {
             if let portFile { try? String(port).write(toFile: portFile, atomically: true, encoding: .utf8) }
         }
         // runService handles SIGTERM and SIGINT: in-flight requests finish, then the database closes.
-        try await app.runService()
+        do {
+            try await app.runService()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            await parts.store.close()
+            throw ServeError(
+                "port \(configuration.port) on \(configuration.host) is in use by another program: stop it, or choose another with --port (0 picks a free one)"
+            )
+        } catch let error as IOError where error.errnoCode == EADDRNOTAVAIL || error.errnoCode == EACCES {
+            await parts.store.close()
+            throw ServeError("cannot listen on \(configuration.host):\(configuration.port): \(error.description)")
+        }
     }
+}
+
+/// Why the server could not run, in words: printed as `Error: ...`, exit status 1.
+struct ServeError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension ServeError: LocalizedError {
+    var errorDescription: String? { description }
 }
 
 struct Admin: AsyncParsableCommand {

@@ -71,14 +71,27 @@ public struct ServerConfiguration: Sendable {
             return value
         }
         if let host = environment["CONCIERGE_HOST"] { self.host = host }
-        if let port = try int("CONCIERGE_PORT") { self.port = port }
+        if let port = try int("CONCIERGE_PORT") {
+            guard port <= 65_535 else {
+                throw ConfigurationError(message: "CONCIERGE_PORT must be 0 to 65535, not \(port)")
+            }
+            self.port = port
+        }
         if let data = environment["CONCIERGE_DATA"] { dataFolder = URL(fileURLWithPath: data) }
         if let value = try int("CONCIERGE_MAX_BODY_BYTES") { maxBodyBytes = value }
         if let value = try int("CONCIERGE_MAX_BATCH_SETS") { maxBatchSets = value }
         if let value = try int("CONCIERGE_MAX_PULL_LIMIT") { maxPullLimit = max(1, value) }
         if let value = try int("CONCIERGE_ACCESS_TOKEN_SECONDS") { accessTokenSeconds = Int64(value) }
         if let value = try int("CONCIERGE_DRIFT_MS") { driftMilliseconds = UInt64(value) }
-        if let level = environment["CONCIERGE_LOG_LEVEL"] { logLevel = level }
+        if let level = environment["CONCIERGE_LOG_LEVEL"] {
+            guard Self.logLevels.contains(level) else {
+                throw ConfigurationError(
+                    message:
+                        "CONCIERGE_LOG_LEVEL must be one of \(Self.logLevels.joined(separator: ", ")), not \"\(level)\""
+                )
+            }
+            logLevel = level
+        }
         if let value = try int("CONCIERGE_RETENTION_DAYS") { retentionDays = max(1, value) }
         if let value = try int("CONCIERGE_COMPACT_INTERVAL_SECONDS") { compactIntervalSeconds = max(1, value) }
         if let url = environment["CONCIERGE_DATABASE_URL"], !url.isEmpty { databaseURL = url }
@@ -96,6 +109,9 @@ public struct ServerConfiguration: Sendable {
             snapshotImages = value == 1
         }
     }
+
+    /// The log levels `CONCIERGE_LOG_LEVEL` takes, most verbose first.
+    public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
     public var retentionMillis: Int64 { Int64(retentionDays) * 86_400_000 }
 

@@ -49,7 +49,8 @@ public struct FollowerService: Service {
 
     public func run() async throws {
         var failures = 0
-        while !Task.isShuttingDownGracefully {
+        // Cancelled too: stop (see CompactionService).
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
             var pause = interval
             do {
                 let handled = try await store.follow(follower.name, limit: Self.batchSize) { sets in

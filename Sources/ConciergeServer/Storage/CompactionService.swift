@@ -10,7 +10,9 @@ struct CompactionService: Service {
     let logger: Logger
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully {
+        // Cancelled (the server failed to start, say): stop at once. A cancelled sleep returns
+        // at once, so a loop that looked only for a graceful shutdown would spin on a closed store.
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
                 let horizon = try await store.compact(retentionMillis: retentionMillis)
                 logger.debug("compacted", metadata: ["concierge.log.horizon": "\(horizon)"])
