@@ -8,16 +8,29 @@ import JWTKit
 /// The signing key lives in the data folder (`signing-key.json`, mode 0600), made on first start,
 /// with a key id so that keys can be rotated: tokens name their key in the `kid` header.
 public struct TokenService: Sendable {
+    /// How far ahead of the server's clock a token's `iat` and `nbf` may be: clocks of several
+    /// instances differ a little, never by minutes.
+    static let clockLeeway: TimeInterval = 60
+
     struct Payload: JWTPayload {
         var sub: SubjectClaim
         var exp: ExpirationClaim
         var iat: IssuedAtClaim
+        /// Not issued by this server; checked when a token carries it.
+        var nbf: NotBeforeClaim?
         var prv: String
         var rol: String
         var dev: String
 
+        /// Not expired, not issued in the future, and not used before its time (each within
+        /// ``clockLeeway``).
         func verify(using algorithm: some JWTAlgorithm) throws {
-            try exp.verifyNotExpired()
+            let now = Date()
+            try exp.verifyNotExpired(currentDate: now)
+            guard iat.value <= now.addingTimeInterval(TokenService.clockLeeway) else {
+                throw JWTError.claimVerificationFailure(failedClaim: iat, reason: "issued in the future")
+            }
+            try nbf?.verifyNotBefore(currentDate: now.addingTimeInterval(TokenService.clockLeeway))
         }
     }
 
@@ -70,7 +83,7 @@ public struct TokenService: Sendable {
         let payload = Payload(
             sub: SubjectClaim(value: principal.id.rawValue),
             exp: ExpirationClaim(value: now.addingTimeInterval(TimeInterval(lifetime))),
-            iat: IssuedAtClaim(value: now), prv: principal.provider.rawValue, rol: principal.role.rawValue,
+            iat: IssuedAtClaim(value: now), nbf: nil, prv: principal.provider.rawValue, rol: principal.role.rawValue,
             dev: device.description)
         return try await keys.sign(payload, kid: JWKIdentifier(string: keyID))
     }
