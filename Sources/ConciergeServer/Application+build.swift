@@ -22,6 +22,8 @@ public struct ServerParts: Sendable {
 public func makeServerParts(configuration: ServerConfiguration, logger: Logger) async throws -> ServerParts {
     try FileManager.default.createDirectory(
         at: configuration.dataFolder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    // An existing folder too: the database and the signing key are nobody else's business.
+    try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: configuration.dataFolder.path)
     let metrics = ServerMetrics()
     let live = LiveHub(metrics: metrics)
     guard let url = configuration.databaseURL else {

@@ -265,16 +265,32 @@ struct Admin: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write a consistent copy of the database (safe while the server runs).")
         @OptionGroup var options: ServerOptions
-        @Argument(help: "The file to write.") var file: String
+        @Argument(help: "The file to write (mode 0600); the signing key goes beside it as <file>.signing-key.json.")
+        var file: String
+        @Flag(help: "Overwrite the file (and its key copy) if they exist.") var force = false
 
         func run() async throws {
+            let configuration = try options.configuration()
             let parts = try await Admin.open(options)
             guard let store = parts.store as? SQLiteServerStore else {
                 throw ValidationError(
                     "backup copies the SQLite file; back PostgreSQL up with its own tools (pg_dump, base backups)")
             }
-            try store.backup(to: file)
-            print("backed up to \(file); after restoring it, run `concierge-server admin mark-restored`")
+            let keyCopy = file + ".signing-key.json"
+            if !force, FileManager.default.fileExists(atPath: keyCopy) {
+                throw ValidationError("\(keyCopy) exists; pass --force to overwrite it")
+            }
+            try store.backup(to: file, replacing: force)
+            // Without the key, every device would have to enrol again after a restore.
+            let key = configuration.dataFolder.appendingPathComponent("signing-key.json").path
+            if FileManager.default.fileExists(atPath: key) {
+                try? FileManager.default.removeItem(atPath: keyCopy)
+                try FileManager.default.copyItem(atPath: key, toPath: keyCopy)
+                try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyCopy)
+            }
+            print(
+                "backed up to \(file) and \(keyCopy); to restore, put them back as concierge.sqlite and signing-key.json, then run `concierge-server admin mark-restored`"
+            )
         }
     }
 

@@ -39,3 +39,48 @@ import Testing
         #expect(level.text.contains("CONCIERGE_LOG_LEVEL must be one of trace, debug, info"), "\(level.text)")
     }
 }
+
+/// The data folder, the database and its log files, and backups are the server user's alone,
+/// whatever the umask (root's 022 made them 0644 before); a backup never overwrites a file unless
+/// told to, and takes the signing key with it.
+@Suite(.timeLimit(.minutes(1))) struct FileModeTests {
+    static func mode(_ path: String) throws -> Int {
+        try (FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue ?? -1
+    }
+
+    @Test func theDataFolderAndTheDatabaseFilesAreTheServersAlone() async throws {
+        // An existing folder, open to everyone, is tightened.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("modes-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(
+            at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        let server = try await TestServer.start(folder: folder)
+        try await server.seed()
+        let database = folder.appendingPathComponent("concierge.sqlite").path
+        #expect(try Self.mode(folder.path) == 0o700)
+        for file in [database, database + "-wal", database + "-shm"] {
+            #expect(try Self.mode(file) == 0o600, "\(file)")
+        }
+        #expect(try Self.mode(folder.appendingPathComponent("signing-key.json").path) == 0o600)
+        await server.stop()
+    }
+
+    @Test func aBackupIsPrivateKeepsTheKeyAndOverwritesOnlyWhenTold() async throws {
+        let data = ServeTests.folder()
+        let binary = ServeTests.binary
+        let created = try await ProcessRunner.run(binary, ["admin", "create-provider", "acme", "--data", data])
+        #expect(created.status == 0, "\(created.text)")
+        let backup = ServeTests.folder() + ".sqlite"
+        let first = try await ProcessRunner.run(binary, ["admin", "backup", backup, "--data", data])
+        #expect(first.status == 0, "\(first.text)")
+        #expect(try Self.mode(backup) == 0o600)
+        #expect(try Self.mode(backup + ".signing-key.json") == 0o600)
+        #expect(
+            try Data(contentsOf: URL(fileURLWithPath: backup + ".signing-key.json"))
+                == Data(contentsOf: URL(fileURLWithPath: data + "/signing-key.json")))
+        let again = try await ProcessRunner.run(binary, ["admin", "backup", backup, "--data", data])
+        #expect(again.status != 0)
+        #expect(again.text.contains("exists; pass --force to overwrite it"), "\(again.text)")
+        let forced = try await ProcessRunner.run(binary, ["admin", "backup", backup, "--force", "--data", data])
+        #expect(forced.status == 0, "\(forced.text)")
+    }
+}

@@ -65,6 +65,7 @@ public final class SQLiteServerStore: ServerStore {
             }
         }
         do {
+            try Self.restrictFileModes(path)
             pool = try DatabasePool(path: path, configuration: configuration)
             // Again on the writer: the pool turns the log on after `prepareDatabase` and sets
             // NORMAL there (which syncs only at checkpoints, so a commit may not survive power loss).
@@ -106,11 +107,39 @@ public final class SQLiteServerStore: ServerStore {
         services = StoreServices([checkpointer] + (images.background ? [images] : []), logger: logger)
     }
 
-    /// Writes a consistent copy of the live database to `path` (SQLite's online backup).
-    public func backup(to path: String) throws {
+    /// The database and its `-wal` and `-shm` files are readable by the server's user only (0600),
+    /// whatever the umask: a new database file is made so before SQLite opens it (SQLite gives
+    /// its log files the database file's mode), and existing files are tightened.
+    static func restrictFileModes(_ path: String) throws {
+        let files = FileManager.default
+        if !files.fileExists(atPath: path) {
+            guard files.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw StoreError(.database, "cannot create the database at \(path)")
+            }
+        }
+        for file in [path, path + "-wal", path + "-shm"] where files.fileExists(atPath: file) {
+            try files.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
+        }
+    }
+
+    /// Writes a consistent copy of the live database to `path` (SQLite's online backup), mode 0600.
+    /// - Parameter replacing: whether an existing file at `path` may be overwritten.
+    /// - Throws: ``StoreError`` `conflict` when `path` exists and `replacing` is `false`.
+    public func backup(to path: String, replacing: Bool = false) throws {
+        let files = FileManager.default
+        if files.fileExists(atPath: path) {
+            guard replacing else {
+                throw StoreError(.conflict, "\(path) exists; pass --force to overwrite it")
+            }
+            try files.removeItem(atPath: path)
+        }
         do {
+            guard files.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw StoreError(.database, "cannot create \(path)")
+            }
             let target = try DatabaseQueue(path: path)
             try pool.backup(to: target)
+            try target.close()
         } catch {
             throw StoreError(.database, "cannot back up to \(path)", underlying: error)
         }
