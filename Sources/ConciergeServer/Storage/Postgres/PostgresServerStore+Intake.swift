@@ -36,26 +36,17 @@ extension PostgresServerStore {
     private static let keyColumns = "key_id, principal_id, secret_hash, channels, created_at, revoked_at"
 
     public func integrationKey(id: String) async throws -> StoredIntegrationKey? {
-        try await read { connection, logger in
-            try await connection.query(
-                PostgresQuery(
-                    unsafeSQL: "SELECT \(Self.keyColumns) FROM integration_key WHERE key_id = $1",
-                    binds: Self.binds(id)),
-                logger: logger
-            ).collect().first.map(Self.integrationKey)
-        }
+        try await select(
+            "SELECT \(unescaped: Self.keyColumns) FROM integration_key WHERE key_id = \(id)", as: Self.integrationKey
+        ).first
     }
 
     public func integrationKeys(of principal: PrincipalID) async throws -> [StoredIntegrationKey] {
-        try await read { connection, logger in
-            try await connection.query(
-                PostgresQuery(
-                    unsafeSQL:
-                        "SELECT \(Self.keyColumns) FROM integration_key WHERE principal_id = $1 ORDER BY created_at",
-                    binds: Self.binds(principal.rawValue)),
-                logger: logger
-            ).collect().map(Self.integrationKey)
-        }
+        try await select(
+            """
+            SELECT \(unescaped: Self.keyColumns) FROM integration_key WHERE principal_id = \(principal.rawValue)
+            ORDER BY created_at
+            """, as: Self.integrationKey)
     }
 
     public func revokeIntegrationKey(id: String) async throws {
@@ -90,11 +81,10 @@ extension PostgresServerStore {
         _ point: ContactPoint, provider: ProviderID, _ connection: PostgresConnection, _ logger: Logger
     ) async throws -> StoredContactPoint? {
         try await connection.query(
-            PostgresQuery(
-                unsafeSQL:
-                    "SELECT \(pointColumns) FROM contact_point WHERE provider_id = $1 AND kind = $2 AND value = $3",
-                binds: binds(provider.rawValue, point.kind.rawValue, point.storedValue)),
-            logger: logger
+            """
+            SELECT \(unescaped: pointColumns) FROM contact_point
+            WHERE provider_id = \(provider.rawValue) AND kind = \(point.kind.rawValue) AND value = \(point.storedValue)
+            """, logger: logger
         ).collect().first.map(Self.contactPoint)
     }
 
@@ -113,15 +103,11 @@ extension PostgresServerStore {
     }
 
     public func contactPoints(of customer: PrincipalID) async throws -> [StoredContactPoint] {
-        try await read { connection, logger in
-            try await connection.query(
-                PostgresQuery(
-                    unsafeSQL:
-                        "SELECT \(Self.pointColumns) FROM contact_point WHERE customer_id = $1 ORDER BY kind, value",
-                    binds: Self.binds(customer.rawValue)),
-                logger: logger
-            ).collect().map(Self.contactPoint)
-        }
+        try await select(
+            """
+            SELECT \(unescaped: Self.pointColumns) FROM contact_point WHERE customer_id = \(customer.rawValue)
+            ORDER BY kind, value
+            """, as: Self.contactPoint)
     }
 
     private static func contactPoint(_ row: PostgresRow) throws -> StoredContactPoint {
@@ -147,31 +133,24 @@ extension PostgresServerStore {
     public func takenIn(provider: ProviderID, channel: ConciergeCore.Channel, channelID: String) async throws
         -> TakenInContact?
     {
-        try await read { connection, logger in
-            try await connection.query(
-                PostgresQuery(
-                    unsafeSQL:
-                        "SELECT \(Self.intakeColumns) FROM contact_intake WHERE provider_id = $1 AND channel = $2 AND channel_id = $3",
-                    binds: Self.binds(provider.rawValue, channel.rawValue, channelID)),
-                logger: logger
-            ).collect().first.map(Self.takenIn)
-        }
+        try await select(
+            """
+            SELECT \(unescaped: Self.intakeColumns) FROM contact_intake
+            WHERE provider_id = \(provider.rawValue) AND channel = \(channel.rawValue) AND channel_id = \(channelID)
+            """, as: Self.takenIn
+        ).first
     }
 
     public func threaded(provider: ProviderID, messageIDs: [String]) async throws -> TakenInContact? {
-        try await read { connection, logger in
-            for id in messageIDs {
-                let rows = try await connection.query(
-                    PostgresQuery(
-                        unsafeSQL:
-                            "SELECT \(Self.intakeColumns) FROM contact_intake WHERE provider_id = $1 AND message_id = $2 LIMIT 1",
-                        binds: Self.binds(provider.rawValue, id)),
-                    logger: logger
-                ).collect()
-                if let row = rows.first { return try Self.takenIn(row) }
-            }
-            return nil
+        for id in messageIDs {
+            let found = try await select(
+                """
+                SELECT \(unescaped: Self.intakeColumns) FROM contact_intake
+                WHERE provider_id = \(provider.rawValue) AND message_id = \(id) LIMIT 1
+                """, as: Self.takenIn)
+            if let found = found.first { return found }
         }
+        return nil
     }
 
     public func noteTakenIn(_ contact: TakenInContact) async throws {
@@ -197,9 +176,10 @@ extension PostgresServerStore {
             customer: PrincipalID(customer), entry: EntryID(entry), messageID: messageID, createdAt: createdAt)
     }
 
-    private static func binds(_ values: String...) -> PostgresBindings {
-        var bindings = PostgresBindings()
-        for value in values { bindings.append(value) }
-        return bindings
+    /// The rows of a read, each decoded.
+    private func select<T: Sendable>(_ query: PostgresQuery, as decode: @escaping @Sendable (PostgresRow) throws -> T)
+        async throws -> [T]
+    {
+        try await read { connection, logger in try await connection.query(query, logger: logger).collect().map(decode) }
     }
 }

@@ -33,20 +33,13 @@ extension SQLiteServerStore {
     }
 
     public func integrationKey(id: String) async throws -> StoredIntegrationKey? {
-        try await read { db in
-            try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT * FROM integration_key WHERE key_id = ?"), arguments: [id]
-            ).map(Self.integrationKey)
-        }
+        try await select("SELECT * FROM integration_key WHERE key_id = ?", [id], as: Self.integrationKey).first
     }
 
     public func integrationKeys(of principal: PrincipalID) async throws -> [StoredIntegrationKey] {
-        try await read { db in
-            try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT * FROM integration_key WHERE principal_id = ? ORDER BY created_at"),
-                arguments: [principal.rawValue]
-            ).map(Self.integrationKey)
-        }
+        try await select(
+            "SELECT * FROM integration_key WHERE principal_id = ? ORDER BY created_at", [principal.rawValue],
+            as: Self.integrationKey)
     }
 
     public func revokeIntegrationKey(id: String) async throws {
@@ -96,12 +89,9 @@ extension SQLiteServerStore {
     }
 
     public func contactPoints(of customer: PrincipalID) async throws -> [StoredContactPoint] {
-        try await read { db in
-            try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT * FROM contact_point WHERE customer_id = ? ORDER BY kind, value"),
-                arguments: [customer.rawValue]
-            ).map(Self.contactPoint)
-        }
+        try await select(
+            "SELECT * FROM contact_point WHERE customer_id = ? ORDER BY kind, value", [customer.rawValue],
+            as: Self.contactPoint)
     }
 
     private static func contactPoint(_ row: Row) -> StoredContactPoint {
@@ -127,28 +117,21 @@ extension SQLiteServerStore {
     }
 
     public func takenIn(provider: ProviderID, channel: Channel, channelID: String) async throws -> TakenInContact? {
-        try await read { db in
-            try Row.fetchOne(
-                db.cachedStatement(
-                    sql: "SELECT * FROM contact_intake WHERE provider_id = ? AND channel = ? AND channel_id = ?"),
-                arguments: [provider.rawValue, channel.rawValue, channelID]
-            ).map(Self.takenIn)
-        }
+        try await select(
+            "SELECT * FROM contact_intake WHERE provider_id = ? AND channel = ? AND channel_id = ?",
+            [provider.rawValue, channel.rawValue, channelID], as: Self.takenIn
+        ).first
     }
 
     public func threaded(provider: ProviderID, messageIDs: [String]) async throws -> TakenInContact? {
-        try await read { db in
-            for id in messageIDs {
-                if let row = try Row.fetchOne(
-                    db.cachedStatement(
-                        sql: "SELECT * FROM contact_intake WHERE provider_id = ? AND message_id = ? LIMIT 1"),
-                    arguments: [provider.rawValue, id])
-                {
-                    return Self.takenIn(row)
-                }
-            }
-            return nil
+        for id in messageIDs {
+            let found = try await select(
+                "SELECT * FROM contact_intake WHERE provider_id = ? AND message_id = ? LIMIT 1",
+                [provider.rawValue, id],
+                as: Self.takenIn)
+            if let found = found.first { return found }
         }
+        return nil
     }
 
     public func noteTakenIn(_ contact: TakenInContact) async throws {
@@ -172,5 +155,14 @@ extension SQLiteServerStore {
             channelID: row["channel_id"], caseID: RecordID(row["case_id"] as String),
             customer: PrincipalID(row["customer_id"] as String), entry: EntryID(row["entry_id"] as String),
             messageID: row["message_id"], createdAt: row["created_at"])
+    }
+
+    /// The rows of a read with text arguments, each decoded.
+    private func select<T: Sendable>(_ sql: String, _ arguments: [String], as decode: @escaping @Sendable (Row) -> T)
+        async throws -> [T]
+    {
+        try await read { db in
+            try Row.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(arguments)).map(decode)
+        }
     }
 }
