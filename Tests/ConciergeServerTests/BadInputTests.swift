@@ -50,6 +50,79 @@ import Testing
             })
     }
 
+    /// A customer appending huge messages grew the database to a gigabyte: values and entries over
+    /// the limits are refused whole (`tooLarge`, naming the field), and nothing of the set is kept;
+    /// the core's editor refuses them before they are saved.
+    @Test(arguments: Engine.allCases) func valuesAndEntriesOverTheLimitsAreRefusedWhole(engine: Engine) async throws {
+        let server = try await TestServer.start(engine: engine)
+        try await server.seed()
+        let anna = try await server.device("anna")
+        let token = anna.transport.currentSession.accessToken
+        let key = RecordKey(type: .serviceCase, id: RecordID(UUID().uuidString.lowercased()))
+        func opening(_ subject: String) -> [(RecordKey, (Stamp) -> Change)] {
+            [
+                (
+                    key,
+                    {
+                        .write(
+                            field: CaseFields.provider, value: "acme", base: nil, stamp: $0, history: false,
+                            personal: false)
+                    }
+                ),
+                (
+                    key,
+                    {
+                        .write(
+                            field: CaseFields.customer, value: "anna", base: nil, stamp: $0, history: false,
+                            personal: false)
+                    }
+                ),
+                (
+                    key,
+                    {
+                        .write(
+                            field: CaseFields.subject, value: .string(subject), base: nil, stamp: $0, history: false,
+                            personal: true)
+                    }
+                ),
+            ]
+        }
+        func message(_ id: String, bytes: Int) -> (RecordKey, (Stamp) -> Change) {
+            (
+                key,
+                { stamp in
+                    .append(
+                        field: CaseFields.timeline,
+                        entry: NewEntry(
+                            id: EntryID(id), stamp: stamp, kind: EntryKind.message,
+                            payload: ["channel": "app", "direction": "inbound"],
+                            personal: ["body": .string(String(repeating: "x", count: bytes))]))
+                }
+            )
+        }
+        let before = try await server.store.stats()
+        var answer = try await Self.push(
+            server, [Self.set(anna, seq: 1, opening(String(repeating: "s", count: 20_000)))], token: token)
+        #expect(answer.body["outcomes"]?[0]?["error"]?["code"] == "tooLarge", "\(answer.body)")
+        #expect(answer.body["outcomes"]?[0]?["error"]?["message"]?.stringValue?.contains("subject") == true)
+        answer = try await Self.push(
+            server, [Self.set(anna, seq: 2, opening("Router") + [message("m1", bytes: 70_000)])], token: token)
+        #expect(answer.body["outcomes"]?[0]?["error"]?["code"] == "tooLarge", "\(answer.body)")
+        let after = try await server.store.stats()
+        for table in ["record", "record_field", "record_entry", "change_log"] { #expect(after[table] == before[table]) }
+        // Just under the limits: taken.
+        answer = try await Self.push(
+            server, [Self.set(anna, seq: 3, opening("Router") + [message("m2", bytes: 60_000)])], token: token)
+        #expect(answer.body["outcomes"]?[0]?["status"] == "accepted", "\(answer.body)")
+        // The editor refuses what the server would.
+        #expect(throws: SyncError.self) {
+            try anna.edit { editor in
+                try editor.write(.string(String(repeating: "s", count: 20_000)), to: CaseFields.subject, of: key)
+            }
+        }
+        await server.stop()
+    }
+
     @Test(arguments: Engine.allCases) func malformedRequestsGetClearErrors(engine: Engine) async throws {
         let server = try await TestServer.start(engine: engine) {
             $0.maxBodyBytes = 4_000; $0.maxBatchSets = 3

@@ -49,6 +49,8 @@ public struct Editor {
     }
 
     mutating func record(_ change: Change, on key: RecordKey) throws {
+        // The server's default limits: a change it would refuse is not saved.
+        try ContentLimits.default.check(change)
         var record = try record(key) ?? Record(key: key)
         try record.apply(change, by: author)
         working[key] = record

@@ -37,6 +37,8 @@ public struct SyncError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let leftScope = Code("leftScope")
         /// Data that does not decode. Final.
         public static let malformed = Code("malformed")
+        /// A value or a log entry larger than the server's limits (``ContentLimits``). Final.
+        public static let tooLarge = Code("tooLarge")
 
         // Request-level codes: the answer to a whole request, not to one change set.
 

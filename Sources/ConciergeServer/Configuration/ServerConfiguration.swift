@@ -1,3 +1,4 @@
+import ConciergeCore
 import Foundation
 
 /// The server's settings, read once at start.
@@ -40,6 +41,9 @@ public struct ServerConfiguration: Sendable {
     public var accessTokenSeconds: Int64 = 900
     public var driftMilliseconds: UInt64 = 60_000
     public var logLevel = "info"
+    /// How large a value or a log entry a change may carry (`CONCIERGE_MAX_VALUE_BYTES`,
+    /// `CONCIERGE_MAX_ENTRY_BYTES`).
+    public var contentLimits = ContentLimits.default
     public var retentionDays = 30
     public var compactIntervalSeconds = 3_600
     /// The PostgreSQL engine's URL; `nil` selects SQLite. It may hold a password: never log it.
@@ -83,6 +87,8 @@ public struct ServerConfiguration: Sendable {
         if let value = try int("CONCIERGE_MAX_PULL_LIMIT") { maxPullLimit = max(1, value) }
         if let value = try int("CONCIERGE_ACCESS_TOKEN_SECONDS") { accessTokenSeconds = Int64(value) }
         if let value = try int("CONCIERGE_DRIFT_MS") { driftMilliseconds = UInt64(value) }
+        if let value = try int("CONCIERGE_MAX_VALUE_BYTES") { contentLimits.valueBytes = max(256, value) }
+        if let value = try int("CONCIERGE_MAX_ENTRY_BYTES") { contentLimits.entryBytes = max(256, value) }
         if let level = environment["CONCIERGE_LOG_LEVEL"] {
             guard Self.logLevels.contains(level) else {
                 throw ConfigurationError(

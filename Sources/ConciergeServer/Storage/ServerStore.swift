@@ -175,6 +175,8 @@ public struct PushPolicy: Sendable {
     public var drift: DriftBound = .default
     public var upgrader: Upgrader = .current
     public var schema: Schema = .current
+    /// How large a value or an entry a change may carry.
+    public var limits: ContentLimits = .default
     /// The record policies and reactions the push runs.
     var rules: DomainRules = .standard
     public init() {}

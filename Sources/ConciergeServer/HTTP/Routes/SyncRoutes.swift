@@ -44,6 +44,7 @@ struct SyncRoutes: Sendable {
         }
         var policy = PushPolicy()
         policy.drift = DriftBound(milliseconds: configuration.driftMilliseconds)
+        policy.limits = configuration.contentLimits
         let now = UInt64(Date().timeIntervalSince1970 * 1000)
         let (outcomes, counts) = try await store.push(push.changeSets, from: caller, serverMillis: now, policy: policy)
         metrics.pushes.increment()

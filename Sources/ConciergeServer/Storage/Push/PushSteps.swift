@@ -53,8 +53,11 @@ enum PushSteps {
             self.set = set
             bytes = set.canonicalJSON
             hash = Data(SHA256.hash(data: bytes))
+            let size = bytes.count
             prepared = Result { () throws(SyncError) -> PreparedSet in
-                PreparedSet(try PushSteps.prepare(set, serverMillis: serverMillis, policy: policy), rules: policy.rules)
+                let upgraded = try PushSteps.prepare(set, serverMillis: serverMillis, policy: policy)
+                try policy.limits.check(upgraded, encodedBytes: size)
+                return PreparedSet(upgraded, rules: policy.rules)
             }
             if case .success(let upgraded) = prepared {
                 loggedBytes = upgraded.set.compactBinary()
