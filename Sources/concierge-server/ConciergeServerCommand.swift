@@ -11,6 +11,7 @@ struct ConciergeServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "concierge-server",
         abstract: "The Concierge sync server: phones and agent apps sync their service cases with it.",
+        version: ConciergeVersion.current,
         subcommands: [Serve.self, Admin.self],
         defaultSubcommand: Serve.self)
 }

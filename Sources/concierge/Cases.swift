@@ -174,12 +174,16 @@ struct CaseCommand: AsyncParsableCommand {
         @OptionGroup var home: HomeOptions
         @OptionGroup var after: SyncOption
         @Argument var id: String
-        @Argument(help: "The message.") var text: String
+        @Argument(
+            parsing: .allUnrecognized,
+            help: "The message; it may start with a dash (\"-5 degrees in the flat\").")
+        var words: [String] = []
         @Option(help: "The channel (app, chat, email, phone, sms, ...).") var channel: String = "app"
         @Option(help: "Why staff write (service, notices, marketing, surveys); outside service it needs consent.")
         var purpose: String?
 
         func run() async throws {
+            let text = try MessageText.of(words, "message")
             let found = try home.home().findCase(id, account: home.account)
             let preferences = try found.serviceCase.customer.flatMap { customer in
                 try found.account.replica.visibleRecord(RecordKey(type: .preferences, id: RecordID(customer.rawValue)))
@@ -199,9 +203,10 @@ struct CaseCommand: AsyncParsableCommand {
         @OptionGroup var home: HomeOptions
         @OptionGroup var after: SyncOption
         @Argument var id: String
-        @Argument(help: "The note.") var text: String
+        @Argument(parsing: .allUnrecognized, help: "The note; it may start with a dash.") var words: [String] = []
 
         func run() async throws {
+            let text = try MessageText.of(words, "note")
             try await home.editCase(id, after) { editor, found in try editor.note(on: found.key, body: text) }
         }
     }
@@ -353,5 +358,24 @@ extension HomeOptions {
     func editCase(_ found: FoundCase, _ after: SyncOption, _ body: (inout Editor) throws -> Void) async throws {
         let set = try CLIError.from { try found.account.replica.edit { editor in try body(&editor) } }
         await after.after(found.account, changed: set)
+    }
+}
+
+/// The text of a message or note typed as the command's last argument: it may start with a dash
+/// (`-5 degrees in the flat`), which an argument parser would take for an option.
+enum MessageText {
+    static func of(_ words: [String], _ what: String) throws -> String {
+        let text = words.joined(separator: " ")
+        guard !text.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw CLIError("emptyMessage", "the \(what) is empty; write it after the case id, in quotes")
+        }
+        // A word like --snyc is a mistyped option more likely than a message.
+        if let word = words.first(where: { $0.hasPrefix("--") }) {
+            throw CLIError(
+                "unknownOption",
+                "\(word) is no option of this command (see --help); a \(what) may start with one dash, not two"
+            )
+        }
+        return text
     }
 }

@@ -13,6 +13,7 @@ struct Concierge: AsyncParsableCommand {
             Every command works on the local replica. Changes wait in the outbox until `concierge sync`
             (or `--sync` on the command) sends them. Reading commands take `--json`.
             """,
+        version: ConciergeVersion.current,
         subcommands: [
             AccountCommand.self, DevicesCommand.self, Inbox.self, CaseCommand.self, AppointmentCommand.self,
             Prefs.self, SyncCommand.self, Watch.self, Status.self,

@@ -75,6 +75,10 @@ struct Status: AsyncParsableCommand {
 }
 
 struct Watch: AsyncParsableCommand {
+    /// Writes out what was printed: into a pipe or a file too, what arrived is there at once, and
+    /// a kill loses nothing already printed (standard output is buffered there, not line by line).
+    static func flush() { fflush(nil) }
+
     static let configuration = CommandConfiguration(
         abstract: "Follow the live connection: sync when the server says something changed, print new entries.")
     @OptionGroup var home: HomeOptions
@@ -89,6 +93,7 @@ struct Watch: AsyncParsableCommand {
                 var known = try Self.entryIDs(account)
                 print((await account.sync()).summary)
                 known = try Self.printNew(account, known: known)
+                Self.flush()
                 var backoff: UInt64 = 500
                 while !Task.isCancelled {
                     do {
@@ -98,14 +103,17 @@ struct Watch: AsyncParsableCommand {
                             let result = await account.sync()
                             if result.error != nil { print(result.summary) }
                             known = try Self.printNew(account, known: known)
+                            Self.flush()
                         }
                     } catch {
                         print("live connection lost (\(error)); reconnecting")
+                        Self.flush()
                     }
                     try await Task.sleep(for: .milliseconds(backoff))
                     backoff = min(backoff * 2, 30_000)
                     // Catch up on anything missed while disconnected.
                     if (await account.sync()).error == nil { known = try Self.printNew(account, known: known) }
+                    Self.flush()
                 }
             }
             if let deadline {

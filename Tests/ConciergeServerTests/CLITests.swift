@@ -263,6 +263,63 @@ import Testing
         await server.stop()
     }
 
+    /// `watch` into a file: each entry is there as it arrives, and killing the watcher loses none
+    /// of it (standard output into a file is buffered; before, nothing appeared until it exited).
+    @Test func watchIntoAFileWritesEachEntryAsItArrives() async throws {
+        let server = try await TestServer.start()
+        try await server.seed()
+        let anna = try await Self.enrolled("anna", on: server)
+        let ben = try await Self.enrolled("ben", on: server)
+        let id = String(
+            try #require(
+                try await anna.run("case", "new", "--subject", "Live", "--sync").output.split(separator: "\n").first))
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("watch-\(UUID().uuidString).txt")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        let watcher = Process()
+        watcher.executableURL = Repository.path(".build/debug/concierge")
+        watcher.arguments = ["watch"]
+        watcher.environment = ProcessInfo.processInfo.environment.merging(["CONCIERGE_HOME": ben.home.path]) { $1 }
+        watcher.standardOutput = try FileHandle(forWritingTo: output)
+        try watcher.run()
+        for _ in 0..<200 where server.parts.live.connectionCount == 0 { try await Task.sleep(for: .milliseconds(50)) }
+        try await anna.run("case", "reply", String(id.prefix(8)), "-5 degrees in the flat", "--sync")
+        var written = ""
+        for _ in 0..<200 where !written.contains("-5 degrees in the flat") {
+            try await Task.sleep(for: .milliseconds(50))
+            written = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        }
+        kill(watcher.processIdentifier, SIGKILL)
+        watcher.waitUntilExit()
+        #expect(written.contains("anna (verified)  -5 degrees in the flat"), "\(written)")
+        await server.stop()
+    }
+
+    /// A message may start with a dash; a mistyped option is not sent as a message; both binaries
+    /// say their version.
+    @Test func aMessageStartingWithADashIsSentAndBothBinariesSayTheirVersion() async throws {
+        let server = try await TestServer.start()
+        try await server.seed()
+        let anna = try await Self.enrolled("anna", on: server)
+        let id = String(
+            try #require(
+                try await anna.run("case", "new", "--subject", "Cold", "--sync").output.split(separator: "\n").first))
+        let sent = try await anna.run("case", "reply", id, "-5 degrees in the flat", "--sync")
+        #expect(sent.status == 0, "\(sent.output)")
+        let shown = try await anna.run("case", "show", id, "--json")
+        #expect(shown.json?["timeline"]?.arrayValue?.last?["text"] == "-5 degrees in the flat", "\(shown.output)")
+        let typo = try await anna.run("case", "reply", id, "hello", "--snyc")
+        #expect(typo.status != 0)
+        #expect(typo.output.contains("--snyc is no option of this command"), "\(typo.output)")
+        let empty = try await anna.run("case", "reply", id)
+        #expect(empty.status != 0 && empty.output.contains("the message is empty"), "\(empty.output)")
+        #expect(
+            try await anna.run("--version").output.trimmingCharacters(in: .whitespacesAndNewlines)
+                == ConciergeVersion.current)
+        let serverVersion = try await ProcessRunner.run(Repository.path(".build/debug/concierge-server"), ["--version"])
+        #expect(serverVersion.text.trimmingCharacters(in: .whitespacesAndNewlines) == ConciergeVersion.current)
+        await server.stop()
+    }
+
     @Test func aForeignFileInTheDataFolderIsReportedAndLeftAlone() async throws {
         let cli = CLI()
         let folder = cli.home.appendingPathComponent("accounts")
