@@ -97,7 +97,8 @@ public func buildApplication(
         retentionMillis: configuration.retentionMillis, logger: logger)
     return Application(
         router: router,
-        server: .http1WebSocketUpgrade(webSocketRouter: router),
+        server: .http1WebSocketUpgrade(
+            webSocketRouter: router, idleTimeout: .seconds(Int64(configuration.idleTimeoutSeconds))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "concierge"),
         services: [compaction] + parts.services
             + parts.followers.map { follower in

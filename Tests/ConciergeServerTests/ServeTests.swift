@@ -3,6 +3,10 @@ import ConciergeServer
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// `concierge-server serve` as an operator starts it: a port it cannot have, or a setting out of
 /// range, ends it at once with a clear message and a non-zero status.
 @Suite(.timeLimit(.minutes(1))) struct ServeTests {
@@ -82,5 +86,72 @@ import Testing
         #expect(again.text.contains("exists; pass --force to overwrite it"), "\(again.text)")
         let forced = try await ProcessRunner.run(binary, ["admin", "backup", backup, "--force", "--data", data])
         #expect(forced.status == 0, "\(forced.text)")
+    }
+}
+
+/// Connections that send nothing, or half a request and then nothing, are closed after the idle
+/// timeout (before, they stayed open for ever: a few hundred of them stopped the server).
+@Suite(.timeLimit(.minutes(1))) struct ConnectionTimeoutTests {
+    /// A plain TCP connection to the server on loopback.
+    struct RawConnection {
+        let socket: Int32
+
+        init(port: Int) throws {
+            socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+            // Reads give up after 10 s: a server that never closes fails the test, not the run.
+            var timeout = timeval(tv_sec: 10, tv_usec: 0)
+            setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        }
+
+        @discardableResult
+        func send(_ text: String) -> Int { text.withCString { Glibc.send(socket, $0, strlen($0), 0) } }
+
+        /// Whether the server closed the connection (a read of 0 bytes) before the read gave up.
+        func closedByServer() -> Bool {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = recv(socket, &buffer, buffer.count, 0)
+                if count == 0 { return true }
+                if count < 0 { return false }
+            }
+        }
+
+        func close() { _ = Glibc.close(socket) }
+    }
+
+    @Test func idleAndHalfSentConnectionsAreClosed() async throws {
+        let server = try await TestServer.start { $0.idleTimeoutSeconds = 2 }
+        let idle = try RawConnection(port: server.port)
+        let halfSent = try RawConnection(port: server.port)
+        halfSent.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        let start = ContinuousClock.now
+        #expect(idle.closedByServer())
+        #expect(halfSent.closedByServer())
+        #expect(ContinuousClock.now - start < .seconds(9))
+        idle.close()
+        halfSent.close()
+        // A connection in use is not cut: requests on one connection, well within the timeout of
+        // each other, are answered.
+        let used = try RawConnection(port: server.port)
+        for _ in 0..<2 {
+            let sent = used.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let count = recv(used.socket, &buffer, buffer.count, 0)
+            #expect(count > 0, "sent \(sent), read \(count), errno \(errno)")
+            #expect(String(decoding: buffer.prefix(max(0, count)), as: UTF8.self).hasPrefix("HTTP/1.1 200 OK"))
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        used.close()
+        await server.stop()
     }
 }

@@ -41,6 +41,9 @@ public struct ServerConfiguration: Sendable {
     public var accessTokenSeconds: Int64 = 900
     public var driftMilliseconds: UInt64 = 60_000
     public var logLevel = "info"
+    /// How long a connection may stay without a request part, in seconds: an idle connection, a
+    /// request head sent in part and left there, are closed after it (`CONCIERGE_IDLE_TIMEOUT_SECONDS`).
+    public var idleTimeoutSeconds = 60
     /// How large a value or a log entry a change may carry (`CONCIERGE_MAX_VALUE_BYTES`,
     /// `CONCIERGE_MAX_ENTRY_BYTES`).
     public var contentLimits = ContentLimits.default
@@ -87,6 +90,7 @@ public struct ServerConfiguration: Sendable {
         if let value = try int("CONCIERGE_MAX_PULL_LIMIT") { maxPullLimit = max(1, value) }
         if let value = try int("CONCIERGE_ACCESS_TOKEN_SECONDS") { accessTokenSeconds = Int64(value) }
         if let value = try int("CONCIERGE_DRIFT_MS") { driftMilliseconds = UInt64(value) }
+        if let value = try int("CONCIERGE_IDLE_TIMEOUT_SECONDS") { idleTimeoutSeconds = max(1, value) }
         if let value = try int("CONCIERGE_MAX_VALUE_BYTES") { contentLimits.valueBytes = max(256, value) }
         if let value = try int("CONCIERGE_MAX_ENTRY_BYTES") { contentLimits.entryBytes = max(256, value) }
         if let level = environment["CONCIERGE_LOG_LEVEL"] {
