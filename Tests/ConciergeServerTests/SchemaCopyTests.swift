@@ -98,3 +98,20 @@ import Testing
         await server.stop()
     }
 }
+
+/// docs/sync.md lists every error code the core knows (an implementer reads the table, not the
+/// sources).
+@Suite struct ErrorCodeTableTests {
+    @Test func theTableListsEveryCode() throws {
+        let root = SchemaCopyTests.schemaFolder.deletingLastPathComponent()
+        let source = try String(
+            contentsOf: root.appendingPathComponent("Sources/ConciergeCore/Sync/SyncError.swift"), encoding: .utf8)
+        let codes = source.matches(of: /Code\("([A-Za-z]+)"\)/).map { String($0.output.1) }
+        #expect(codes.count > 20)
+        let table = try String(contentsOf: root.appendingPathComponent("docs/sync.md"), encoding: .utf8)
+        let listed = Set(
+            table.matches(of: /^\| `([A-Za-z]+)` \|/.anchorsMatchLineEndings()).map { String($0.output.1) })
+        for code in codes { #expect(listed.contains(code), "docs/sync.md does not list \(code)") }
+        for code in listed { #expect(codes.contains(code), "docs/sync.md lists \(code), which the core does not know") }
+    }
+}
