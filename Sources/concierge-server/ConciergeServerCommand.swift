@@ -34,6 +34,7 @@ struct ServerOptions: ParsableArguments {
     }
 
     func logger(_ configuration: ServerConfiguration) -> Logger {
+        if configuration.logFormat == "json" { LogFormat.useJSON() }
         var logger = Logger(label: "concierge-server")
         logger.logLevel = Logger.Level(rawValue: configuration.logLevel) ?? .info
         return logger
@@ -77,6 +78,7 @@ struct Serve: AsyncParsableCommand {
         // runService handles SIGTERM and SIGINT: in-flight requests finish, then the database closes.
         do {
             try await app.runService()
+            logger.info("stopped")
         } catch let error as IOError where error.errnoCode == EADDRINUSE {
             await parts.store.close()
             throw ServeError(
@@ -331,4 +333,11 @@ struct Admin: AsyncParsableCommand {
         let configuration = try options.configuration()
         return try await makeServerParts(configuration: configuration, logger: options.logger(configuration))
     }
+}
+
+/// The log format, chosen once per process (swift-log's backend can be set only once).
+enum LogFormat {
+    private static let json: Void = LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
+
+    static func useJSON() { _ = json }
 }

