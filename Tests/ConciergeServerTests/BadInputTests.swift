@@ -50,6 +50,42 @@ import Testing
             })
     }
 
+    /// The sequence rule (docs/encoding.md): a replica's set numbers may start at 0, skip, and go
+    /// back into a gap; one id names one content.
+    @Test func setNumbersMayStartAtZeroSkipAndGoBack() async throws {
+        let server = try await TestServer.start()
+        try await server.seed()
+        let anna = try await server.device("anna")
+        let token = anna.transport.currentSession.accessToken
+        var outcomes: [Value] = []
+        for seq in [0, 7, 3] as [UInt64] {
+            let key = RecordKey(type: .serviceCase, id: RecordID(UUID().uuidString.lowercased()))
+            let set = Self.set(
+                anna, seq: seq,
+                [
+                    (
+                        key,
+                        {
+                            .write(
+                                field: CaseFields.provider, value: "acme", base: nil, stamp: $0, history: false,
+                                personal: false)
+                        }
+                    ),
+                    (
+                        key,
+                        {
+                            .write(
+                                field: CaseFields.customer, value: "anna", base: nil, stamp: $0, history: false,
+                                personal: false)
+                        }
+                    ),
+                ], millis: UInt64(Date().timeIntervalSince1970 * 1000) + seq)
+            outcomes.append(try #require(try await Self.push(server, [set], token: token).body["outcomes"]?[0]))
+        }
+        #expect(outcomes.map { $0["status"] } == ["accepted", "accepted", "accepted"], "\(outcomes)")
+        await server.stop()
+    }
+
     /// A customer appending huge messages grew the database to a gigabyte: values and entries over
     /// the limits are refused whole (`tooLarge`, naming the field), and nothing of the set is kept;
     /// the core's editor refuses them before they are saved.

@@ -1,0 +1,24 @@
+import Testing
+
+@testable import ConciergeCore
+
+/// The exact escape set of canonical JSON strings (docs/encoding.md): a client in another language
+/// must write the same bytes.
+@Suite struct CanonicalJSONEscapeTests {
+    static func encoded(_ text: String) -> String {
+        String(decoding: CanonicalJSON.encode(.string(text)), as: UTF8.self)
+    }
+
+    @Test func exactlyTheControlCharactersQuoteAndBackslashAreEscaped() {
+        #expect(Self.encoded("\u{0}\u{1}\u{1F}") == #""\u0000\u0001\u001f""#)
+        #expect(Self.encoded("\n\r\t\u{8}\u{C}") == #""\n\r\t\b\f""#)
+        #expect(Self.encoded("\"\\") == #""\"\\""#)
+        // Raw: slash, DEL, the line and paragraph separators, anything else.
+        #expect(Self.encoded("/\u{7F}\u{2028}\u{2029}é") == "\"/\u{7F}\u{2028}\u{2029}é\"")
+    }
+
+    @Test func objectKeysAreSortedByTheirUTF8Bytes() {
+        let object: Value = ["b": 1, "B": 2, "a": 3, "é": 4, "Z": 5]
+        #expect(String(decoding: CanonicalJSON.encode(object), as: UTF8.self) == #"{"B":2,"Z":5,"a":3,"b":1,"é":4}"#)
+    }
+}
