@@ -22,3 +22,18 @@ import Testing
         #expect(String(decoding: CanonicalJSON.encode(object), as: UTF8.self) == #"{"B":2,"Z":5,"a":3,"b":1,"é":4}"#)
     }
 }
+
+/// A record erased twice keeps the larger erasure stamp, whichever came first (docs/merge-rules.md).
+@Suite struct RepeatedErasureTests {
+    @Test func theLargerErasureStampIsKept() throws {
+        let replica = ReplicaID.random()
+        let author = Author(principal: "anna", role: .customer)
+        let early = Stamp(hlc: HLC(millis: 1_000), replica: replica)
+        let late = Stamp(hlc: HLC(millis: 2_000), replica: replica)
+        for order in [[early, late], [late, early]] {
+            var record = Record(key: RecordKey(type: .serviceCase, id: "c1"))
+            for stamp in order { try record.apply(.redact(stamp: stamp), by: author) }
+            #expect(record.redacted == late)
+        }
+    }
+}
