@@ -65,6 +65,8 @@ import Testing
     @Test func followUpIDIsUUIDv5OfTheCaseID() {
         // Worked out with Python: uuid.uuid5(uuid.UUID("6f1c2f9e-3b0d-4a55-9e43-1f2d3c4b5a69"), "follow-up")
         #expect(FollowUp.caseID(for: "6f1c2f9e-3b0d-4a55-9e43-1f2d3c4b5a69") == "36ecf0eb-1d23-5637-b04e-f0f87600afa1")
+        // Any other id: uuid.uuid5(uuid.uuid5(uuid.NAMESPACE_URL, "concierge:follow-up"), "my-case-1")
+        #expect(FollowUp.caseID(for: "my-case-1") == "d6bc4fb3-1aa7-58e0-a023-53649cf7ae26")
         // RFC 9562's example: uuid5(NAMESPACE_DNS, "www.example.com")
         let dns = UUID(uuidString: "6ba7b810-9dad-11d1-80b4-00c04fd430c8")!
         #expect(

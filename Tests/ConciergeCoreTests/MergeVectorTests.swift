@@ -77,7 +77,7 @@ import Testing
             #expect(serviceCase.status.rawValue == status, "\(context): status")
         }
         if let followUp = derived["followUp"]?.stringValue {
-            #expect(serviceCase.followUpID?.rawValue == followUp, "\(context): follow-up")
+            #expect(serviceCase.followUpID.rawValue == followUp, "\(context): follow-up")
         }
         if let after = derived["messagesAfterClose"]?.arrayValue {
             #expect(

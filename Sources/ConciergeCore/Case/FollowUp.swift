@@ -3,12 +3,18 @@ import Foundation
 
 /// The follow-up case of a closed case.
 public enum FollowUp {
-    /// `UUIDv5(namespace: caseID, name: "follow-up")` in lower case, or `nil` when the case id is
-    /// not a UUID.
-    public static func caseID(for caseID: RecordID) -> RecordID? {
-        guard let namespace = UUID(uuidString: caseID.rawValue) else { return nil }
-        return RecordID(uuidV5(namespace: namespace, name: "follow-up").uuidString.lowercased())
+    /// `UUIDv5(namespace: caseID, name: "follow-up")` in lower case for a case whose id is a
+    /// UUID; for any other id (`my-case-1`), `UUIDv5(namespace: ``otherIDs``, name: caseID)`.
+    public static func caseID(for caseID: RecordID) -> RecordID {
+        let uuid =
+            UUID(uuidString: caseID.rawValue).map { uuidV5(namespace: $0, name: "follow-up") }
+            ?? uuidV5(namespace: otherIDs, name: caseID.rawValue)
+        return RecordID(uuid.uuidString.lowercased())
     }
+
+    /// The namespace of follow-up ids of cases whose id is no UUID:
+    /// `UUIDv5(NAMESPACE_URL, "concierge:follow-up")`.
+    public static let otherIDs = UUID(uuidString: "c33e3f79-1eed-5e6b-b949-be53ef6dd053")!
 
     /// A name-based UUID (RFC 9562, version 5: SHA-1).
     public static func uuidV5(namespace: UUID, name: String) -> UUID {

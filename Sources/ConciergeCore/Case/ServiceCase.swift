@@ -115,8 +115,8 @@ extension ServiceCase {
     }
 
     /// The id of the one follow-up case the server opens for this case once it is closed:
-    /// `UUIDv5(namespace: caseID, name: "follow-up")`, lower case.
-    public var followUpID: RecordID? {
+    /// `UUIDv5(namespace: caseID, name: "follow-up")`, lower case (``FollowUp/caseID(for:)``).
+    public var followUpID: RecordID {
         FollowUp.caseID(for: id)
     }
 

@@ -25,9 +25,9 @@ struct FollowUpReaction: Reaction {
                 }),
                 let after = accepted.after[key], let view = ServiceCase(after.partial),
                 let message = appended.lazy.compactMap({ after.entry($0.id, in: CaseFields.timeline) }).first(
-                    where: view.isCustomerMessage),
-                let followUpID = FollowUp.caseID(for: key.id)
+                    where: view.isCustomerMessage)
             else { continue }
+            let followUpID = FollowUp.caseID(for: key.id)
             let followUp = RecordKey(type: .serviceCase, id: followUpID)
             plans.append(
                 ReactionPlan(reads: [followUp, key]) { records, server in
