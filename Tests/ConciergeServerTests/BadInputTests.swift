@@ -83,6 +83,26 @@ import Testing
             outcomes.append(try #require(try await Self.push(server, [set], token: token).body["outcomes"]?[0]))
         }
         #expect(outcomes.map { $0["status"] } == ["accepted", "accepted", "accepted"], "\(outcomes)")
+        // A new case names its provider and its customer: the refusal says which is missing.
+        let ben = try await server.device("ben")
+        let key = RecordKey(type: .serviceCase, id: RecordID(UUID().uuidString.lowercased()))
+        let unnamed = Self.set(
+            ben, seq: 1,
+            [
+                (
+                    key,
+                    {
+                        .write(
+                            field: CaseFields.provider, value: "acme", base: nil, stamp: $0, history: false,
+                            personal: false)
+                    }
+                )
+            ])
+        let refused = try #require(
+            try await Self.push(server, [unnamed], token: ben.transport.currentSession.accessToken).body["outcomes"]?[0]
+        )
+        #expect(refused["error"]?["code"] == "malformed")
+        #expect(refused["error"]?["message"]?.stringValue?.hasSuffix("missing: customer") == true, "\(refused)")
         await server.stop()
     }
 

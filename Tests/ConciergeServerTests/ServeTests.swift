@@ -181,7 +181,7 @@ import Testing
         let url = URL(string: "http://127.0.0.1:\(try #require(port))/")!
         let session = try await HTTPSyncTransport.enrol(server: url, code: code, deviceName: "phone")
         let device = TestDevice(session: session)
-        // A customer may not write a case that is not theirs: the set is refused.
+        // A priority on a case that does not exist (a new case without provider and customer): refused.
         let key = RecordKey(type: .serviceCase, id: "c1")
         let refused = BadInputTests.set(
             device, seq: 1,
@@ -209,9 +209,9 @@ import Testing
         for event in ["listening", "device enrolled", "change set refused", "device revoked", "stopped"] {
             #expect(messages.contains(event), "\(event) missing from \(messages)")
         }
-        // The refused set's code (a priority on a case that is not the customer's), not its content.
+        // The refused set's code (a priority on a case that names no provider nor customer), not its content.
         #expect(
-            lines.contains { $0?["message"] == "change set refused" && $0?["concierge.code"] == "outOfScope" },
+            lines.contains { $0?["message"] == "change set refused" && $0?["concierge.code"] == "malformed" },
             "\(text)")
         #expect(!text.contains("\"high\""))
         for secret in [code, session.refreshToken, session.accessToken] { #expect(!text.contains(secret)) }

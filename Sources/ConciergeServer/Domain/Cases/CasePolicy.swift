@@ -72,6 +72,14 @@ struct CasePolicy: RecordPolicy {
     func authorize(_ write: RecordWrite) throws(SyncError) {
         let principal = write.principal
         let current = write.current
+        if write.isCreation {
+            let missing = [CaseFields.provider, CaseFields.customer].filter { current.value($0)?.stringValue == nil }
+            if !missing.isEmpty {
+                throw SyncError(
+                    .malformed,
+                    "a new case names its provider and its customer; missing: \(missing.joined(separator: ", "))")
+            }
+        }
         guard current.value(CaseFields.provider)?.stringValue == principal.provider.rawValue else {
             throw SyncError(
                 .outOfScope,
