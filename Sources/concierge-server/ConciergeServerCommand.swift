@@ -106,7 +106,8 @@ struct Admin: AsyncParsableCommand {
         abstract: "Administer providers, principals, devices and the database.",
         subcommands: [
             CreateProvider.self, CreatePrincipal.self, IssueCode.self, RevokeDevice.self, CreateIntegration.self,
-            AddKey.self, ListKeys.self, RevokeKey.self, Stats.self, Backup.self, MarkRestored.self, Compact.self,
+            AddKey.self, ListKeys.self, RevokeKey.self, AddContactPoint.self, ListContactPoints.self, Stats.self,
+            Backup.self, MarkRestored.self, Compact.self,
         ])
 
     struct CreateProvider: AsyncParsableCommand {
@@ -176,6 +177,48 @@ struct Admin: AsyncParsableCommand {
             for key in try await parts.store.integrationKeys(of: PrincipalID(integration)) {
                 let channels = key.channels.map(\.rawValue).sorted().joined(separator: ",")
                 print("\(key.id)  \(channels)  \(key.revokedAt == nil ? "active" : "revoked")")
+            }
+        }
+    }
+
+    struct AddContactPoint: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add-contact-point",
+            abstract: "Register a customer's phone number, e-mail address or social handle (verified by the admin).")
+        @OptionGroup var options: ServerOptions
+        @Argument(help: "Customer id.") var customer: String
+        @Argument(help: "phone, email or social.") var kind: String
+        @Argument(
+            help: "The number or address as written (+49 228 622243, 0228 622243, anna@example.com, twitter:@anna).")
+        var point: String
+        @Flag(help: "Store it unverified (a point seen somewhere, not confirmed).") var unverified = false
+
+        func validate() throws {
+            guard ["phone", "email", "social"].contains(kind) else {
+                throw ValidationError("kind is phone, email or social, not \(kind)")
+            }
+        }
+
+        func run() async throws {
+            let parts = try await Admin.open(options)
+            let stored = try await ContactPointAdmin.add(
+                point, kind: kind, to: PrincipalID(customer), verifiedBy: unverified ? nil : "admin",
+                store: parts.store)
+            let note = stored.point.parsed ? "" : " (kept as written: it could not be read as a number)"
+            print("\(stored.point) of \(customer), \(stored.verified ? "verified" : "unverified")\(note)")
+        }
+    }
+
+    struct ListContactPoints: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "list-contact-points", abstract: "List a customer's contact points.")
+        @OptionGroup var options: ServerOptions
+        @Argument(help: "Customer id.") var customer: String
+
+        func run() async throws {
+            let parts = try await Admin.open(options)
+            for stored in try await parts.store.contactPoints(of: PrincipalID(customer)) {
+                print("\(stored.point)  \(stored.verifiedBy.map { "verified by \($0)" } ?? "unverified")")
             }
         }
     }

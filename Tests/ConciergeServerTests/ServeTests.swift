@@ -217,3 +217,32 @@ import Testing
         for secret in [code, session.refreshToken, session.accessToken] { #expect(!text.contains(secret)) }
     }
 }
+
+/// An administrator registers known numbers and addresses: read the one way the server matches
+/// them, a point of another customer refused.
+@Suite(.timeLimit(.minutes(1))) struct ContactPointAdminTests {
+    @Test func knownNumbersAreRegisteredInTheirNormalForm() async throws {
+        let binary = ServeTests.binary
+        let data = ServeTests.folder()
+        func admin(_ arguments: String...) async throws -> ProcessRunner.Output {
+            try await ProcessRunner.run(binary, ["admin"] + arguments + ["--data", data])
+        }
+        #expect(try await admin("create-provider", "acme", "--region", "DE").status == 0)
+        for customer in ["anna", "carl"] {
+            #expect(
+                try await admin("create-principal", customer, "--provider", "acme", "--role", "customer").status == 0)
+        }
+        let added = try await admin("add-contact-point", "anna", "phone", "0228 622243")
+        #expect(added.status == 0)
+        #expect(added.text.contains("phone:+49228622243 of anna, verified"), "\(added.text)")
+        let taken = try await admin("add-contact-point", "carl", "phone", "+49 228 622243")
+        #expect(taken.status != 0)
+        #expect(taken.text.contains("belongs to customer anna"), "\(taken.text)")
+        let bad = try await admin("add-contact-point", "carl", "email", "not an address")
+        #expect(bad.status != 0)
+        #expect(try await admin("add-contact-point", "carl", "email", "Carl@Example.com", "--unverified").status == 0)
+        let listed = try await admin("list-contact-points", "carl")
+        #expect(listed.text.contains("email:carl@example.com  unverified"), "\(listed.text)")
+        #expect(try await admin("list-contact-points", "anna").text.contains("phone:+49228622243  verified by admin"))
+    }
+}
