@@ -50,6 +50,36 @@ import Testing
             })
     }
 
+    /// The pull's documented edges (docs/protocol.md): no cursor is a reset from the start; a limit
+    /// must be a positive number.
+    @Test func aPullWithoutACursorIsAnInitialResetAndItsLimitIsChecked() async throws {
+        let server = try await TestServer.start()
+        try await server.seed()
+        let anna = try await server.device("anna")
+        let token = anna.transport.currentSession.accessToken
+        // An empty log: an empty page at position 0.
+        let empty = try await Self.send(server, .GET, "v1/pull", body: nil, contentType: nil, token: token)
+        #expect(empty.status == 200 && empty.body["kind"] == "page" && empty.body["events"] == [])
+        #expect(empty.body["cursor"]?.stringValue?.hasSuffix(":0") == true)
+        _ = try SyncIntegrationTests.newCase(anna, subject: "Hello")
+        try await anna.sync()
+        // Something in the log: a reset from the start.
+        let first = try await Self.send(server, .GET, "v1/pull", body: nil, contentType: nil, token: token)
+        #expect(first.body["kind"] == "reset" && first.body["reason"] == "initial")
+        #expect(first.body["records"]?.arrayValue?.count == 1)
+        for limit in ["0", "-3", "many"] {
+            let answer = try await Self.send(
+                server, .GET, "v1/pull?limit=\(limit)", body: nil, contentType: nil, token: token)
+            #expect(answer.status == 400 && answer.code == "malformedRequest", "\(limit): \(answer.body)")
+        }
+        let capped = try await Self.send(server, .GET, "v1/pull?limit=50000", body: nil, contentType: nil, token: token)
+        #expect(capped.status == 200)
+        let garbage = try await Self.send(
+            server, .GET, "v1/pull?cursor=nonsense", body: nil, contentType: nil, token: token)
+        #expect(garbage.status == 400 && garbage.code == "invalidCursor")
+        await server.stop()
+    }
+
     /// The sequence rule (docs/encoding.md): a replica's set numbers may start at 0, skip, and go
     /// back into a gap; one id names one content.
     @Test func setNumbersMayStartAtZeroSkipAndGoBack() async throws {
