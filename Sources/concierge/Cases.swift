@@ -53,7 +53,8 @@ func describe(_ entry: LogEntry) -> String {
         let slots = (entry.payload["slots"]?.arrayValue ?? []).map { slot in
             "\(slot["id"]?.stringValue ?? "?") \(Output.time(millis: UInt64(max(0, slot["start"]?.intValue ?? 0))))"
         }
-        return "proposes a \(entry.payload["purpose"]?.stringValue ?? "appointment"): \(slots.joined(separator: ", "))"
+        return
+            "proposes \(Words.withArticle(entry.payload["purpose"]?.stringValue ?? "appointment")): \(slots.joined(separator: ", "))"
     case EntryKind.appointmentAnswer:
         return "\(entry.payload["answer"]?.stringValue ?? "answers") slot \(entry.payload["slot"]?.stringValue ?? "?")"
     case EntryKind.followUp:

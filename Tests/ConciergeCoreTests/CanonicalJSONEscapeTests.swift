@@ -37,3 +37,14 @@ import Testing
         }
     }
 }
+
+/// Messages say "an agent", not "a agent".
+@Suite struct WordsTests {
+    @Test func rolesAndWordsTakeTheirArticle() {
+        #expect(Role.agent.withArticle == "an agent")
+        #expect(Role.integration.withArticle == "an integration")
+        #expect(Role.customer.withArticle == "a customer")
+        #expect(Words.withArticle("appointment") == "an appointment")
+        #expect(Words.withArticle("visit") == "a visit")
+    }
+}

@@ -80,7 +80,8 @@ extension Editor {
     @discardableResult
     public mutating func note(on key: RecordKey, body: String) throws -> EntryID {
         guard author.role.isStaff else {
-            throw CaseIntentError(.forbiddenField, "internal notes are for staff; a \(author.role) cannot add one")
+            throw CaseIntentError(
+                .forbiddenField, "internal notes are for staff; \(author.role.withArticle) cannot add one")
         }
         return try append(NoteEntry(body: body), to: key)
     }
@@ -91,7 +92,8 @@ extension Editor {
         let from = serviceCase.status
         guard from != target else { return nil }
         guard CaseStatus.isAllowed(from: from, to: target, by: author, caseCustomer: serviceCase.customer) else {
-            throw CaseIntentError(.invalidTransition, "a \(author.role) cannot move a case from \(from) to \(target)")
+            throw CaseIntentError(
+                .invalidTransition, "\(author.role.withArticle) cannot move a case from \(from) to \(target)")
         }
         return try append(StatusChangeEntry(from: from, to: target), to: serviceCase.record.key)
     }

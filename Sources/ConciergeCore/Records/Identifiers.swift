@@ -198,6 +198,18 @@ public struct Role: StringIdentifier {
 
     /// Agents, specialists, technicians and supervisors of the provider.
     public var isStaff: Bool { [.agent, .specialist, .technician, .supervisor].contains(self) }
+
+    /// The role with its article, for messages: "an agent", "a customer".
+    public var withArticle: String { Words.withArticle(rawValue) }
+}
+
+/// Small helpers for messages people read.
+public enum Words {
+    /// `word` after "a" or "an", by its first letter: "an agent", "a customer", "an integration".
+    public static func withArticle(_ word: String) -> String {
+        guard let first = word.lowercased().first else { return word }
+        return ("aeiou".contains(first) ? "an " : "a ") + word
+    }
 }
 
 /// Who made a write or an entry: recorded on every write, so rules that depend on the author are

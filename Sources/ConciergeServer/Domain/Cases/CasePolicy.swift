@@ -132,7 +132,7 @@ struct CasePolicy: RecordPolicy {
             }
         case .add(let field, _, _), .remove(let field, _, _, _):
             guard principal.role.isStaff else {
-                throw SyncError(.forbiddenField, "a \(principal.role) may not change \(field)")
+                throw SyncError(.forbiddenField, "\(principal.role.withArticle) may not change \(field)")
             }
         case .append(_, let entry):
             try authorizeEntry(entry, in: write, caseCustomer: caseCustomer)
@@ -192,7 +192,8 @@ struct CasePolicy: RecordPolicy {
             let to = entry.payload["to"]?.stringValue.flatMap(CaseStatus.init(rawValue:))
         else { throw SyncError(.invalidTransition, "a status change names a known from and to") }
         guard CaseStatus.isAllowed(from: from, to: to, by: write.principal.author, caseCustomer: caseCustomer) else {
-            throw SyncError(.invalidTransition, "a \(write.principal.role) may not change a case from \(from) to \(to)")
+            throw SyncError(
+                .invalidTransition, "\(write.principal.role.withArticle) may not change a case from \(from) to \(to)")
         }
         let held = CaseStatus.held(
             byStatusChanges: write.after.entries(EntryKind.statusChange, in: CaseFields.timeline))

@@ -19,7 +19,7 @@ struct PublishedRecordPolicy: RecordPolicy {
             throw SyncError(.outOfScope, "not the author's provider")
         }
         guard principal.role == .agent || principal.role == .supervisor || principal.role == .specialist else {
-            throw SyncError(.forbiddenField, "a \(principal.role) may not publish")
+            throw SyncError(.forbiddenField, "\(principal.role.withArticle) may not publish")
         }
         if !write.isCreation,
             write.changes.contains(where: {
