@@ -67,9 +67,8 @@ public func buildRouter(
     router.group("v1").addRoutes(EnrolmentRoutes(store: parts.store, tokens: parts.tokens).collection)
     // Channel integrations: an API key instead of a device's access token.
     router.group("v1/integrations").add(middleware: IntegrationKeyMiddleware(store: parts.store)).addRoutes(
-        IntegrationRoutes(
-            store: parts.store, intake: ContactIntake(store: parts.store), live: parts.live, metrics: parts.metrics
-        ).collection)
+        IntegrationRoutes(intake: ContactIntake(store: parts.store), live: parts.live, metrics: parts.metrics)
+            .collection)
     // Everything else under /v1 has a caller, put in the context by the middleware.
     let authenticator = Authenticator(store: parts.store, tokens: parts.tokens, logger: logger)
     let authenticated = router.group("v1").add(middleware: CallerMiddleware(authenticator: authenticator))

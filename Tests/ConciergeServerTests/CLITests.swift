@@ -26,7 +26,10 @@ import Testing
         }
 
         @discardableResult
-        func run(_ arguments: String...) async throws -> Run {
+        func run(_ arguments: String...) async throws -> Run { try await run(arguments) }
+
+        @discardableResult
+        func run(_ arguments: [String]) async throws -> Run {
             let output = try await ProcessRunner.run(
                 Repository.path(".build/debug/concierge"), arguments, environment: ["CONCIERGE_HOME": home.path])
             return Run(status: output.status, output: output.text)
@@ -46,6 +49,12 @@ import Testing
             let queue = try DatabaseQueue(path: replicaPath)
             try queue.write { try $0.execute(sql: sql, arguments: arguments) }
             try queue.close()
+        }
+
+        /// Opens a case with `case new ... --sync` and returns its id (the first line printed).
+        func openCase(_ arguments: String...) async throws -> String {
+            let output = try await run(["case", "new"] + arguments + ["--sync"]).output
+            return String(try #require(output.split(separator: "\n").first, "\(output)"))
         }
 
         func pending() async throws -> Int64? {
@@ -152,9 +161,7 @@ import Testing
         let server = try await TestServer.start()
         try await server.seed()
         let anna = try await Self.enrolled("anna", on: server)
-        let id = String(
-            try #require(
-                try await anna.run("case", "new", "--subject", "Slow", "--sync").output.split(separator: "\n").first))
+        let id = try await anna.openCase("--subject", "Slow")
         try await anna.run("case", "set", id, "priority", "urgent")
         #expect(try await anna.run("case", "show", id, "--json").json?["priority"] == "urgent")
         let sync = try await anna.run("sync")
@@ -176,10 +183,7 @@ import Testing
         let anna = try await Self.enrolled("anna", on: server)
         let ben = try await Self.enrolled("ben", on: server)
         #expect(try await anna.run("prefs", "--allow", "email", "--sync").status == 0)
-        let id = String(
-            try #require(
-                try await anna.run("case", "new", "--subject", "Slow", "--message", "Since Monday", "--sync").output
-                    .split(separator: "\n").first))
+        let id = try await anna.openCase("--subject", "Slow", "--message", "Since Monday")
         try await ben.run("sync")
         let refused = try await ben.run("case", "reply", id, "Your new contract", "--channel", "sms")
         #expect(refused.status != 0)
@@ -213,10 +217,7 @@ import Testing
         let (key, _) = try await IntegrationAdmin.addKey(to: "phones", channels: ["phone"], store: server.store)
         let anna = try await Self.enrolled("anna", on: server)
         let ben = try await Self.enrolled("ben", on: server)
-        let id = String(
-            try #require(
-                try await anna.run("case", "new", "--subject", "No signal", "--message", "Since noon", "--sync").output
-                    .split(separator: "\n").first))
+        let id = try await anna.openCase("--subject", "No signal", "--message", "Since noon")
         let call = try await BadInputTests.send(
             server, .POST, "v1/integrations/contacts",
             body: CanonicalJSON.encode([
@@ -251,9 +252,7 @@ import Testing
         try await server.seed()
         let anna = try await Self.enrolled("anna", on: server)
         let ben = try await Self.enrolled("ben", on: server)
-        let id = String(
-            try #require(
-                try await anna.run("case", "new", "--subject", "Live", "--sync").output.split(separator: "\n").first))
+        let id = try await anna.openCase("--subject", "Live")
         async let watched = ben.run("watch", "--seconds", "6")
         // Reply once the watcher is connected: the server counts live clients.
         for _ in 0..<100 where server.parts.live.connectionCount == 0 { try await Task.sleep(for: .milliseconds(50)) }
@@ -270,9 +269,7 @@ import Testing
         try await server.seed()
         let anna = try await Self.enrolled("anna", on: server)
         let ben = try await Self.enrolled("ben", on: server)
-        let id = String(
-            try #require(
-                try await anna.run("case", "new", "--subject", "Live", "--sync").output.split(separator: "\n").first))
+        let id = try await anna.openCase("--subject", "Live")
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("watch-\(UUID().uuidString).txt")
         FileManager.default.createFile(atPath: output.path, contents: nil)
         let watcher = Process()
@@ -300,9 +297,7 @@ import Testing
         let server = try await TestServer.start()
         try await server.seed()
         let anna = try await Self.enrolled("anna", on: server)
-        let id = String(
-            try #require(
-                try await anna.run("case", "new", "--subject", "Cold", "--sync").output.split(separator: "\n").first))
+        let id = try await anna.openCase("--subject", "Cold")
         let sent = try await anna.run("case", "reply", id, "-5 degrees in the flat", "--sync")
         #expect(sent.status == 0, "\(sent.output)")
         let shown = try await anna.run("case", "show", id, "--json")

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A way to reach a customer, written the one way the server matches it by: a phone number in
 /// E.164 (`+49228622243`), an e-mail address trimmed and in lower case, a social handle as
 /// `network:handle` in lower case, or an enrolled device by its replica id.
@@ -34,15 +36,16 @@ public struct ContactPoint: Hashable, Sendable, CustomStringConvertible {
         if let number = PhoneNumber.e164(written, region: region) {
             return ContactPoint(kind: .phone, value: number)
         }
-        return ContactPoint(kind: .phone, value: written.trimmingWhitespace, parsed: false)
+        return ContactPoint(kind: .phone, value: written.trimmingCharacters(in: .whitespacesAndNewlines), parsed: false)
     }
 
     /// An e-mail address (`Anna <Anna@Example.com>` or the bare address), trimmed and in lower
     /// case; `nil` unless it has one `@` with text on both sides.
     public static func email(_ written: String) -> ContactPoint? {
-        var address = written.trimmingWhitespace
+        var address = written.trimmingCharacters(in: .whitespacesAndNewlines)
         if let open = address.lastIndex(of: "<"), let close = address.lastIndex(of: ">"), open < close {
-            address = String(address[address.index(after: open)..<close]).trimmingWhitespace
+            address = String(address[address.index(after: open)..<close]).trimmingCharacters(
+                in: .whitespacesAndNewlines)
         }
         let parts = address.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty, !address.contains(where: \.isWhitespace)
@@ -52,8 +55,8 @@ public struct ContactPoint: Hashable, Sendable, CustomStringConvertible {
 
     /// A social handle on a network (`twitter`, `@Anna`): `twitter:anna`.
     public static func social(network: String, handle: String) -> ContactPoint? {
-        let network = network.trimmingWhitespace.lowercased()
-        var handle = handle.trimmingWhitespace.lowercased()
+        let network = network.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        var handle = handle.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
         if handle.hasPrefix("@") { handle.removeFirst() }
         guard !network.isEmpty, !handle.isEmpty, !network.contains(":") else { return nil }
         return ContactPoint(kind: .social, value: "\(network):\(handle)")
@@ -77,7 +80,7 @@ public enum PhoneNumber {
     /// The E.164 form of a number as written, or `nil` when it cannot be read: letters, a national
     /// number without a known region, or too few or too many digits.
     public static func e164(_ written: String, region: String?) -> String? {
-        var text = Substring(written.trimmingWhitespace)
+        var text = Substring(written.trimmingCharacters(in: .whitespacesAndNewlines))
         var international = false
         if text.hasPrefix("+") {
             international = true
@@ -107,11 +110,5 @@ public enum PhoneNumber {
         }
         guard (8...15).contains(digits.count), !digits.hasPrefix("0") else { return nil }
         return "+" + digits
-    }
-}
-
-extension String {
-    var trimmingWhitespace: String {
-        String(drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
     }
 }

@@ -102,34 +102,13 @@ struct SetBuilder {
     }
 }
 
-/// Builds a change set written by the server itself, by its own replica id and clock.
-struct ServerSetBuilder {
-    private(set) var server: ServerIdentity
-    private var builder: SetBuilder
-
-    init(_ server: ServerIdentity) {
-        self.server = server
-        builder = SetBuilder(
-            author: ServerIdentity.author, clock: StampClock(replica: server.replica, clock: server.clock))
-    }
-
-    mutating func write(_ value: Value, to field: String, of key: RecordKey) {
-        builder.write(value, to: field, of: key)
-    }
-
-    mutating func add(_ element: String, to field: String, of key: RecordKey) {
-        builder.add(element, to: field, of: key)
-    }
-
-    mutating func append(
-        _ kind: String, id: EntryID, to field: String, of key: RecordKey, payload: [String: Value] = [:]
-    ) {
-        builder.append(kind, id: id, to: field, of: key, payload: payload)
-    }
-
-    /// The set, and the server's identity advanced past it.
-    mutating func finish() -> ChangeSet {
-        server.clock = HybridLogicalClock(latest: builder.clock.latest)
-        return builder.finish(seq: server.nextSeq())
+extension ServerIdentity {
+    /// A change set written by the server itself, by its own replica id and clock: `build` adds
+    /// its changes; the identity moves past the set (clock and number).
+    mutating func makeSet(_ build: (inout SetBuilder) -> Void) -> ChangeSet {
+        var builder = SetBuilder(author: Self.author, clock: StampClock(replica: replica, clock: clock))
+        build(&builder)
+        clock = HybridLogicalClock(latest: builder.clock.latest)
+        return builder.finish(seq: nextSeq())
     }
 }

@@ -24,7 +24,7 @@ struct Authenticator: Sendable {
             "authenticated",
             metadata: [
                 LogKey.principal: "\(principal.id)", LogKey.path: "\(request.uri.path)",
-                "concierge.device": "\(claims.device)",
+                LogKey.device: "\(claims.device)",
             ])
         return (Caller(principal: principal, replica: claims.device), claims.expiresAt)
     }

@@ -37,7 +37,7 @@ public struct JSONLogHandler: LogHandler {
         file: String, function: String, line: UInt
     ) {
         var object: [String: Value] = [
-            "time": .string(ISO8601DateFormatter().string(from: Date())), "level": .string(level.rawValue),
+            "time": .string(Date().formatted(.iso8601)), "level": .string(level.rawValue),
             "label": .string(label), "message": .string(message.description),
         ]
         for (key, value) in metadata.merging(explicit ?? [:], uniquingKeysWith: { $1 }) {

@@ -44,18 +44,16 @@ struct FollowUpReaction: Reaction {
     static func followUpSet(of closed: Record, message: EntryID, followUp: RecordKey, server: inout ServerIdentity)
         -> ChangeSet
     {
-        var builder = ServerSetBuilder(server)
-        for field in copiedFields {
-            guard let value = closed.value(field) else { continue }
-            builder.write(value, to: field, of: followUp)
+        server.makeSet { builder in
+            for field in copiedFields {
+                guard let value = closed.value(field) else { continue }
+                builder.write(value, to: field, of: followUp)
+            }
+            builder.add(closed.id.rawValue, to: CaseFields.links, of: followUp)
+            builder.append(
+                EntryKind.followUp, id: EntryID("follow-up-of-\(closed.id)"), to: CaseFields.timeline, of: followUp,
+                payload: ["case": .string(closed.id.rawValue), "message": .string(message.rawValue)])
+            builder.add(followUp.id.rawValue, to: CaseFields.links, of: closed.key)
         }
-        builder.add(closed.id.rawValue, to: CaseFields.links, of: followUp)
-        builder.append(
-            EntryKind.followUp, id: EntryID("follow-up-of-\(closed.id)"), to: CaseFields.timeline, of: followUp,
-            payload: ["case": .string(closed.id.rawValue), "message": .string(message.rawValue)])
-        builder.add(followUp.id.rawValue, to: CaseFields.links, of: closed.key)
-        let set = builder.finish()
-        server = builder.server
-        return set
     }
 }

@@ -66,14 +66,14 @@ final class ContactIntake: Sendable {
                 point: point, name: contact.senderName, provider: provider)
         }
         guard let customer else { preconditionFailure("a customer was found or made") }
-        let stored = try await store.contactPoint(point, provider: provider)
-        let verified = stored?.customer == customer && stored?.verified == true
-        let caseID = match.caseID ?? RecordID(UUID().uuidString.lowercased())
+        // The point stands for this customer's identity only when it is theirs and verified.
+        let verified = match.stored?.customer == customer && match.stored?.verified == true
+        let caseID = match.serviceCase?.id ?? RecordID(UUID().uuidString.lowercased())
         let replica = try await replica(of: integration)
         var builder = SetBuilder(author: integration.author, clock: clock(of: replica))
         if isNewCustomer { Self.profile(of: customer, point: point, name: contact.senderName, into: &builder) }
         let caseKey = RecordKey(type: .serviceCase, id: caseID)
-        if match.caseID == nil {
+        if match.serviceCase == nil {
             builder.write(.string(provider.rawValue), to: CaseFields.provider, of: caseKey)
             builder.write(.string(customer.rawValue), to: CaseFields.customer, of: caseKey)
             builder.write(.string(Self.subject(of: contact, point: point)), to: CaseFields.subject, of: caseKey)
@@ -81,8 +81,7 @@ final class ContactIntake: Sendable {
         }
         // A contact on another channel than the case's last one: the conversation moved (a chat
         // became a call), and the timeline says so before the contact.
-        if match.caseID != nil,
-            let serviceCase = try await store.record(caseKey).flatMap(ServiceCase.init),
+        if let serviceCase = match.serviceCase,
             let last = serviceCase.lastChannel ?? serviceCase.originChannel, last != contact.channel
         {
             let switched = ChannelSwitchEntry(from: last, to: contact.channel)
@@ -109,7 +108,7 @@ final class ContactIntake: Sendable {
             try await store.noteTakenIn(taken)
             return Outcome(
                 caseID: caseID, customer: customer, entry: contact.entryID, matchedBy: match.by,
-                newCase: match.caseID == nil, newCustomer: isNewCustomer, duplicate: false, counts: counts)
+                newCase: match.serviceCase == nil, newCustomer: isNewCustomer, duplicate: false, counts: counts)
         case .duplicate?:
             try await store.noteTakenIn(taken)
             return Outcome(taken: taken, matchedBy: match.by, duplicate: true)
@@ -137,38 +136,53 @@ final class ContactIntake: Sendable {
         }
     }
 
-    /// Where the contact belongs, and why; `nil` members: a new customer, a new case.
-    func match(_ contact: IntakeContact, point: ContactPoint, provider: ProviderID) async throws -> (
-        customer: PrincipalID?, caseID: RecordID?, by: String
-    ) {
-        let known = try await store.contactPoint(point, provider: provider)?.customer
+    /// Where a contact belongs: its customer and case (`nil`: a new one), why, and the stored
+    /// contact point it came from (`nil`: nobody has it yet).
+    struct Match {
+        var customer: PrincipalID?
+        var serviceCase: ServiceCase?
+        var by: String
+        var stored: StoredContactPoint?
+    }
+
+    /// Finds where the contact belongs, in the order the type's documentation gives.
+    func match(_ contact: IntakeContact, point: ContactPoint, provider: ProviderID) async throws -> Match {
+        let stored = try await store.contactPoint(point, provider: provider)
+        let known = stored?.customer
         if let reference = Self.reference(in: contact), let known,
-            let serviceCase = try await store.record(RecordKey(type: .serviceCase, id: reference)).flatMap(
-                ServiceCase.init),
-            serviceCase.provider == provider, serviceCase.customer == known, serviceCase.record.deleted == nil
+            let serviceCase = try await serviceCase(reference, of: provider), serviceCase.customer == known
         {
-            return (known, reference, "reference")
+            return Match(customer: known, serviceCase: serviceCase, by: "reference", stored: stored)
         }
         if let email = contact.email {
             let ids = [email.inReplyTo].compactMap { $0 } + email.references.reversed()
             if !ids.isEmpty, let thread = try await store.threaded(provider: provider, messageIDs: ids),
-                known == nil || known == thread.customer
+                known == nil || known == thread.customer,
+                let serviceCase = try await serviceCase(thread.caseID, of: provider)
             {
-                return (thread.customer, thread.caseID, "thread")
+                return Match(customer: thread.customer, serviceCase: serviceCase, by: "thread", stored: stored)
             }
         }
-        guard let known else { return (nil, nil, "new") }
-        var open: [RecordID] = []
+        guard let known else { return Match(customer: nil, serviceCase: nil, by: "new", stored: nil) }
+        var open: [ServiceCase] = []
         for id in try await store.records(of: .serviceCase, taggedWith: Audience.customer(known)) {
-            guard
-                let serviceCase = try await store.record(RecordKey(type: .serviceCase, id: id)).flatMap(
-                    ServiceCase.init),
-                serviceCase.customer == known, serviceCase.provider == provider, serviceCase.record.deleted == nil,
+            guard let serviceCase = try await serviceCase(id, of: provider), serviceCase.customer == known,
                 ![CaseStatus.resolved, .closed].contains(serviceCase.status)
             else { continue }
-            open.append(id)
+            open.append(serviceCase)
         }
-        return (known, open.count == 1 ? open[0] : nil, "contactPoint")
+        return Match(
+            customer: known, serviceCase: open.count == 1 ? open[0] : nil, by: "contactPoint", stored: stored)
+    }
+
+    /// A case of the provider as stored, unless it is deleted.
+    func serviceCase(_ id: RecordID, of provider: ProviderID) async throws -> ServiceCase? {
+        guard
+            let serviceCase = try await store.record(RecordKey(type: .serviceCase, id: id)).flatMap(
+                ServiceCase.init),
+            serviceCase.provider == provider, serviceCase.record.deleted == nil
+        else { return nil }
+        return serviceCase
     }
 
     /// The case of `customer` whose timeline holds `entry`.

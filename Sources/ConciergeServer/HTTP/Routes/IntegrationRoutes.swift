@@ -5,7 +5,6 @@ import Hummingbird
 /// call, an SMS, ...) and the server puts it on the customer's case (``ContactIntake``). Behind
 /// ``IntegrationKeyMiddleware``: an integration's API key, not a device's access token.
 struct IntegrationRoutes {
-    let store: any ServerStore
     let intake: ContactIntake
     let live: LiveHub
     let metrics: ServerMetrics

@@ -24,9 +24,7 @@ struct SyncRoutes: Sendable {
         return routes
     }
 
-    func push(_ request: Request, caller: Caller, logger: Logger = Logger(label: "concierge-server")) async throws
-        -> Response
-    {
+    func push(_ request: Request, caller: Caller, logger: Logger) async throws -> Response {
         let start = ContinuousClock.now
         let push: PushRequest
         if JSONBody.isBinary(request) {
@@ -69,9 +67,7 @@ struct SyncRoutes: Sendable {
         return JSONBody.response(PushResponse(outcomes: outcomes, serverMillis: now).value)
     }
 
-    func pull(_ request: Request, caller: Caller, logger: Logger = Logger(label: "concierge-server")) async throws
-        -> Response
-    {
+    func pull(_ request: Request, caller: Caller, logger: Logger) async throws -> Response {
         let start = ContinuousClock.now
         var cursor: Cursor?
         if let text = request.uri.queryParameters["cursor"].map(String.init) {

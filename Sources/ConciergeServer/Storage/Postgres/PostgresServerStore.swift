@@ -370,12 +370,13 @@ public final class PostgresServerStore: ServerStore {
 
     public func enrol(code: String, deviceName: String) async throws -> Enrolment {
         let now = StoreSupport.nowMillis()
+        let hash = DevicePolicy.lookupHash(ofPresented: code)
         return try await write { connection, logger in
             // The row lock orders two instances racing for the code: the second sees it spent.
             let stored = try await connection.query(
                 """
                 SELECT principal_id, expires_at, used_at FROM enrolment_code
-                WHERE code_hash = \(DevicePolicy.lookupHash(ofPresented: code)) FOR UPDATE
+                WHERE code_hash = \(hash) FOR UPDATE
                 """, logger: logger
             ).collect().first.map { try $0.decode((String, Int64, Int64?).self) }
             guard let (id, expiresAt, usedAt) = stored,
@@ -385,7 +386,7 @@ public final class PostgresServerStore: ServerStore {
             try await connection.query(
                 """
                 UPDATE enrolment_code SET used_at = \(now)
-                WHERE code_hash = \(DevicePolicy.lookupHash(ofPresented: code))
+                WHERE code_hash = \(hash)
                 """, logger: logger)
             let device = DevicePolicy.newDevice(named: deviceName)
             try await Self.insert(device, of: principal.id, connection, logger)
