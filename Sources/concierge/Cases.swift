@@ -70,7 +70,7 @@ struct CaseCommand: AsyncParsableCommand {
         commandName: "case", abstract: "Open, read and work on service cases.",
         subcommands: [
             New.self, Show.self, Reply.self, Note.self, StatusChange.self, Assign.self, Handoff.self,
-            SwitchChannel.self, Tag.self, Rate.self, Close.self, SetField.self,
+            SwitchChannel.self, Tag.self, Rate.self, Close.self, SetField.self, Merge.self, Unmerge.self,
         ])
 
     struct New: AsyncParsableCommand {
@@ -122,7 +122,12 @@ struct CaseCommand: AsyncParsableCommand {
             if let last = serviceCase.timeline.last {
                 try found.account.file.markRead(serviceCase.id, seen: String(last.stamp.hlc.rawValue))
             }
-            if output.json { return Output.json(CaseJSON.value(serviceCase, account: found.account, pending: pending)) }
+            let merges = MergedCases(
+                try found.account.replica.visibleRecords(of: .serviceCase).compactMap(ServiceCase.init))
+            if output.json {
+                return Output.json(
+                    CaseJSON.value(serviceCase, account: found.account, pending: pending, merges: merges))
+            }
             print(Output.styled(serviceCase.subject ?? "(no subject)", .bold))
             print("case      \(serviceCase.id)")
             print("provider  \(serviceCase.provider?.rawValue ?? "-")    account \(found.account.label)")
@@ -130,21 +135,34 @@ struct CaseCommand: AsyncParsableCommand {
             print(
                 "customer  \(serviceCase.customer?.rawValue ?? "-")    assignee \(serviceCase.assignee?.rawValue ?? "-")"
             )
+            if let marker = serviceCase.record.mergeMarker {
+                let by = serviceCase.record.register(MergeFields.mergedInto)?.latest.author.principal.rawValue ?? "?"
+                let survivor = merges.survivor(of: serviceCase.id)
+                print(
+                    Output.styled("merged", .yellow)
+                        + "    into \(survivor) by \(by)\(marker.reason.map { ": \($0)" } ?? "") (undo: case unmerge)")
+            }
+            let mergedHere = merges.merged(into: serviceCase.id)
+            if !mergedHere.isEmpty {
+                print("merged    here: \(mergedHere.map { String($0.id.rawValue.prefix(8)) }.joined(separator: ", "))")
+            }
             if let summary = serviceCase.summary { print("summary   \(summary)") }
             if !serviceCase.tags.isEmpty { print("tags      \(serviceCase.tags.joined(separator: ", "))") }
             if let rating = serviceCase.rating { print("rating    \(rating)/5") }
             print("")
             Output.table(
                 ["WHEN", "WHO", "CHANNEL", "WHAT"],
-                serviceCase.timeline.map { entry in
+                merges.timeline(of: serviceCase.id).map { stored, entry in
+                    let home = merges.cases[stored] ?? serviceCase
                     var who = "\(entry.author.principal) (\(entry.author.role))"
-                    if serviceCase.isVerified(entry) {
+                    if home.isVerified(entry) {
                         who += Output.styled(" verified", .green)
-                    } else if let identity = serviceCase.identity(of: entry) {
+                    } else if let identity = home.identity(of: entry) {
                         who += Output.styled(" \(identity)", .yellow)
                     }
                     var what = describe(entry)
                     if entry.kind == EntryKind.note { what = Output.styled("[internal] ", .magenta) + what }
+                    if stored != serviceCase.id { what = "[from \(stored.rawValue.prefix(8))] " + what }
                     if pending.contains(entry.id) { what += Output.styled("  (pending)", .yellow) }
                     return [
                         Output.time(millis: entry.stamp.hlc.millis), who, entry.payload["channel"]?.stringValue ?? "-",

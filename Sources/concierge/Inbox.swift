@@ -5,7 +5,10 @@ import Foundation
 
 /// The JSON shape of a case for `--json`.
 enum CaseJSON {
-    static func value(_ serviceCase: ServiceCase, account: Account, pending: Set<EntryID>) -> Value {
+    static func value(_ serviceCase: ServiceCase, account: Account, pending: Set<EntryID>, merges: MergedCases)
+        -> Value
+    {
+        let survivor = merges.survivor(of: serviceCase.id)
         let conflicts: [Value] = serviceCase.conflicts.sorted(by: { $0.key < $1.key }).flatMap { field, groups in
             groups.map { group in
                 Value.object([
@@ -23,14 +26,17 @@ enum CaseJSON {
             "summary": serviceCase.summary.map(Value.string) ?? .null,
             "tags": .array(serviceCase.tags.map(Value.string)),
             "rating": serviceCase.rating.map(Value.int) ?? .null,
+            "mergedInto": survivor == serviceCase.id ? .null : .string(survivor.rawValue),
+            "merged": .array(merges.merged(into: serviceCase.id).map { .string($0.id.rawValue) }),
             "timeline": .array(
-                serviceCase.timeline.map { entry in
-                    .object([
-                        "id": .string(entry.id.rawValue), "kind": .string(entry.kind),
+                merges.timeline(of: serviceCase.id).map { stored, entry in
+                    let home = merges.cases[stored] ?? serviceCase
+                    return .object([
+                        "id": .string(entry.id.rawValue), "case": .string(stored.rawValue), "kind": .string(entry.kind),
                         "author": .string(entry.author.principal.rawValue), "role": .string(entry.author.role.rawValue),
                         "at": .int(Int64(entry.stamp.hlc.millis)), "channel": entry.payload["channel"] ?? .null,
-                        "verified": .bool(serviceCase.isVerified(entry)),
-                        "identity": serviceCase.identity(of: entry).map(Value.string) ?? .null,
+                        "verified": .bool(home.isVerified(entry)),
+                        "identity": home.identity(of: entry).map(Value.string) ?? .null,
                         "text": .string(describe(entry)),
                         "pending": .bool(pending.contains(entry.id)),
                     ])
@@ -58,9 +64,12 @@ struct Inbox: AsyncParsableCommand {
         var rows: [Row] = []
         for account in try home.home().accounts(home.account) {
             let marks = try account.file.readMarks()
-            for record in try account.replica.visibleRecords(of: .serviceCase) {
-                guard let serviceCase = ServiceCase(record), !(open && serviceCase.status == .closed) else { continue }
-                let timeline = serviceCase.timeline
+            let cases = try account.replica.visibleRecords(of: .serviceCase).compactMap(ServiceCase.init)
+            let merges = MergedCases(cases)
+            for serviceCase in cases {
+                // A merged case reads as its survivor, which the list shows.
+                guard !merges.isMerged(serviceCase.id), !(open && serviceCase.status == .closed) else { continue }
+                let timeline = merges.timeline(of: serviceCase.id).map(\.entry)
                 let last = timeline.last
                 let fromOthers = timeline.last { $0.author.principal != account.author.principal }
                 let seen = marks[serviceCase.id].flatMap(UInt64.init) ?? 0

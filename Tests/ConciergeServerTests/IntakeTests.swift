@@ -172,6 +172,47 @@ import Testing
         await setup.server.stop()
     }
 
+    /// A caller who got a new customer record on their first call is merged by staff into the
+    /// customer they are; their next calls land on the survivor's case, and a reference to their
+    /// first case (merged too) lands on the case it was merged into.
+    @Test func contactsFromAMergedCustomerLandOnTheSurvivor() async throws {
+        let setup = try await Setup.start(.sqlite)
+        let anna = try await setup.server.device("anna")
+        let ben = try await setup.server.device("ben")
+        var annas: RecordID?
+        try anna.edit { editor in
+            annas = try editor.openCase(NewCaseIntent(provider: "acme", subject: "No signal", message: "Help")).id
+        }
+        try await anna.sync()
+        let first = try await setup.contact(["channel": "phone", "channelId": "call-1", "from": "0171 5550123"])
+        #expect(first.body["newCustomer"] == .bool(true))
+        let stranger = PrincipalID(try #require(first.body["customer"]?.stringValue))
+        let strangersCase = try #require(first.body["case"]?.stringValue)
+
+        try await ben.sync()
+        try ben.edit { editor in try editor.mergeCustomer(stranger, into: "anna", reason: "same person, new phone") }
+        #expect(try await ben.sync().accepted == 1)
+        let second = try await setup.contact(["channel": "phone", "channelId": "call-2", "from": "+491715550123"])
+        #expect(second.body["customer"] == "anna", "\(second.body)")
+        #expect(second.body["case"] == .string(try #require(annas).rawValue))
+        // The number is the merged record's, unverified: the entry says so.
+        let serviceCase = try await setup.serviceCase(second)
+        #expect(serviceCase.identity(of: try #require(serviceCase.timeline.last))?.hasSuffix("unverified") == true)
+
+        let merged = try #require(
+            try ben.replica.visibleRecord(RecordKey(type: .serviceCase, id: RecordID(strangersCase))))
+        let annasID = try #require(annas)
+        let survivor = try #require(try ben.replica.visibleRecord(RecordKey(type: .serviceCase, id: annasID)))
+        try ben.edit { editor in try editor.merge(ServiceCase(merged)!, into: ServiceCase(survivor)!, reason: nil) }
+        #expect(try await ben.sync().accepted == 1)
+        let third = try await setup.contact([
+            "channel": "phone", "channelId": "call-3", "from": "+491715550123", "caseReference": .string(strangersCase),
+        ])
+        #expect(third.body["case"] == .string(try #require(annas).rawValue), "\(third.body)")
+        #expect(third.body["matchedBy"] == "reference")
+        await setup.server.stop()
+    }
+
     @Test func aReferenceToAnotherCustomersCaseNeverAttachesTheContactThere() async throws {
         let setup = try await Setup.start(.sqlite)
         let anna = try await setup.contact(Self.email("<a1@mail.example>", from: "anna@example.com"))

@@ -46,6 +46,7 @@ public enum CaseFields {
             links: .set,
             rating: .register,
             timeline: .log,
+            MergeFields.mergedInto: .historyRegister,
         ])
 }
 
@@ -65,6 +66,7 @@ public enum ProfileFields {
             email: .personalRegister,
             phone: .personalRegister,
             address: .personalRegister,
+            MergeFields.mergedInto: .historyRegister,
         ])
 }
 

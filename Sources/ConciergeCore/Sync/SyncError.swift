@@ -23,6 +23,9 @@ public struct SyncError: Error, Sendable, Hashable, CustomStringConvertible {
         /// A proactive outbound contact the customer's contact preferences do not allow; the message
         /// starts with the rule that refused it (`channelAllowed`, `consent`, `quietHours`). Final.
         public static let contactNotAllowed = Code("contactNotAllowed")
+        /// A merge the records do not allow: into itself, into a record that does not exist or is
+        /// another type, or of two cases of different customers. Final.
+        public static let invalidMerge = Code("invalidMerge")
         /// A record type or field the server does not know. Final.
         public static let unknownField = Code("unknownField")
         /// A stamp not carrying the set's replica id, or two changes of one set with one stamp. Final.

@@ -33,6 +33,9 @@ protocol RecordPolicy: Sendable {
     /// given the record with the changes applied.
     func related(_ write: RecordWrite) -> [RecordKey]
 
+    /// Principals the checks of ``authorize(_:)`` read (the customer a profile merges into).
+    func relatedPrincipals(_ write: RecordWrite) -> [PrincipalID]
+
     /// Whether the principal may make these changes to the record.
     /// - Throws: ``SyncError`` naming the first refusal (`outOfScope`, `forbiddenField`,
     ///   `invalidTransition`, `contactNotAllowed`).
@@ -44,6 +47,7 @@ extension RecordPolicy {
     var internalEntryKinds: [String: Set<String>] { [:] }
     func reads(_ changes: [Change]) -> EntryReads { EntryReads() }
     func related(_ write: RecordWrite) -> [RecordKey] { [] }
+    func relatedPrincipals(_ write: RecordWrite) -> [PrincipalID] { [] }
 }
 
 /// Whole kinds of entries a check reads, by log field.
@@ -109,6 +113,8 @@ struct RecordWrite: Sendable {
     var owner: Principal?
     /// The records ``RecordPolicy/related(_:)`` asked for, as stored (absent: none).
     var related: [RecordKey: Record]
+    /// The principals ``RecordPolicy/relatedPrincipals(_:)`` asked for (absent: no such principal).
+    var principals: [PrincipalID: Principal] = [:]
     /// The server's clock when it checks the set, in milliseconds since 1970.
     var serverMillis: UInt64
 

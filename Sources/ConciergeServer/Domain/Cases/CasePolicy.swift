@@ -57,12 +57,18 @@ struct CasePolicy: RecordPolicy {
         return EntryReads(kinds: kinds.isEmpty ? [:] : [CaseFields.timeline: kinds])
     }
 
-    /// An outbound message reads the customer's contact preferences.
+    /// An outbound message reads the customer's contact preferences; a merge reads the case it
+    /// merges into and the customer's profile (merged into the other case's customer?).
     func related(_ write: RecordWrite) -> [RecordKey] {
-        guard write.appended.contains(where: { Self.isOutboundMessage($0.entry) }),
-            let customer = write.current.value(CaseFields.customer)?.stringValue
-        else { return [] }
-        return [RecordKey(type: .preferences, id: RecordID(customer))]
+        guard let customer = write.current.value(CaseFields.customer)?.stringValue else { return [] }
+        var keys: [RecordKey] = []
+        if write.appended.contains(where: { Self.isOutboundMessage($0.entry) }) {
+            keys.append(RecordKey(type: .preferences, id: RecordID(customer)))
+        }
+        if let marker = MergeChecks.target(of: write) {
+            keys += [RecordKey(type: .serviceCase, id: marker.into), RecordKey(type: .profile, id: RecordID(customer))]
+        }
+        return keys
     }
 
     static func isOutboundMessage(_ entry: NewEntry) -> Bool {
@@ -104,6 +110,7 @@ struct CasePolicy: RecordPolicy {
         default:
             throw SyncError(.outOfScope, "role \(principal.role) may not change cases")
         }
+        try MergeChecks.authorizeCaseMerge(write)
         for change in write.changes {
             try authorize(change, in: write, caseCustomer: customer)
         }

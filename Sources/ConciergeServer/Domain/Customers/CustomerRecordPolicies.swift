@@ -24,6 +24,13 @@ extension CustomerOwnedPolicy {
         guard let owner = write.owner, owner.role == .customer, owner.provider == principal.provider else {
             throw SyncError(.outOfScope, "\(key.type) of someone else")
         }
+        // Staff merge a customer into another (or undo it), and write nothing else of the profile.
+        if write.changes.contains(where: { $0.field == MergeFields.mergedInto }) {
+            guard write.changes.allSatisfy({ $0.field == MergeFields.mergedInto }) else {
+                throw SyncError(.forbiddenField, "a merge of customers changes nothing else of the \(key.type)")
+            }
+            return try MergeChecks.authorizeCustomerMerge(write)
+        }
         // A channel integration creates the profile of a customer it took a contact in from (a
         // new, unverified customer: ContactIntake), and writes nothing of it afterwards.
         if principal.role == .integration, key.type == .profile {
@@ -53,9 +60,14 @@ extension CustomerOwnedPolicy {
     }
 }
 
-/// A customer's profile (`profile`): names and contact details.
+/// A customer's profile (`profile`): names and contact details, and where staff merged the customer.
 struct ProfilePolicy: CustomerOwnedPolicy {
     let type = RecordType.profile
+
+    /// A merge reads the customer it merges into.
+    func relatedPrincipals(_ write: RecordWrite) -> [PrincipalID] {
+        MergeChecks.target(of: write).map { [PrincipalID($0.into.rawValue)] } ?? []
+    }
     /// The fields a channel integration writes when it creates a new customer's profile.
     static let intakeFields: Set<String> = [
         ProfileFields.displayName, ProfileFields.email, ProfileFields.phone,

@@ -66,8 +66,9 @@ final class ContactIntake: Sendable {
                 point: point, name: contact.senderName, provider: provider)
         }
         guard let customer else { preconditionFailure("a customer was found or made") }
-        // The point stands for this customer's identity only when it is theirs and verified.
-        let verified = match.stored?.customer == customer && match.stored?.verified == true
+        // The point stands for this customer's identity only when it is theirs (or a customer's
+        // merged into them) and verified.
+        let verified = match.pointCustomer == customer && match.stored?.verified == true
         let caseID = match.serviceCase?.id ?? RecordID(UUID().uuidString.lowercased())
         let replica = try await replica(of: integration)
         var builder = SetBuilder(author: integration.author, clock: clock(of: replica))
@@ -143,46 +144,75 @@ final class ContactIntake: Sendable {
         var serviceCase: ServiceCase?
         var by: String
         var stored: StoredContactPoint?
+        /// The customer the stored point names, read through merges.
+        var pointCustomer: PrincipalID?
     }
 
-    /// Finds where the contact belongs, in the order the type's documentation gives.
+    /// Finds where the contact belongs, in the order the type's documentation gives. Customers and
+    /// cases are read through their merges: a contact lands on the survivor.
     func match(_ contact: IntakeContact, point: ContactPoint, provider: ProviderID) async throws -> Match {
         let stored = try await store.contactPoint(point, provider: provider)
-        let known = stored?.customer
+        var known: PrincipalID?
+        if let stored { known = try await customer(stored.customer) }
         if let reference = Self.reference(in: contact), let known,
-            let serviceCase = try await serviceCase(reference, of: provider), serviceCase.customer == known
+            let serviceCase = try await serviceCase(reference, of: provider), let owner = serviceCase.customer,
+            try await customer(owner) == known
         {
-            return Match(customer: known, serviceCase: serviceCase, by: "reference", stored: stored)
+            return Match(
+                customer: known, serviceCase: serviceCase, by: "reference", stored: stored, pointCustomer: known)
         }
         if let email = contact.email {
             let ids = [email.inReplyTo].compactMap { $0 } + email.references.reversed()
             if !ids.isEmpty, let thread = try await store.threaded(provider: provider, messageIDs: ids),
-                known == nil || known == thread.customer,
+                case let threadCustomer = try await customer(thread.customer),
+                known == nil || known == threadCustomer,
                 let serviceCase = try await serviceCase(thread.caseID, of: provider)
             {
-                return Match(customer: thread.customer, serviceCase: serviceCase, by: "thread", stored: stored)
+                return Match(
+                    customer: threadCustomer, serviceCase: serviceCase, by: "thread", stored: stored,
+                    pointCustomer: known)
             }
         }
         guard let known else { return Match(customer: nil, serviceCase: nil, by: "new", stored: nil) }
-        var open: [ServiceCase] = []
+        var open: [RecordID: ServiceCase] = [:]
         for id in try await store.records(of: .serviceCase, taggedWith: Audience.customer(known)) {
             guard let serviceCase = try await serviceCase(id, of: provider), serviceCase.customer == known,
                 ![CaseStatus.resolved, .closed].contains(serviceCase.status)
             else { continue }
-            open.append(serviceCase)
+            open[serviceCase.id] = serviceCase
         }
         return Match(
-            customer: known, serviceCase: open.count == 1 ? open[0] : nil, by: "contactPoint", stored: stored)
+            customer: known, serviceCase: open.count == 1 ? open.values.first : nil, by: "contactPoint",
+            stored: stored, pointCustomer: known)
     }
 
-    /// A case of the provider as stored, unless it is deleted.
+    /// A case of the provider as stored, read through its merges (the survivor), unless deleted.
     func serviceCase(_ id: RecordID, of provider: ProviderID) async throws -> ServiceCase? {
+        let id = try await survivor(of: RecordKey(type: .serviceCase, id: id))
         guard
             let serviceCase = try await store.record(RecordKey(type: .serviceCase, id: id)).flatMap(
                 ServiceCase.init),
             serviceCase.provider == provider, serviceCase.record.deleted == nil
         else { return nil }
         return serviceCase
+    }
+
+    /// The customer `id` reads as, through merges of their profile.
+    func customer(_ id: PrincipalID) async throws -> PrincipalID {
+        PrincipalID(try await survivor(of: RecordKey(type: .profile, id: RecordID(id.rawValue))).rawValue)
+    }
+
+    /// The record `key` reads as, following `mergedInto` as stored (``Redirects``).
+    func survivor(of key: RecordKey) async throws -> RecordID {
+        var edges: [RecordID: RecordID] = [:]
+        var current = key.id
+        while edges[current] == nil,
+            let into = try await store.record(RecordKey(type: key.type, id: current))?.mergeMarker?.into
+        {
+            edges[current] = into
+            current = into
+        }
+        return Redirects.survivor(of: key.id) { edges[$0] }
     }
 
     /// The case of `customer` whose timeline holds `entry`.

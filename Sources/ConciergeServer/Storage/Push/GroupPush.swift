@@ -229,6 +229,11 @@ struct GroupPush<Store: PushStore> {
             }
             for key in keys { writes[index].related[key] = records[key] ?? nil }
         }
+        for index in writes.indices {
+            for id in rules.policy(writes[index].key.type)?.relatedPrincipals(writes[index]) ?? [] {
+                writes[index].principals[id] = try await store.principal(id)
+            }
+        }
         do {
             try rules.authorize(upgraded, by: caller.principal, writes: writes)
         } catch {
