@@ -35,7 +35,7 @@ public func makeServerParts(configuration: ServerConfiguration, logger: Logger) 
             folder: configuration.dataFolder, lifetime: configuration.accessTokenSeconds)
         return ServerParts(
             store: store, tokens: tokens, metrics: metrics, live: live, services: [],
-            followers: followers(configuration))
+            followers: followers(configuration, store: store))
     }
     let store = try await PostgresServerStore.connect(
         url: url, maxConnections: configuration.databaseConnections, recordCache: configuration.recordCache,
@@ -48,12 +48,13 @@ public func makeServerParts(configuration: ServerConfiguration, logger: Logger) 
         store: store, live: live, pollInterval: .milliseconds(configuration.livePollMilliseconds), logger: logger)
     return ServerParts(
         store: store, tokens: tokens, metrics: metrics, live: live, services: [fanOut],
-        followers: followers(configuration))
+        followers: followers(configuration, store: store))
 }
 
-/// The change-log followers the configuration asks for.
-func followers(_ configuration: ServerConfiguration) -> [any ChangeLogFollower] {
-    configuration.auditLogPath.map { [AuditTrail(path: $0)] } ?? []
+/// The change-log followers: the queue of replies on the customer's channel, and the audit trail
+/// when the configuration asks for it.
+func followers(_ configuration: ServerConfiguration, store: any ServerStore) -> [any ChangeLogFollower] {
+    [OutboundQueue(store: store)] + (configuration.auditLogPath.map { [AuditTrail(path: $0)] } ?? [])
 }
 
 /// The router of the HTTP API, WebSocket route included (`schema/openapi.yaml` describes it).
@@ -67,8 +68,7 @@ public func buildRouter(
     router.group("v1").addRoutes(EnrolmentRoutes(store: parts.store, tokens: parts.tokens).collection)
     // Channel integrations: an API key instead of a device's access token.
     router.group("v1/integrations").add(middleware: IntegrationKeyMiddleware(store: parts.store)).addRoutes(
-        IntegrationRoutes(intake: ContactIntake(store: parts.store), live: parts.live, metrics: parts.metrics)
-            .collection)
+        IntegrationRoutes(store: parts.store, live: parts.live, metrics: parts.metrics).collection)
     // Everything else under /v1 has a caller, put in the context by the middleware.
     let authenticator = Authenticator(store: parts.store, tokens: parts.tokens, logger: logger)
     let authenticated = router.group("v1").add(middleware: CallerMiddleware(authenticator: authenticator))

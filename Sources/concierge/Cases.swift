@@ -57,6 +57,10 @@ func describe(_ entry: LogEntry) -> String {
             "proposes \(Words.withArticle(entry.payload["purpose"]?.stringValue ?? "appointment")): \(slots.joined(separator: ", "))"
     case EntryKind.appointmentAnswer:
         return "\(entry.payload["answer"]?.stringValue ?? "answers") slot \(entry.payload["slot"]?.stringValue ?? "?")"
+    case EntryKind.delivery:
+        var text = "\(entry.payload["result"]?.stringValue ?? "?") by \(entry.payload["channel"]?.stringValue ?? "?")"
+        if let detail = entry.personal["detail"]?.stringValue { text += ": \(detail)" }
+        return text
     case EntryKind.followUp:
         return "follow-up case \(entry.payload["case"]?.stringValue ?? "?")"
     case EntryKind.visitReport: return "visit report: \(body ?? "(erased)")"

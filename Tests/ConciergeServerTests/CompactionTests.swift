@@ -24,9 +24,11 @@ import Testing
         }
         try await phone.sync()  // the phone's next pull acknowledges the head
         // Nobody active is below the tablet's cursor yet: nothing before it may go.
+        try await server.catchUpFollowers()
         #expect(try await server.store.compact() == 1)
         // The tablet has not been seen for longer than the retention window.
         try await server.zeroDeviceColumn("last_seen_at", of: tablet.transport.currentSession.replica)
+        try await server.catchUpFollowers()
         #expect(try await server.store.compact() == 4)
         let stats = try await server.store.stats()
         #expect(stats["change_log"] == 0)

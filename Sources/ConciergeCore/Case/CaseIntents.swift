@@ -447,3 +447,37 @@ public struct VisitReportEntry: TimelineEntry {
     public var payload: [String: Value] { appointment.map { ["appointment": .string($0.rawValue)] } ?? [:] }
     public var personal: [String: Value] { ["body": .string(body)] }
 }
+
+/// What became of a reply on the customer's channel (``EntryKind/delivery``): written by the
+/// integration that delivered it, or failed to.
+public struct DeliveryEntry: TimelineEntry {
+    public static let kind = EntryKind.delivery
+    public static let results: Set<String> = ["delivered", "failed"]
+    /// The outbound message's entry id.
+    public var message: EntryID
+    public var channel: Channel
+    /// `delivered` or `failed`.
+    public var result: String
+    /// The channel's own id for the delivered message (an e-mail's Message-ID, an SMS id).
+    public var channelID: String?
+    /// Why it failed, or what the gateway said.
+    public var detail: String?
+
+    public init(message: EntryID, channel: Channel, result: String, channelID: String? = nil, detail: String? = nil) {
+        self.message = message
+        self.channel = channel
+        self.result = result
+        self.channelID = channelID
+        self.detail = detail
+    }
+
+    public var payload: [String: Value] {
+        var payload: [String: Value] = [
+            "message": .string(message.rawValue), "channel": .string(channel.rawValue), "result": .string(result),
+        ]
+        if let channelID { payload["channelId"] = .string(channelID) }
+        return payload
+    }
+
+    public var personal: [String: Value] { detail.map { ["detail": .string($0)] } ?? [:] }
+}

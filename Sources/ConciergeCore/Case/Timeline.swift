@@ -35,6 +35,11 @@ public enum EntryKind {
     public static let handoff = "handoff"
     /// `payload`: `from`, `to` (channels): a chat becoming a call, on the same case.
     public static let channelSwitch = "channelSwitch"
+    /// What became of a reply on the customer's channel, written by the integration that delivered
+    /// it: `payload`: `message` (the outbound message's entry id), `channel`, `result`
+    /// (`delivered`/`failed`), `channelId` (the channel's own id for it, if any); `personal`:
+    /// `detail` (``DeliveryEntry``).
+    public static let delivery = "delivery"
     /// `payload`: `purpose` (`callback`, `video`, `visit`), `slots` (`[{"id","start","end"}]`, ms).
     public static let appointmentProposal = "appointmentProposal"
     /// `payload`: `proposal` (entry id), `slot` (slot id), `answer` (`accept`/`decline`).

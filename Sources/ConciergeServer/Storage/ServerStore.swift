@@ -9,7 +9,7 @@ import Foundation
 /// Every engine keeps these promises: a push batch is checked in the server's order of checks and
 /// a refused set leaves no trace; an outcome is only returned after its commit; log positions
 /// become visible in order, so a reader following the log with `seq > cursor` never skips one.
-public protocol ServerStore: IntakeStore {
+public protocol ServerStore: IntakeStore, OutboundStore {
     /// The server epoch; a new database, or one restored and marked so, gets a new one.
     var epoch: String { get }
 

@@ -17,7 +17,9 @@ struct CasePolicy: RecordPolicy {
         EntryKind.message, EntryKind.appointmentAnswer, EntryKind.statusChange, EntryKind.channelSwitch,
     ]
     /// Timeline kinds a channel integration may append.
-    static let integrationEntryKinds: Set<String> = [EntryKind.message, EntryKind.socialPost, EntryKind.channelSwitch]
+    static let integrationEntryKinds: Set<String> = [
+        EntryKind.message, EntryKind.socialPost, EntryKind.channelSwitch, EntryKind.delivery,
+    ]
 
     let audienceFields: Set<String> = [
         CaseFields.provider, CaseFields.customer, CaseFields.assignee, CaseFields.requiredSkill, CaseFields.queue,
@@ -183,6 +185,14 @@ struct CasePolicy: RecordPolicy {
                 throw SyncError(.malformed, "a channel switch names its from and to channels")
             }
             if let problem = switched.problem { throw SyncError(.malformed, problem) }
+        }
+        if entry.kind == EntryKind.delivery {
+            guard principal.role == .integration else {
+                throw SyncError(.forbiddenField, "delivery results come from the integration that delivered")
+            }
+            guard let result = entry.payload["result"]?.stringValue, DeliveryEntry.results.contains(result) else {
+                throw SyncError(.malformed, "a delivery's result is delivered or failed")
+            }
         }
         if Self.isOutboundMessage(entry) {
             try authorizeOutbound(entry, in: write)

@@ -20,12 +20,12 @@ import Synchronization
 /// even two at once, stores one entry; the answer says it was there already.
 final class ContactIntake: Sendable {
     let store: any ServerStore
-    /// The integrations' clocks, by replica: stamps of one replica must never repeat.
-    private let clocks = Mutex<[ReplicaID: StampClock]>([:])
-    /// The integrations' replicas (the device made with the integration).
-    private let replicas = Mutex<[PrincipalID: ReplicaID]>([:])
+    let writers: IntegrationWriters
 
-    init(store: any ServerStore) { self.store = store }
+    init(store: any ServerStore, writers: IntegrationWriters) {
+        self.store = store
+        self.writers = writers
+    }
 
     /// What happened to a contact.
     struct Outcome: Sendable {
@@ -70,8 +70,8 @@ final class ContactIntake: Sendable {
         // merged into them) and verified.
         let verified = match.pointCustomer == customer && match.stored?.verified == true
         let caseID = match.serviceCase?.id ?? RecordID(UUID().uuidString.lowercased())
-        let replica = try await replica(of: integration)
-        var builder = SetBuilder(author: integration.author, clock: clock(of: replica))
+        let (replica, clock) = try await writers.replica(of: integration)
+        var builder = SetBuilder(author: integration.author, clock: clock)
         if isNewCustomer { Self.profile(of: customer, point: point, name: contact.senderName, into: &builder) }
         let caseKey = RecordKey(type: .serviceCase, id: caseID)
         if match.serviceCase == nil {
@@ -270,24 +270,6 @@ final class ContactIntake: Sendable {
         return "\(contact.channel) \(contact.inbound ? "from" : "to") \(point.value)"
     }
 
-    /// The integration's replica: the device made with it (`admin create-integration`).
-    func replica(of integration: Principal) async throws -> ReplicaID {
-        if let replica = replicas.withLock({ $0[integration.id] }) { return replica }
-        guard let device = try await store.devices(of: integration.id).first(where: { !$0.revoked }) else {
-            throw SyncError(.unauthorized, "the integration has no replica; create it with admin create-integration")
-        }
-        replicas.withLock { $0[integration.id] = device.replica }
-        return device.replica
-    }
-
-    private func clock(of replica: ReplicaID) -> StampClock {
-        clocks.withLock { clocks in
-            if let clock = clocks[replica] { return clock }
-            let clock = StampClock(replica: replica)
-            clocks[replica] = clock
-            return clock
-        }
-    }
 }
 
 extension ContactIntake.Outcome {

@@ -443,7 +443,9 @@ extension SQLiteServerStore {
         _ follower: String, limit: Int, _ handle: @Sendable @escaping ([LoggedChangeSet]) async throws -> Void
     ) async throws -> Int {
         let key = StoreSupport.followerKey(follower)
-        // One process holds the SQLite file: the follower's service runs its steps one at a time.
+        // One process holds the SQLite file. A follower may also be brought up to date on demand
+        // (the outbound queue, before it hands deliveries out) while its service runs: both handle
+        // the batch (handling is idempotent), and the position only ever moves forward.
         let position = try await write { db in
             try db.cachedExecute(
                 sql: """
@@ -472,7 +474,8 @@ extension SQLiteServerStore {
         try await handle(sets)
         try await write { db in
             try db.cachedExecute(
-                sql: "UPDATE server_meta SET value = ? WHERE key = ?", arguments: [String(last.seq), key])
+                sql: "UPDATE server_meta SET value = ? WHERE key = ? AND CAST(value AS INTEGER) < ?",
+                arguments: [String(last.seq), key, Int64(last.seq)])
         }
         return sets.count
     }
