@@ -284,6 +284,28 @@ import Testing
 }
 
 @Suite struct ContactPointTests {
+    /// SQLite finds a customer's cases by the first tag of their stored (sorted) audience: the
+    /// customer's tag must sort before every other kind of tag a case or a profile can carry.
+    @Test func aCustomersTagIsTheFirstOfEveryAudience() {
+        var record = Record(key: RecordKey(type: .serviceCase, id: "c1"))
+        let author = Author(principal: "ben", role: .agent)
+        let replica = ReplicaID(high: 1, low: 1)
+        for (index, (field, value)) in [
+            (CaseFields.provider, "acme"), (CaseFields.customer, "zz-last-customer"), (CaseFields.assignee, "aaron"),
+            (CaseFields.requiredSkill, "a-skill"), (CaseFields.queue, "a-queue"),
+        ].enumerated() {
+            let stamp = Stamp(hlc: HLC(millis: 1, counter: UInt16(index)), replica: replica)
+            try? record.apply(
+                .write(field: field, value: .string(value), base: nil, stamp: stamp, history: false, personal: false),
+                by: author)
+        }
+        let tags = Audience.of(record).sorted()
+        #expect(tags.count > 3 && tags.first == Audience.customer("zz-last-customer"), "\(tags)")
+        let profile = Record(key: RecordKey(type: .profile, id: "zz-last-customer"))
+        let owner = Principal(id: "zz-last-customer", provider: "acme", role: .customer, displayName: "Z")
+        #expect(Audience.of(profile, owner: owner).sorted().first == Audience.customer("zz-last-customer"))
+    }
+
     @Test func phoneNumbersAreReadTheWayPeopleWriteThem() {
         for written in ["0228 622243", "0228/622243", "+49 (228) 62 22 43", "0049228622243", "+49-228-622243"] {
             #expect(PhoneNumber.e164(written, region: "DE") == "+49228622243", "\(written)")

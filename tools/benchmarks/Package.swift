@@ -34,6 +34,14 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
+        .executableTarget(
+            name: "intake-bench",
+            dependencies: [
+                .product(name: "ConciergeCore", package: "main"),
+                .product(name: "ConciergeServer", package: "main"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
         .target(name: "BenchSupport", dependencies: [.product(name: "ConciergeCore", package: "main")]),
         .executableTarget(
             name: "store-bench",

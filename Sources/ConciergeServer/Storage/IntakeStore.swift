@@ -26,8 +26,9 @@ public protocol IntakeStore: Sendable {
     func contactPoints(of customer: PrincipalID) async throws -> [StoredContactPoint]
 
     /// The ids of the records of `type` whose audience carries `tag` (say, a customer's cases by
-    /// `customer:<id>`). PostgreSQL finds them by the audience index; SQLite reads the audience of
-    /// every record of the type (docs/intake.md says what that costs).
+    /// `customer:<id>`). PostgreSQL finds them by the audience index; SQLite finds a customer's
+    /// tag by its index on an audience's first tag (a customer's tag sorts first), and reads the
+    /// audience of every record of the type for any other tag.
     func records(of type: RecordType, taggedWith tag: String) async throws -> [RecordID]
 
     /// A contact taken in before, by the channel's own id.
@@ -35,8 +36,9 @@ public protocol IntakeStore: Sendable {
     /// The first contact of the provider whose e-mail Message-ID is one of `messageIDs`, in their
     /// order (In-Reply-To first, then References from the newest).
     func threaded(provider: ProviderID, messageIDs: [String]) async throws -> TakenInContact?
-    /// Notes a contact taken in; a second note of the same channel id keeps the first.
-    func noteTakenIn(_ contact: TakenInContact) async throws
+    /// Notes contacts taken in, in one transaction; a second note of the same channel id keeps the
+    /// first.
+    func noteTakenIn(_ contacts: [TakenInContact]) async throws
 }
 
 /// An integration's API key as stored: the secret only as its SHA-256.
@@ -131,4 +133,9 @@ public struct TakenInContact: Sendable, Hashable {
         self.messageID = messageID
         self.createdAt = createdAt
     }
+}
+
+extension IntakeStore {
+    /// Notes one contact taken in.
+    public func noteTakenIn(_ contact: TakenInContact) async throws { try await noteTakenIn([contact]) }
 }

@@ -21,10 +21,12 @@ import Synchronization
 final class ContactIntake: Sendable {
     let store: any ServerStore
     let writers: IntegrationWriters
+    let notes: TakenInNotes
 
     init(store: any ServerStore, writers: IntegrationWriters) {
         self.store = store
         self.writers = writers
+        self.notes = TakenInNotes(store: store)
     }
 
     /// What happened to a contact.
@@ -106,7 +108,7 @@ final class ContactIntake: Sendable {
             customer: customer, entry: contact.entryID, messageID: contact.email?.messageID, createdAt: Int64(now))
         switch outcomes.first?.status {
         case .accepted?:
-            try await store.noteTakenIn(taken)
+            try await notes.note(taken)
             return Outcome(
                 caseID: caseID, customer: customer, entry: contact.entryID, matchedBy: match.by,
                 newCase: match.serviceCase == nil, newCustomer: isNewCustomer, duplicate: false, counts: counts)
@@ -188,11 +190,13 @@ final class ContactIntake: Sendable {
 
     /// A case of the provider as stored, read through its merges (the survivor), unless deleted.
     func serviceCase(_ id: RecordID, of provider: ProviderID) async throws -> ServiceCase? {
-        let id = try await survivor(of: RecordKey(type: .serviceCase, id: id))
-        guard
-            let serviceCase = try await store.record(RecordKey(type: .serviceCase, id: id)).flatMap(
-                ServiceCase.init),
-            serviceCase.provider == provider, serviceCase.record.deleted == nil
+        var record = try await store.record(RecordKey(type: .serviceCase, id: id))
+        if record?.mergeMarker != nil {
+            let survivor = try await survivor(of: RecordKey(type: .serviceCase, id: id))
+            record = try await store.record(RecordKey(type: .serviceCase, id: survivor))
+        }
+        guard let serviceCase = record.flatMap(ServiceCase.init), serviceCase.provider == provider,
+            serviceCase.record.deleted == nil
         else { return nil }
         return serviceCase
     }

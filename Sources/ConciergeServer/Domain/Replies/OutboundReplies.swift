@@ -60,14 +60,18 @@ struct OutboundReplies: Sendable {
     /// Where the reply goes: the point the customer last wrote from on this channel on the case,
     /// else their stored point of the channel's kind, verified first.
     func recipient(of serviceCase: ServiceCase, on channel: Channel) async throws -> ContactPoint? {
-        let kind: ContactPoint.Kind = channel == .email ? .email : channel == .sms ? .phone : .social
+        // A chat or a letter has no stored point of its own: only where the customer last wrote from.
+        let kinds: [Channel: ContactPoint.Kind] = [.email: .email, .sms: .phone, .social: .social]
         if let last = serviceCase.timeline.last(where: {
             serviceCase.isCustomerMessage($0) && $0.payload["channel"]?.stringValue == channel.rawValue
-        }), let from = last.personal["from"]?.stringValue, last.payload["sender"]?["kind"]?.stringValue == kind.rawValue
+        }), let from = last.personal["from"]?.stringValue,
+            let kind = last.payload["sender"]?["kind"]?.stringValue
         {
-            return ContactPoint(kind: kind, value: from, parsed: last.payload["sender"]?["parsed"]?.boolValue ?? true)
+            return ContactPoint(
+                kind: ContactPoint.Kind(kind), value: from, parsed: last.payload["sender"]?["parsed"]?.boolValue ?? true
+            )
         }
-        guard let customer = serviceCase.customer else { return nil }
+        guard let customer = serviceCase.customer, let kind = kinds[channel] else { return nil }
         let points = try await store.contactPoints(of: customer).filter { $0.point.kind == kind }
         return (points.first(where: \.verified) ?? points.first)?.point
     }

@@ -153,17 +153,19 @@ extension PostgresServerStore {
         return nil
     }
 
-    public func noteTakenIn(_ contact: TakenInContact) async throws {
+    public func noteTakenIn(_ contacts: [TakenInContact]) async throws {
         try await write { connection, logger in
-            try await connection.query(
-                """
-                INSERT INTO contact_intake
-                    (provider_id, channel, channel_id, case_id, customer_id, entry_id, message_id, created_at)
-                VALUES (\(contact.provider.rawValue), \(contact.channel.rawValue), \(contact.channelID),
-                    \(contact.caseID.rawValue), \(contact.customer.rawValue), \(contact.entry.rawValue),
-                    \(contact.messageID), \(contact.createdAt))
-                ON CONFLICT DO NOTHING
-                """, logger: logger)
+            for contact in contacts {
+                try await connection.query(
+                    """
+                    INSERT INTO contact_intake
+                        (provider_id, channel, channel_id, case_id, customer_id, entry_id, message_id, created_at)
+                    VALUES (\(contact.provider.rawValue), \(contact.channel.rawValue), \(contact.channelID),
+                        \(contact.caseID.rawValue), \(contact.customer.rawValue), \(contact.entry.rawValue),
+                        \(contact.messageID), \(contact.createdAt))
+                    ON CONFLICT DO NOTHING
+                    """, logger: logger)
+            }
         }
     }
 

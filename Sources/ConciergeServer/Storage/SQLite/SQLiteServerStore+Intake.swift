@@ -103,7 +103,21 @@ extension SQLiteServerStore {
     }
 
     public func records(of type: RecordType, taggedWith tag: String) async throws -> [RecordID] {
-        try await read { db in
+        // A customer's tag sorts first in an audience stored sorted: found by the index on the
+        // first tag (migration 007). Any other tag: every audience of the type is read.
+        if tag.hasPrefix("customer:") {
+            return try await read { db in
+                try String.fetchAll(
+                    db.cachedStatement(
+                        sql: """
+                            SELECT id FROM record INDEXED BY record_by_first_tag
+                            WHERE type = ? AND json_extract(audience, '$[0]') = ? ORDER BY id
+                            """),
+                    arguments: [type.rawValue, tag]
+                ).map(RecordID.init)
+            }
+        }
+        return try await read { db in
             try String.fetchAll(
                 db.cachedStatement(
                     sql: """
@@ -134,18 +148,20 @@ extension SQLiteServerStore {
         return nil
     }
 
-    public func noteTakenIn(_ contact: TakenInContact) async throws {
+    public func noteTakenIn(_ contacts: [TakenInContact]) async throws {
         try await write { db in
-            try db.cachedExecute(
-                sql: """
-                    INSERT INTO contact_intake
-                        (provider_id, channel, channel_id, case_id, customer_id, entry_id, message_id, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-                    """,
-                arguments: [
-                    contact.provider.rawValue, contact.channel.rawValue, contact.channelID, contact.caseID.rawValue,
-                    contact.customer.rawValue, contact.entry.rawValue, contact.messageID, contact.createdAt,
-                ])
+            for contact in contacts {
+                try db.cachedExecute(
+                    sql: """
+                        INSERT INTO contact_intake
+                            (provider_id, channel, channel_id, case_id, customer_id, entry_id, message_id, created_at)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                        """,
+                    arguments: [
+                        contact.provider.rawValue, contact.channel.rawValue, contact.channelID, contact.caseID.rawValue,
+                        contact.customer.rawValue, contact.entry.rawValue, contact.messageID, contact.createdAt,
+                    ])
+            }
         }
     }
 
