@@ -132,6 +132,26 @@ public final class HTTPSyncTransport: SyncTransport, Sendable {
         _ = try await authorized(.DELETE, "v1/devices/\(replica)", body: nil)
     }
 
+    /// A customer's contact points (`customer`: staff name one; a customer reads their own).
+    public func contactPoints(customer: PrincipalID?) async throws -> Value {
+        var path = "v1/contact-points"
+        if let customer, let encoded = customer.rawValue.addingPercentEncoding(withAllowedCharacters: .alphanumerics) {
+            path += "?customer=\(encoded)"
+        }
+        return try await authorized(.GET, path, body: nil)
+    }
+
+    /// Adds (or with `remove`, removes) a contact point of `kind` (`phone`, `email`, `social` as
+    /// `network:handle`) as written; answers the customer's points afterwards.
+    public func changeContactPoint(kind: String, value: String, customer: PrincipalID?, remove: Bool) async throws
+        -> Value
+    {
+        var body: [String: Value] = ["kind": .string(kind), "value": .string(value)]
+        if let customer { body["customer"] = .string(customer.rawValue) }
+        return try await authorized(
+            .POST, remove ? "v1/contact-points/remove" : "v1/contact-points", body: .object(body))
+    }
+
     /// Rotates the refresh token and takes a new access token.
     public func refresh() async throws {
         let current = currentSession

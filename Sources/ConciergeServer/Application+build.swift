@@ -76,6 +76,7 @@ public func buildRouter(
         SyncRoutes(store: parts.store, configuration: configuration, metrics: parts.metrics, live: parts.live)
             .collection)
     authenticated.addRoutes(DeviceRoutes(store: parts.store).collection)
+    authenticated.addRoutes(ContactPointRoutes(store: parts.store).collection)
     authenticated.addRoutes(
         LiveRoute(
             store: parts.store, live: parts.live, authenticator: authenticator,

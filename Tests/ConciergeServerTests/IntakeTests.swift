@@ -284,6 +284,41 @@ import Testing
 }
 
 @Suite struct ContactPointTests {
+    /// A customer adds their own number in the CLI (verified by themselves, signed in on an
+    /// enrolled device), and a call from it matches them as verified; staff see and add a
+    /// customer's points; nobody takes another customer's point or reads theirs.
+    @Test func customersAndStaffManageContactPointsAndCallsMatchThem() async throws {
+        let setup = try await IntakeTests.Setup.start(.sqlite)
+        let anna = try await CLITests.enrolled("anna", on: setup.server)
+        let ben = try await CLITests.enrolled("ben", on: setup.server)
+        let carl = try await CLITests.enrolled("carl", on: setup.server)
+        let added = try await anna.run("contacts", "add", "phone", "0228 622243")
+        #expect(added.status == 0 && added.output.contains("+49228622243"), "\(added.output)")
+        #expect(added.output.contains("by customer"))
+        let call = try await setup.contact(["channel": "phone", "channelId": "call-1", "from": "+49 228 622243"])
+        #expect(call.body["customer"] == "anna" && call.body["matchedBy"] == "contactPoint", "\(call.body)")
+        let serviceCase = try await setup.serviceCase(call)
+        #expect(serviceCase.identity(of: try #require(serviceCase.timeline.last)) == "verified via phone")
+
+        #expect(try await ben.run("contacts", "add", "email", "Anna@Example.com", "--customer", "anna").status == 0)
+        let listed = try #require(try await ben.run("contacts", "list", "--customer", "anna", "--json").json)
+        #expect(
+            listed["contactPoints"]?.arrayValue?.compactMap { $0["value"]?.stringValue }.sorted() == [
+                "+49228622243", "anna@example.com",
+            ])
+        let taken = try await carl.run("contacts", "add", "phone", "+49228622243")
+        #expect(taken.status != 0 && taken.output.contains("another customer"), "\(taken.output)")
+        let theirs = try await anna.run("contacts", "list", "--customer", "carl")
+        #expect(theirs.status != 0 && theirs.output.contains("their own"), "\(theirs.output)")
+        let unnamed = try await ben.run("contacts", "list")
+        #expect(unnamed.status != 0 && unnamed.output.contains("name the customer"), "\(unnamed.output)")
+
+        let removed = try await anna.run("contacts", "remove", "phone", "0228 622243")
+        #expect(removed.status == 0 && !removed.output.contains("+49228622243"), "\(removed.output)")
+        #expect(try await anna.run("contacts", "remove", "phone", "0228 622243").status != 0)
+        await setup.server.stop()
+    }
+
     /// SQLite finds a customer's cases by the first tag of their stored (sorted) audience: the
     /// customer's tag must sort before every other kind of tag a case or a profile can carry.
     @Test func aCustomersTagIsTheFirstOfEveryAudience() {

@@ -63,6 +63,8 @@ public struct SyncError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let unsupportedMediaType = Code("unsupportedMediaType")
         /// No such route or resource.
         public static let notFound = Code("notFound")
+        /// The resource belongs to someone else (a contact point of another customer).
+        public static let conflict = Code("conflict")
         /// The server failed; the request may be retried.
         public static let internalError = Code("internalError")
 

@@ -14,6 +14,7 @@ struct APIError: HTTPResponseError {
         case .unauthorized, .deviceRevoked, .invalidCode: .unauthorized
         case .outOfScope: .forbidden
         case .notFound: .notFound
+        case .conflict: .conflict
         case .payloadTooLarge: .contentTooLarge
         case .unsupportedMediaType: .unsupportedMediaType
         case .upgradeRequired: .upgradeRequired

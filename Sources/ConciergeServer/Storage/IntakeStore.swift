@@ -24,6 +24,8 @@ public protocol IntakeStore: Sendable {
     @discardableResult
     func addContactPoint(_ point: StoredContactPoint) async throws -> StoredContactPoint
     func contactPoints(of customer: PrincipalID) async throws -> [StoredContactPoint]
+    /// Removes a customer's contact point. - Returns: whether the customer had it.
+    func removeContactPoint(_ point: ContactPoint, provider: ProviderID, customer: PrincipalID) async throws -> Bool
 
     /// The ids of the records of `type` whose audience carries `tag` (say, a customer's cases by
     /// `customer:<id>`). PostgreSQL finds them by the audience index; SQLite finds a customer's

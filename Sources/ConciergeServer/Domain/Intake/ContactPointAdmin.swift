@@ -14,9 +14,27 @@ public enum ContactPointAdmin {
         guard let principal = try await store.principal(customer), principal.role == .customer else {
             throw StoreError(.notFound, "no customer \(customer)")
         }
+        let point = try await read(written, kind: kind, provider: principal.provider, store: store)
+        let now = StoreSupport.nowMillis()
+        let stored = try await store.addContactPoint(
+            StoredContactPoint(
+                provider: principal.provider, point: point, customer: customer, verifiedBy: verifiedBy,
+                verifiedAt: verifiedBy == nil ? nil : now, createdAt: now))
+        guard stored.customer == customer else {
+            throw StoreError(.conflict, "\(point) belongs to customer \(stored.customer)")
+        }
+        return stored
+    }
+
+    /// `written` read as a point of `kind` (`phone` in the provider's region, `email`, `social` as
+    /// `network:handle`), the way the intake compares points.
+    /// - Throws: ``SyncError`` `malformedRequest` for a point that cannot be read.
+    public static func read(_ written: String, kind: String, provider: ProviderID, store: any ServerStore)
+        async throws -> ContactPoint
+    {
         let point: ContactPoint?
         switch kind {
-        case "phone": point = ContactPoint.phone(written, region: try await store.defaultRegion(of: principal.provider))
+        case "phone": point = ContactPoint.phone(written, region: try await store.defaultRegion(of: provider))
         case "email": point = ContactPoint.email(written)
         case "social":
             let parts = written.split(separator: ":", maxSplits: 1).map(String.init)
@@ -27,14 +45,6 @@ public enum ContactPointAdmin {
             throw SyncError(
                 .malformedRequest, "\(written) is not a \(kind) contact point (phone, email, social as network:handle)")
         }
-        let now = StoreSupport.nowMillis()
-        let stored = try await store.addContactPoint(
-            StoredContactPoint(
-                provider: principal.provider, point: point, customer: customer, verifiedBy: verifiedBy,
-                verifiedAt: verifiedBy == nil ? nil : now, createdAt: now))
-        guard stored.customer == customer else {
-            throw StoreError(.conflict, "\(point) belongs to customer \(stored.customer)")
-        }
-        return stored
+        return point
     }
 }

@@ -118,6 +118,20 @@ extension PostgresServerStore {
             customer: PrincipalID(customer), verifiedBy: verifiedBy, verifiedAt: verifiedAt, createdAt: createdAt)
     }
 
+    public func removeContactPoint(_ point: ContactPoint, provider: ProviderID, customer: PrincipalID) async throws
+        -> Bool
+    {
+        try await write { connection, logger in
+            try await connection.query(
+                """
+                DELETE FROM contact_point WHERE provider_id = \(provider.rawValue) AND kind = \(point.kind.rawValue)
+                    AND value = \(point.storedValue) AND customer_id = \(customer.rawValue)
+                RETURNING value
+                """, logger: logger
+            ).collect().count > 0
+        }
+    }
+
     public func records(of type: RecordType, taggedWith tag: String) async throws -> [RecordID] {
         try await read { connection, logger in
             try await connection.query(

@@ -102,6 +102,17 @@ extension SQLiteServerStore {
             verifiedAt: row["verified_at"], createdAt: row["created_at"])
     }
 
+    public func removeContactPoint(_ point: ContactPoint, provider: ProviderID, customer: PrincipalID) async throws
+        -> Bool
+    {
+        try await write { db in
+            try db.cachedExecute(
+                sql: "DELETE FROM contact_point WHERE provider_id = ? AND kind = ? AND value = ? AND customer_id = ?",
+                arguments: [provider.rawValue, point.kind.rawValue, point.storedValue, customer.rawValue])
+            return db.changesCount > 0
+        }
+    }
+
     public func records(of type: RecordType, taggedWith tag: String) async throws -> [RecordID] {
         // A customer's tag sorts first in an audience stored sorted: found by the index on the
         // first tag (migration 007). Any other tag: every audience of the type is read.
