@@ -74,7 +74,7 @@ struct CaseCommand: AsyncParsableCommand {
         commandName: "case", abstract: "Open, read and work on service cases.",
         subcommands: [
             New.self, Show.self, Reply.self, Note.self, StatusChange.self, Assign.self, Handoff.self,
-            SwitchChannel.self, Tag.self, Rate.self, Close.self, SetField.self, Merge.self, Unmerge.self,
+            SwitchChannel.self, Tag.self, Rate.self, Close.self, SetField.self, Merge.self, Unmerge.self, Link.self,
         ])
 
     struct New: AsyncParsableCommand {
@@ -149,6 +149,9 @@ struct CaseCommand: AsyncParsableCommand {
             let mergedHere = merges.merged(into: serviceCase.id)
             if !mergedHere.isEmpty {
                 print("merged    here: \(mergedHere.map { String($0.id.rawValue.prefix(8)) }.joined(separator: ", "))")
+            }
+            if !serviceCase.links.isEmpty {
+                print("linked    \(serviceCase.links.map { String($0.prefix(8)) }.joined(separator: ", "))")
             }
             if let summary = serviceCase.summary { print("summary   \(summary)") }
             if !serviceCase.tags.isEmpty { print("tags      \(serviceCase.tags.joined(separator: ", "))") }

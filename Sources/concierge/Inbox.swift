@@ -28,6 +28,7 @@ enum CaseJSON {
             "rating": serviceCase.rating.map(Value.int) ?? .null,
             "mergedInto": survivor == serviceCase.id ? .null : .string(survivor.rawValue),
             "merged": .array(merges.merged(into: serviceCase.id).map { .string($0.id.rawValue) }),
+            "links": .array(serviceCase.links.map(Value.string)),
             "timeline": .array(
                 merges.timeline(of: serviceCase.id).map { stored, entry in
                     let home = merges.cases[stored] ?? serviceCase

@@ -34,6 +34,31 @@ extension CaseCommand {
     }
 }
 
+extension CaseCommand {
+    struct Link: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Link two related cases without merging them (staff): one outage, many customers.")
+        @OptionGroup var home: HomeOptions
+        @OptionGroup var after: SyncOption
+        @Argument(help: "A case (or its first characters).") var id: String
+        @Argument(help: "The related case.") var other: String
+        @Flag(help: "Remove the link instead.") var remove = false
+
+        func run() async throws {
+            let home = try home.home()
+            let found = try home.findCase(id, account: self.home.account)
+            let related = try home.findCase(other, account: found.account.label)
+            try await self.home.editCase(found, after) { editor in
+                if remove {
+                    try editor.unlink(found.serviceCase, related.serviceCase)
+                } else {
+                    try editor.link(found.serviceCase, related.serviceCase)
+                }
+            }
+        }
+    }
+}
+
 struct CustomerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "customer", abstract: "Merge two customer records of one person, or undo it (staff).",

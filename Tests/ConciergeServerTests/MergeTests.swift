@@ -75,6 +75,9 @@ import Testing
         }
         try ben.edit { editor in try editor.mergeCustomer("carl", into: "anna", reason: "same person, new number") }
         #expect(try await ben.sync().accepted == 1)
+        // A link names a case of the provider in the author's scope.
+        try ben.edit { editor in try editor.add(ginas.id.rawValue, to: CaseFields.links, of: first) }
+        #expect(try await Self.refusal(ben)?.code == .outOfScope)
         // Once Carl is Anna, his case may merge into hers.
         try Self.writeMarker(ben, carls, MergeMarker(into: second.id).value)
         #expect(try await ben.sync().accepted == 1)
@@ -127,6 +130,19 @@ import Testing
             }
             #expect(try await cli.run("inbox", "--json").json?.arrayValue?.count == 2)
         }
+
+        // Related cases are linked without merging, both ways, and unlinked; a customer may not.
+        #expect(try await ben.run("case", "link", one, two, "--sync").status == 0)
+        try await sue.run("sync")
+        for (cli, id, other) in [(ben, one, two), (sue, two, one)] {
+            let shown = try #require(try await cli.run("case", "show", id, "--json").json)
+            #expect(shown["links"] == .array([.string(other)]) && shown["mergedInto"] == .null)
+        }
+        let annaLinks = try await anna.run("case", "link", one, two)
+        #expect(annaLinks.status != 0 && annaLinks.output.contains("only staff link cases"), "\(annaLinks.output)")
+        #expect(try await ben.run("case", "link", one, two, "--remove", "--sync").status == 0)
+        let unlinked = try #require(try await ben.run("case", "show", two, "--json").json)
+        #expect(unlinked["links"] == .array([]))
 
         // Customers: merged and unmerged by staff; the server refuses a customer that does not exist.
         let customer = try await ben.run(

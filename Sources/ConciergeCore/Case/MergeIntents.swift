@@ -47,6 +47,29 @@ extension Editor {
         try write(.null, to: MergeFields.mergedInto, of: key)
     }
 
+    /// Links two related cases without merging them (many customers hit by one outage): each
+    /// names the other in `links` (staff; cases of one provider).
+    public mutating func link(_ serviceCase: ServiceCase, _ other: ServiceCase) throws {
+        try requireStaff("link cases")
+        guard serviceCase.id != other.id else { throw CaseIntentError(.malformed, "a case is not linked to itself") }
+        guard serviceCase.provider == other.provider else {
+            throw CaseIntentError(.outOfScope, "the cases belong to different providers")
+        }
+        try add(other.id.rawValue, to: CaseFields.links, of: serviceCase.record.key)
+        try add(serviceCase.id.rawValue, to: CaseFields.links, of: other.record.key)
+    }
+
+    /// Removes the link between two cases, both ways.
+    public mutating func unlink(_ serviceCase: ServiceCase, _ other: ServiceCase) throws {
+        try requireStaff("unlink cases")
+        guard serviceCase.links.contains(other.id.rawValue) || other.links.contains(serviceCase.id.rawValue) else {
+            throw CaseIntentError(.malformed, "the cases are not linked")
+        }
+        for (from, to) in [(serviceCase, other), (other, serviceCase)] where from.links.contains(to.id.rawValue) {
+            try remove(to.id.rawValue, from: CaseFields.links, of: from.record.key)
+        }
+    }
+
     func requireStaff(_ action: String) throws {
         guard author.role.isStaff else {
             throw CaseIntentError(.forbiddenField, "only staff \(action); \(author.role.withArticle) cannot")

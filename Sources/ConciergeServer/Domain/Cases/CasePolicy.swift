@@ -67,6 +67,11 @@ struct CasePolicy: RecordPolicy {
         if write.appended.contains(where: { Self.isOutboundMessage($0.entry) }) {
             keys.append(RecordKey(type: .preferences, id: RecordID(customer)))
         }
+        for change in write.changes {
+            if case .add(CaseFields.links, let element, _) = change {
+                keys.append(RecordKey(type: .serviceCase, id: RecordID(element)))
+            }
+        }
         if let marker = MergeChecks.target(of: write) {
             keys += [RecordKey(type: .serviceCase, id: marker.into), RecordKey(type: .profile, id: RecordID(customer))]
         }
@@ -139,9 +144,12 @@ struct CasePolicy: RecordPolicy {
             default:
                 break
             }
-        case .add(let field, _, _), .remove(let field, _, _, _):
+        case .add(let field, let element, _), .remove(let field, let element, _, _):
             guard principal.role.isStaff else {
                 throw SyncError(.forbiddenField, "\(principal.role.withArticle) may not change \(field)")
+            }
+            if case .add = change, field == CaseFields.links {
+                try Self.authorizeLink(to: RecordID(element), in: write)
             }
         case .append(_, let entry):
             try authorizeEntry(entry, in: write, caseCustomer: caseCustomer)
@@ -218,6 +226,16 @@ struct CasePolicy: RecordPolicy {
             throw SyncError(
                 .invalidTransition, "the case has never been \(from); its status changes name no such state")
         }
+    }
+
+    /// A link names another case of the same provider in the author's scope (another provider's
+    /// case reads as none).
+    static func authorizeLink(to id: RecordID, in write: RecordWrite) throws(SyncError) {
+        guard id != write.key.id else { throw SyncError(.malformed, "a case is not linked to itself") }
+        guard let other = write.related[RecordKey(type: .serviceCase, id: id)], !other.isDeleted,
+            other.value(CaseFields.provider) == write.current.value(CaseFields.provider),
+            !CasePolicy().audience(of: other, owner: nil).isDisjoint(with: write.principal.tags)
+        else { throw SyncError(.outOfScope, "no case \(id) of this provider in the author's scope to link") }
     }
 
     /// An outbound message that does not answer the customer is a proactive contact: the customer's
