@@ -107,3 +107,25 @@ import Testing
         }
     }
 }
+
+/// The integrity digest as docs/sync.md specifies it, on its worked example: the record of the
+/// vector `status-customer-message-after-resolved` lands in bucket `case/f` (the first hex digit
+/// of the SHA-256 of its id) with the SHA-256 of its canonical JSON and a newline.
+@Suite struct IntegrityDigestTests {
+    @Test func theWorkedExampleOfTheDocsHolds() throws {
+        let url = Fixtures.root.appendingPathComponent("merge-vectors/status-customer-message-after-resolved.json")
+        let vector = try CanonicalJSON.decode(Fixtures.bytes(url))
+        var records: [RecordKey: Record] = [:]
+        let serverMillis = vector["serverMillis"]?.intValue.map(UInt64.init)
+        for set in try #require(vector["changeSets"]?.arrayValue).map({ try ChangeSet(value: $0) }) {
+            if let serverMillis, (try? set.validateStamps(serverMillis: serverMillis)) == nil { continue }
+            try set.apply(to: &records)
+        }
+        let digest = IntegrityDigest(records: records.values)
+        let key = RecordKey(type: .serviceCase, id: "3c3c3c3c-0000-4000-8000-000000000003")
+        #expect(IntegrityDigest.bucket(of: key) == "case/f")
+        #expect(Array(digest.buckets.keys) == ["case/f"])
+        #expect(digest.buckets["case/f"]?.count == 1)
+        #expect(digest.buckets["case/f"]?.hash == "e8d017d9b6c745f639cda1445749728f8a8472a4f699a1df94bf35df69473c43")
+    }
+}
