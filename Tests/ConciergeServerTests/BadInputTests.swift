@@ -234,6 +234,17 @@ import Testing
         #expect(answer.status == 400 && answer.code == "malformedRequest")
         answer = try await Self.send(server, .POST, "v1/push", body: Array(#"{"changeSets":[1.5]}"#.utf8), token: token)
         #expect(answer.status == 400 && answer.code == "malformedRequest")
+        // A float anywhere in a body fails the whole request (docs/encoding.md), saying where:
+        // no set of it is applied, none is stored.
+        var withFloat = Self.set(anna, seq: 9, [(key, { .add(field: CaseFields.tags, element: "x", stamp: $0) })]).value
+        if case .object(var members) = withFloat { members["schemaVersion"] = .int(1); withFloat = .object(members) }
+        let text = CanonicalJSON.string(.object(["changeSets": .array([withFloat])]))
+            .replacingOccurrences(of: #""schemaVersion":1"#, with: #""schemaVersion":1.0"#)
+        answer = try await Self.send(server, .POST, "v1/push", body: Array(text.utf8), token: token)
+        #expect(answer.status == 400 && answer.code == "malformedRequest", "\(answer.body)")
+        #expect(
+            answer.body["error"]?["message"]?.stringValue?.hasPrefix("floating-point numbers are not allowed at byte")
+                == true, "\(answer.body)")
         answer = try await Self.send(server, .GET, "v1/nothing-here", token: token)
         #expect(answer.status == 404 && answer.code == "notFound")
         // The same in the compact binary form.
