@@ -13,6 +13,14 @@ struct ContactsCommand: AsyncParsableCommand {
     struct Target: ParsableArguments {
         @OptionGroup var home: HomeOptions
         @Option(help: "Staff: the customer whose contact points these are.") var customer: String?
+
+        /// Adds or removes a point online and prints the customer's points afterwards.
+        func change(kind: String, value: String, remove: Bool) async throws {
+            let account = try home.home().account(home.account)
+            let answer = try await account.transport().changeContactPoint(
+                kind: kind, value: value, customer: customer.map(PrincipalID.init), remove: remove)
+            ContactsCommand.show(answer, json: false)
+        }
     }
 
     struct List: AsyncParsableCommand {
@@ -34,12 +42,7 @@ struct ContactsCommand: AsyncParsableCommand {
         @Argument(help: "phone, email or social.") var kind: String
         @Argument(help: "As written: 0228 622243, anna@example.com, twitter:@anna.") var value: String
 
-        func run() async throws {
-            let account = try target.home.home().account(target.home.account)
-            let answer = try await account.transport().changeContactPoint(
-                kind: kind, value: value, customer: target.customer.map(PrincipalID.init), remove: false)
-            ContactsCommand.show(answer, json: false)
-        }
+        func run() async throws { try await target.change(kind: kind, value: value, remove: false) }
     }
 
     struct Remove: AsyncParsableCommand {
@@ -48,12 +51,7 @@ struct ContactsCommand: AsyncParsableCommand {
         @Argument(help: "phone, email or social.") var kind: String
         @Argument(help: "As written.") var value: String
 
-        func run() async throws {
-            let account = try target.home.home().account(target.home.account)
-            let answer = try await account.transport().changeContactPoint(
-                kind: kind, value: value, customer: target.customer.map(PrincipalID.init), remove: true)
-            ContactsCommand.show(answer, json: false)
-        }
+        func run() async throws { try await target.change(kind: kind, value: value, remove: true) }
     }
 
     static func show(_ answer: Value, json: Bool) {

@@ -63,6 +63,14 @@ import Testing
         let annas = MergedCases(try anna.replica.visibleRecords(of: .serviceCase).compactMap(ServiceCase.init))
         #expect(annas.survivor(of: first.id) == second.id)
         #expect(annas.timeline(of: second.id).count == 2)
+        // Why staff merged is theirs: the customer's replicas (pulled sets, and a new device's
+        // snapshot) never hold the reason; staff's do.
+        #expect(try ben.replica.visibleRecord(first)?.mergeMarker?.reason == "same outage")
+        #expect(try anna.replica.visibleRecord(first)?.mergeMarker == MergeMarker(into: second.id))
+        let annasTablet = try await server.device("anna")
+        try await annasTablet.sync()
+        #expect(try annasTablet.replica.visibleRecord(first)?.mergeMarker == MergeMarker(into: second.id))
+        #expect(try annasTablet.canonicalState() == anna.canonicalState())
 
         // Customers: into an existing customer of the same provider.
         for (into, code) in [

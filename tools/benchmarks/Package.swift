@@ -27,6 +27,7 @@ let package = Package(
         .executableTarget(
             name: "sync-bench",
             dependencies: [
+                "BenchSupport",
                 .product(name: "ConciergeCore", package: "main"),
                 .product(name: "ConciergeServer", package: "main"),
                 .product(name: "ConciergeClient", package: "main"),
@@ -37,6 +38,7 @@ let package = Package(
         .executableTarget(
             name: "intake-bench",
             dependencies: [
+                "BenchSupport",
                 .product(name: "ConciergeCore", package: "main"),
                 .product(name: "ConciergeServer", package: "main"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -15,7 +15,8 @@ public enum Projection {
 
     /// Whether a principal who does not see internal parts sees less than the whole record.
     static func hidesInternal(_ record: ConciergeCore.Record) -> Bool {
-        !DomainRules.standard.hiddenEntries(of: record).isEmpty
+        let rules = DomainRules.standard
+        return !rules.hiddenEntries(of: record).isEmpty || rules.hidesValueMembers(of: record)
     }
 
     /// The changes of `set` on the records in `keys` as `principal` may see them, or `nil` when
@@ -45,19 +46,51 @@ extension DomainRules {
         return hidden
     }
 
+    /// Whether a register value of the record holds a member a customer never sees.
+    func hidesValueMembers(of record: Record) -> Bool {
+        guard let members = policies[record.type]?.internalValueMembers else { return false }
+        return members.contains { field, hidden in
+            record.register(field)?.writes.contains { write in
+                write.value.objectValue?.keys.contains(where: hidden.contains) == true
+            } == true
+        }
+    }
+
+    /// `value` without the members of `field` a customer never sees.
+    func customerValue(_ value: Value, of field: String, on type: RecordType) -> Value {
+        guard let hidden = policies[type]?.internalValueMembers[field], case .object(let members) = value else {
+            return value
+        }
+        return .object(members.filter { !hidden.contains($0.key) })
+    }
+
     /// The record as `principal` may see it.
     func project(_ record: Record, for principal: Principal) -> Record {
         guard !Projection.seesInternal(principal) else { return record }
         let hidden = hiddenEntries(of: record)
-        guard !hidden.isEmpty else { return record }
+        guard !hidden.isEmpty || hidesValueMembers(of: record) else { return record }
         var fields = record.fields
         for (name, field) in record.fields {
-            guard case .log(let log) = field.state else { continue }
-            fields[name] = Field(
-                state: .log(
-                    LogState(
-                        entries: log.entries.filter { !hidden.contains($0.key) },
-                        redactions: log.redactions.filter { !hidden.contains($0.key) })))
+            switch field.state {
+            case .log(let log) where !hidden.isEmpty:
+                fields[name] = Field(
+                    state: .log(
+                        LogState(
+                            entries: log.entries.filter { !hidden.contains($0.key) },
+                            redactions: log.redactions.filter { !hidden.contains($0.key) })))
+            case .register(let register) where policies[record.type]?.internalValueMembers[name] != nil:
+                let writes = register.writes.map { write in
+                    var write = write
+                    write.value = customerValue(write.value, of: name, on: record.type)
+                    return write
+                }
+                var projected = RegisterState(writes[0], keepsHistory: register.keepsHistory)
+                // Distinct stamps, as stored: merging them back cannot fail.
+                for write in writes.dropFirst() { try? projected.merge(write) }
+                fields[name] = Field(personal: field.personal, state: .register(projected))
+            default:
+                break
+            }
         }
         return Record(key: record.key, fields: fields, deleted: record.deleted, redacted: record.redacted)
     }
@@ -69,7 +102,17 @@ extension DomainRules {
     ) -> ChangeSet? {
         var projected = set
         let customerView = !Projection.seesInternal(principal)
-        projected.changes = set.changes.filter { change in
+        projected.changes = set.changes.compactMap { change in
+            guard customerView,
+                case .write(let field, let value, let base, let stamp, let history, let personal) =
+                    change.change
+            else { return change }
+            return RecordChange(
+                change.key,
+                .write(
+                    field: field, value: customerValue(value, of: field, on: change.key.type), base: base,
+                    stamp: stamp, history: history, personal: personal))
+        }.filter { change in
             guard keys.contains(change.key) else { return false }
             guard customerView else { return true }
             switch change.change {

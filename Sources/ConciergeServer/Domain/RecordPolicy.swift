@@ -25,6 +25,10 @@ protocol RecordPolicy: Sendable {
     /// Entry kinds a customer never sees (internal notes), by log field.
     var internalEntryKinds: [String: Set<String>] { get }
 
+    /// Members of register values (objects) a customer never sees, by field: why staff merged a
+    /// record (`mergedInto`'s `reason`).
+    var internalValueMembers: [String: Set<String>] { get }
+
     /// What the checks of ``authorize(_:)`` read of the stored record beyond the fields and the
     /// entries the changes name: whole kinds of entries of a log field (the status changes, say).
     func reads(_ changes: [Change]) -> EntryReads
@@ -45,6 +49,7 @@ protocol RecordPolicy: Sendable {
 extension RecordPolicy {
     var isOwnedByItsID: Bool { false }
     var internalEntryKinds: [String: Set<String>] { [:] }
+    var internalValueMembers: [String: Set<String>] { [:] }
     func reads(_ changes: [Change]) -> EntryReads { EntryReads() }
     func related(_ write: RecordWrite) -> [RecordKey] { [] }
     func relatedPrincipals(_ write: RecordWrite) -> [PrincipalID] { [] }

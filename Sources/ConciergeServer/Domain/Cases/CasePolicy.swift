@@ -27,6 +27,8 @@ struct CasePolicy: RecordPolicy {
 
     let internalEntryKinds = [CaseFields.timeline: EntryKind.internalKinds]
 
+    let internalValueMembers = MergeChecks.internalValueMembers
+
     /// Its customer, its assignee, the provider's supervisors and integrations, and the agents of
     /// its required skill or queue, or every agent of the provider when it names neither.
     func audience(of record: Record, owner: Principal?) -> Set<String> {

@@ -64,6 +64,8 @@ extension CustomerOwnedPolicy {
 struct ProfilePolicy: CustomerOwnedPolicy {
     let type = RecordType.profile
 
+    var internalValueMembers: [String: Set<String>] { MergeChecks.internalValueMembers }
+
     /// A merge reads the customer it merges into.
     func relatedPrincipals(_ write: RecordWrite) -> [PrincipalID] {
         MergeChecks.target(of: write).map { [PrincipalID($0.into.rawValue)] } ?? []

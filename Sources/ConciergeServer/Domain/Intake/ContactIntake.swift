@@ -191,8 +191,8 @@ final class ContactIntake: Sendable {
     /// A case of the provider as stored, read through its merges (the survivor), unless deleted.
     func serviceCase(_ id: RecordID, of provider: ProviderID) async throws -> ServiceCase? {
         var record = try await store.record(RecordKey(type: .serviceCase, id: id))
-        if record?.mergeMarker != nil {
-            let survivor = try await survivor(of: RecordKey(type: .serviceCase, id: id))
+        if let marker = record?.mergeMarker {
+            let survivor = try await survivor(of: RecordKey(type: .serviceCase, id: id), pointingTo: marker.into)
             record = try await store.record(RecordKey(type: .serviceCase, id: survivor))
         }
         guard let serviceCase = record.flatMap(ServiceCase.init), serviceCase.provider == provider,
@@ -207,9 +207,14 @@ final class ContactIntake: Sendable {
     }
 
     /// The record `key` reads as, following `mergedInto` as stored (``Redirects``).
-    func survivor(of key: RecordKey) async throws -> RecordID {
+    /// - Parameter first: where `key` points, when its record was read already.
+    func survivor(of key: RecordKey, pointingTo first: RecordID? = nil) async throws -> RecordID {
         var edges: [RecordID: RecordID] = [:]
         var current = key.id
+        if let first {
+            edges[current] = first
+            current = first
+        }
         while edges[current] == nil,
             let into = try await store.record(RecordKey(type: key.type, id: current))?.mergeMarker?.into
         {

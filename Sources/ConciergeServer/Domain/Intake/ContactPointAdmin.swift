@@ -26,6 +26,42 @@ public enum ContactPointAdmin {
         return stored
     }
 
+    /// Whose points `caller` reads or changes: a customer their own (naming nobody else), staff a
+    /// customer of their provider they name.
+    /// - Throws: ``SyncError``: `outOfScope` for a customer naming another or a role without
+    ///   customers, `malformedRequest` for staff naming nobody, `notFound` for no such customer.
+    public static func owner(named: String?, by caller: Principal, store: any ServerStore) async throws -> Principal {
+        if caller.role == .customer {
+            guard named == nil || named == caller.id.rawValue else {
+                throw SyncError(.outOfScope, "a customer manages their own contact points")
+            }
+            return caller
+        }
+        guard caller.role.isStaff else { throw SyncError(.outOfScope, "\(caller.role.withArticle) has no customers") }
+        guard let named, !named.isEmpty else { throw SyncError(.malformedRequest, "name the customer") }
+        guard let customer = try await store.principal(PrincipalID(named)), customer.role == .customer,
+            customer.provider == caller.provider
+        else { throw SyncError(.notFound, "no customer \(named) at this provider") }
+        return customer
+    }
+
+    /// How a point `caller` adds is verified: a customer, signed in on an enrolled device, confirms
+    /// their own; staff confirm a point for the customer.
+    public static func verifier(_ caller: Principal) -> String {
+        caller.role == .customer ? "customer" : "staff:\(caller.id)"
+    }
+
+    /// Removes a point of `customer`, read as ``read(_:kind:provider:store:)`` reads it.
+    /// - Throws: ``SyncError`` `notFound` when the customer has no such point.
+    public static func remove(_ written: String, kind: String, of customer: Principal, store: any ServerStore)
+        async throws
+    {
+        let point = try await read(written, kind: kind, provider: customer.provider, store: store)
+        guard try await store.removeContactPoint(point, provider: customer.provider, customer: customer.id) else {
+            throw SyncError(.notFound, "\(customer.id) has no contact point \(point.value)")
+        }
+    }
+
     /// `written` read as a point of `kind` (`phone` in the provider's region, `email`, `social` as
     /// `network:handle`), the way the intake compares points.
     /// - Throws: ``SyncError`` `malformedRequest` for a point that cannot be read.

@@ -5,6 +5,9 @@ import ConciergeCore
 /// of the same provider, in the author's scope; two cases of one customer. A cycle is not refused:
 /// reading resolves it (``Redirects``).
 enum MergeChecks {
+    /// Why staff merged a record is theirs: a customer's projection leaves the `reason` out.
+    static let internalValueMembers = [MergeFields.mergedInto: Set(["reason"])]
+
     /// The marker the changes write to `mergedInto`: `nil` when they do not write it, `.some(nil)`
     /// for an undo.
     /// - Throws: `malformed` for a value that is neither null nor a marker.

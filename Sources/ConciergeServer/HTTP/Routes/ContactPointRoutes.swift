@@ -19,22 +19,13 @@ struct ContactPointRoutes {
         return routes
     }
 
-    /// Whose points the caller reads or changes: a customer their own (naming nobody else), staff a
-    /// customer of their provider they name.
+    /// Whose points the caller reads or changes (``ContactPointAdmin/owner(named:by:store:)``).
     func customer(_ named: String?, _ context: ConciergeRequestContext) async throws -> Principal {
-        let caller = try context.requireCaller().principal
-        if caller.role == .customer {
-            guard named == nil || named == caller.id.rawValue else {
-                throw APIError(.outOfScope, "a customer manages their own contact points")
-            }
-            return caller
+        do {
+            return try await ContactPointAdmin.owner(named: named, by: context.requireCaller().principal, store: store)
+        } catch let error as SyncError {
+            throw APIError(error)
         }
-        guard caller.role.isStaff else { throw APIError(.outOfScope, "\(caller.role.withArticle) has no customers") }
-        guard let named, !named.isEmpty else { throw APIError(.malformedRequest, "name the customer") }
-        guard let customer = try await store.principal(PrincipalID(named)), customer.role == .customer,
-            customer.provider == caller.provider
-        else { throw APIError(.notFound, "no customer \(named) at this provider") }
-        return customer
     }
 
     func list(_ customer: Principal) async throws -> Response {
@@ -61,19 +52,11 @@ struct ContactPointRoutes {
         let caller = try context.requireCaller().principal
         do {
             if remove {
-                let point = try await ContactPointAdmin.read(
-                    written, kind: kind, provider: customer.provider, store: store)
-                guard try await store.removeContactPoint(point, provider: customer.provider, customer: customer.id)
-                else {
-                    throw APIError(.notFound, "\(customer.id) has no contact point \(point.value)")
-                }
-                return try await list(customer)
+                try await ContactPointAdmin.remove(written, kind: kind, of: customer, store: store)
+            } else {
+                _ = try await ContactPointAdmin.add(
+                    written, kind: kind, to: customer.id, verifiedBy: ContactPointAdmin.verifier(caller), store: store)
             }
-            // Staff confirm a point for the customer; a customer, signed in on an enrolled device,
-            // confirms their own.
-            let verifiedBy = caller.role == .customer ? "customer" : "staff:\(caller.id)"
-            _ = try await ContactPointAdmin.add(
-                written, kind: kind, to: customer.id, verifiedBy: verifiedBy, store: store)
         } catch let error as SyncError {
             throw APIError(error)
         } catch let error as StoreError where error.code == .conflict {

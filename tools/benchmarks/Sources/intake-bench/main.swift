@@ -8,6 +8,7 @@
 // matched to its customer by contact point; each lands on the customer's one open case (the first
 // one opens it). The last line sums up.
 import AsyncHTTPClient
+import BenchSupport
 import ConciergeCore
 import ConciergeServer
 import Foundation
@@ -26,11 +27,6 @@ defer { try? FileManager.default.removeItem(at: data) }
 let provider = ProviderID("bench")
 var logger = Logger(label: "bench")
 logger.logLevel = .error
-
-func seconds(since start: ContinuousClock.Instant) -> Double {
-    let duration = ContinuousClock.now - start
-    return Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-}
 
 /// Customer `index`'s number as stored (E.164) and as a caller's phone shows it.
 func phoneNumber(_ index: Int) -> (stored: String, written: String) {
@@ -78,23 +74,10 @@ print(
 
 // MARK: The server, as a process of its own
 
-let portFile = data.appendingPathComponent("port")
-let server = Process()
-server.executableURL = serverBinary
-server.arguments = ["serve", "--data", data.path, "--port", "0", "--port-file", portFile.path]
-server.environment = environment.merging(["CONCIERGE_LOG_LEVEL": "error"]) { $1 }
-try server.run()
-defer { server.terminate() }
-var port: String?
-for _ in 0..<200 {
-    if let text = try? String(contentsOf: portFile, encoding: .utf8), !text.isEmpty {
-        port = text
-        break
-    }
-    try await Task.sleep(for: .milliseconds(50))
-}
-guard let port else { fatalError("the server did not start") }
-let endpoint = "http://127.0.0.1:\(port)/v1/integrations/contacts"
+let server = try await ServerProcess.start(
+    binary: serverBinary, data: data, environment: environment.merging(["CONCIERGE_LOG_LEVEL": "error"]) { $1 })
+defer { server.process.terminate() }
+let endpoint = server.url.appendingPathComponent("v1/integrations/contacts").absoluteString
 
 // MARK: The contacts
 

@@ -3,6 +3,7 @@
 // and times a fresh replica file's first sync end to end: HTTP, decoding, merging and the replica's
 // SQLite writes. The last line sums up.
 import AsyncHTTPClient
+import BenchSupport
 import ConciergeClient
 import ConciergeCore
 import ConciergeServer
@@ -20,11 +21,6 @@ defer { try? FileManager.default.removeItem(at: data) }
 let provider = ProviderID("bench")
 var logger = Logger(label: "bench")
 logger.logLevel = .error
-
-func seconds(since start: ContinuousClock.Instant) -> Double {
-    let duration = ContinuousClock.now - start
-    return Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-}
 
 // MARK: Seed, in process, before the server starts
 
@@ -86,25 +82,13 @@ let replicaID = devices[1].replica
 
 // MARK: The server, as a process of its own
 
-let portFile = data.appendingPathComponent("port")
-let server = Process()
-server.executableURL = serverBinary
-server.arguments = ["serve", "--data", data.path, "--port", "0", "--port-file", portFile.path]
-server.environment = environment.merging([
-    "CONCIERGE_LOG_LEVEL": "error", "CONCIERGE_SNAPSHOT_IMAGES": environment["BENCH_IMAGES"] == "0" ? "0" : "1",
-]) { $1 }
-try server.run()
-defer { server.terminate() }
-var port: String?
-for _ in 0..<200 {
-    if let text = try? String(contentsOf: portFile, encoding: .utf8), !text.isEmpty {
-        port = text
-        break
-    }
-    try await Task.sleep(for: .milliseconds(50))
-}
-guard let port else { fatalError("the server did not start") }
-let url = URL(string: "http://127.0.0.1:\(port)/")!
+let server = try await ServerProcess.start(
+    binary: serverBinary, data: data,
+    environment: environment.merging([
+        "CONCIERGE_LOG_LEVEL": "error", "CONCIERGE_SNAPSHOT_IMAGES": environment["BENCH_IMAGES"] == "0" ? "0" : "1",
+    ]) { $1 })
+defer { server.process.terminate() }
+let url = server.url
 
 // The server builds its snapshot images in the background after writes (here: after its start, as
 // the seed was written before it). A running server has them current; the sync is timed once the
