@@ -102,24 +102,25 @@ extension DomainRules {
     ) -> ChangeSet? {
         var projected = set
         let customerView = !Projection.seesInternal(principal)
+        // One pass: staff get the changes on records in `keys` as they are; a customer without
+        // internal entries, and with staff-only members left out of register values.
         projected.changes = set.changes.compactMap { change in
-            guard customerView,
-                case .write(let field, let value, let base, let stamp, let history, let personal) =
-                    change.change
-            else { return change }
-            return RecordChange(
-                change.key,
-                .write(
-                    field: field, value: customerValue(value, of: field, on: change.key.type), base: base,
-                    stamp: stamp, history: history, personal: personal))
-        }.filter { change in
-            guard keys.contains(change.key) else { return false }
-            guard customerView else { return true }
+            guard keys.contains(change.key) else { return nil }
+            guard customerView else { return change }
             switch change.change {
             case .append(let field, let entry):
-                return policies[change.key.type]?.internalEntryKinds[field]?.contains(entry.kind) != true
-            case .redactEntry(_, let entry, _): return !isInternal(change.key, entry)
-            default: return true
+                return policies[change.key.type]?.internalEntryKinds[field]?.contains(entry.kind) == true ? nil : change
+            case .redactEntry(_, let entry, _):
+                return isInternal(change.key, entry) ? nil : change
+            case .write(let field, let value, let base, let stamp, let history, let personal)
+            where policies[change.key.type]?.internalValueMembers[field] != nil:
+                return RecordChange(
+                    change.key,
+                    .write(
+                        field: field, value: customerValue(value, of: field, on: change.key.type), base: base,
+                        stamp: stamp, history: history, personal: personal))
+            default:
+                return change
             }
         }
         return projected.changes.isEmpty ? nil : projected
