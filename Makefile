@@ -5,7 +5,7 @@ SOAK_PROPERTY_CASES ?= 10000
 KILL_ROUNDS ?= 20
 SOAK_KILL_ROUNDS ?= 100
 
-.PHONY: all build demo test soak bench-core bench-server bench-server-postgres bench-store bench-sync bench-intake format-check deps clean
+.PHONY: all build demo test soak bench-core bench-server bench-server-postgres bench-store bench-sync bench-intake bench-routing format-check deps clean
 
 all: build
 
@@ -79,6 +79,9 @@ bench-intake: deps
 	$(SWIFT) build -c release --product concierge-server
 	cd tools/benchmarks && $(SWIFT) build -c release --product intake-bench && \
 		CONCIERGE_SERVER_BINARY=$(CURDIR)/.build/release/concierge-server .build/release/intake-bench
+
+bench-routing: deps
+	cd tools/benchmarks && $(SWIFT) build -c release --product routing-bench && .build/release/routing-bench
 
 clean:
 	rm -rf .build tools/benchmarks/.build

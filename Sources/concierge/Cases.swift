@@ -44,8 +44,13 @@ func describe(_ entry: LogEntry) -> String {
         return "status \(entry.payload["from"]?.stringValue ?? "?") -> \(entry.payload["to"]?.stringValue ?? "?")"
     case EntryKind.handoff:
         var text = "handed off to \(entry.payload["to"]?.stringValue ?? "?")"
+        if let team = entry.payload["team"]?.stringValue { text += " (team \(team))" }
         if let summary = entry.personal["summary"]?.stringValue { text += ": \(summary)" }
+        if let reason = entry.personal["reason"]?.stringValue { text += " [why: \(reason)]" }
         return text
+    case EntryKind.assignment:
+        guard let assignment = AssignmentEntry(entry) else { return "assigned" }
+        return "assigned to \(assignment.to) by routing, \(assignment.explanation)"
     case EntryKind.channelSwitch:
         return
             "switched from \(entry.payload["from"]?.stringValue ?? "?") to \(entry.payload["to"]?.stringValue ?? "?")"
@@ -258,15 +263,28 @@ struct CaseCommand: AsyncParsableCommand {
     }
 
     struct Assign: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Assign the case to an agent or technician (staff).")
+        static let configuration = CommandConfiguration(
+            abstract: "Assign the case to an agent or technician, or let the server's routing choose (staff).")
         @OptionGroup var home: HomeOptions
         @OptionGroup var after: SyncOption
         @Argument var id: String
-        @Argument(help: "The principal id.") var assignee: String
+        @Argument(help: "The principal id.") var assignee: String?
+        @Flag(help: "Let the server choose: skill, availability, capacity, continuity (an entry says why).")
+        var auto = false
+
+        func validate() throws {
+            guard (assignee == nil) == auto else {
+                throw ValidationError("name the assignee, or --auto for the server's routing (not both)")
+            }
+        }
 
         func run() async throws {
             try await home.editCase(id, after) { editor, found in
-                try editor.assign(found.key, to: PrincipalID(assignee))
+                if let assignee {
+                    try editor.assign(found.key, to: PrincipalID(assignee))
+                } else {
+                    try editor.assignAutomatically(found.key)
+                }
             }
         }
     }
@@ -279,11 +297,12 @@ struct CaseCommand: AsyncParsableCommand {
         @Argument var id: String
         @Argument(help: "Who takes over (principal id).") var to: String
         @Option(help: "What we know so far (also becomes the case summary).") var summary: String
-        @Option(help: "Why.") var reason: String?
+        @Option(help: "Why (staff only: the customer never sees it).") var reason: String?
+        @Option(help: "The team (skill) it moves to, which the customer sees.") var team: String?
 
         func run() async throws {
             try await home.editCase(id, after) { editor, found in
-                try editor.handoff(found.serviceCase, to: PrincipalID(to), summary: summary, reason: reason)
+                try editor.handoff(found.serviceCase, to: PrincipalID(to), summary: summary, reason: reason, team: team)
             }
         }
     }

@@ -16,7 +16,9 @@ struct Concierge: AsyncParsableCommand {
         version: ConciergeVersion.current,
         subcommands: [
             AccountCommand.self, DevicesCommand.self, Inbox.self, CaseCommand.self, AppointmentCommand.self,
-            CustomerCommand.self, ContactsCommand.self, Prefs.self, SyncCommand.self, Watch.self, Status.self,
+            CustomerCommand.self, ContactsCommand.self, Prefs.self, StaffCommand.self, RoutingCommand.self,
+            SyncCommand.self,
+            Watch.self, Status.self,
         ])
 }
 

@@ -23,6 +23,7 @@ enum CaseJSON {
             "status": .string(serviceCase.status.rawValue), "priority": serviceCase.priority.map(Value.string) ?? .null,
             "customer": serviceCase.customer.map { .string($0.rawValue) } ?? .null,
             "assignee": serviceCase.assignee.map { .string($0.rawValue) } ?? .null,
+            "requiredSkill": serviceCase.requiredSkill.map(Value.string) ?? .null,
             "summary": serviceCase.summary.map(Value.string) ?? .null,
             "tags": .array(serviceCase.tags.map(Value.string)),
             "rating": serviceCase.rating.map(Value.int) ?? .null,

@@ -44,6 +44,14 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
+        .executableTarget(
+            name: "routing-bench",
+            dependencies: [
+                "BenchSupport",
+                .product(name: "ConciergeCore", package: "main"),
+                .product(name: "ConciergeServer", package: "main"),
+            ]
+        ),
         .target(name: "BenchSupport", dependencies: [.product(name: "ConciergeCore", package: "main")]),
         .executableTarget(
             name: "store-bench",

@@ -99,16 +99,26 @@ extension Editor {
     }
 
     /// Hands the case to a colleague with what we know so far: a handoff entry, the new assignee,
-    /// and the summary the next person reads instead of asking the customer.
+    /// and the summary the next person reads instead of asking the customer. A summary is
+    /// required. The reason is for staff only: a customer sees that the case moved, the summary,
+    /// and `team` when named (which also becomes the case's required skill).
     @discardableResult
-    public mutating func handoff(_ serviceCase: ServiceCase, to: PrincipalID, summary: String, reason: String?) throws
-        -> EntryID
-    {
+    public mutating func handoff(
+        _ serviceCase: ServiceCase, to: PrincipalID, summary: String, reason: String?, team: String? = nil
+    ) throws -> EntryID {
+        guard author.role.isStaff else {
+            throw CaseIntentError(.forbiddenField, "staff hand cases on; \(author.role.withArticle) cannot")
+        }
+        guard !summary.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw CaseIntentError(.malformed, "a handoff carries a summary of what we know so far")
+        }
         let key = serviceCase.record.key
         let from = serviceCase.assignee ?? author.principal
-        let id = try append(HandoffEntry(from: from, to: to, reason: reason, summary: summary), to: key)
+        guard from != to else { throw CaseIntentError(.malformed, "the case is already \(to)'s") }
+        let id = try append(HandoffEntry(from: from, to: to, reason: reason, summary: summary, team: team), to: key)
         try assign(key, to: to)
         try write(.string(summary), to: CaseFields.summary, of: key)
+        if let team { try write(.string(team), to: CaseFields.requiredSkill, of: key) }
         return id
     }
 
@@ -388,13 +398,20 @@ public struct HandoffEntry: TimelineEntry {
     public var to: PrincipalID
     public var reason: String?
     public var summary: String
-    public init(from: PrincipalID, to: PrincipalID, reason: String?, summary: String) {
+    /// The skill or queue the case moves to, which the customer sees.
+    public var team: String?
+    public init(from: PrincipalID, to: PrincipalID, reason: String?, summary: String, team: String? = nil) {
         self.from = from
         self.to = to
         self.reason = reason
         self.summary = summary
+        self.team = team
     }
-    public var payload: [String: Value] { ["from": .string(from.rawValue), "to": .string(to.rawValue)] }
+    public var payload: [String: Value] {
+        var payload: [String: Value] = ["from": .string(from.rawValue), "to": .string(to.rawValue)]
+        if let team { payload["team"] = .string(team) }
+        return payload
+    }
     public var personal: [String: Value] {
         var personal: [String: Value] = ["summary": .string(summary)]
         if let reason { personal["reason"] = .string(reason) }

@@ -31,8 +31,14 @@ public enum EntryKind {
     public static let note = "note"
     /// `payload`: `from`, `to` (case statuses).
     public static let statusChange = "statusChange"
-    /// `payload`: `from`, `to` (principal ids); `personal`: `reason`, `summary`.
+    /// `payload`: `from`, `to` (principal ids), `team` (the skill or queue the case moves to, if
+    /// any); `personal`: `reason` (staff only: a customer sees that the case moved, to which team,
+    /// and the summary, never why), `summary`.
     public static let handoff = "handoff"
+    /// How the server's routing chose the case's owner (staff only). `payload`: `to`, `reason`
+    /// (`continuity`, `spareCapacity`, `fewestOpenCases`, `tieBreak`), `skill`, `widened`,
+    /// `candidates` (``AssignmentEntry``).
+    public static let assignment = "assignment"
     /// `payload`: `from`, `to` (channels): a chat becoming a call, on the same case.
     public static let channelSwitch = "channelSwitch"
     /// What became of a reply on the customer's channel, written by the integration that delivered
@@ -52,7 +58,10 @@ public enum EntryKind {
     public static let followUp = "followUp"
 
     /// Kinds a customer's projection never contains.
-    public static let internalKinds: Set<String> = [note]
+    public static let internalKinds: Set<String> = [note, assignment]
+
+    /// Members of entries a customer's projection leaves out, by kind: why staff handed a case on.
+    public static let internalMembers: [String: Set<String>] = [handoff: ["reason"]]
 }
 
 /// The direction of a message entry.

@@ -17,6 +17,7 @@ public enum Projection {
     static func hidesInternal(_ record: ConciergeCore.Record) -> Bool {
         let rules = DomainRules.standard
         return !rules.hiddenEntries(of: record).isEmpty || rules.hidesValueMembers(of: record)
+            || rules.hidesEntryMembers(of: record)
     }
 
     /// The changes of `set` on the records in `keys` as `principal` may see them, or `nil` when
@@ -56,6 +57,28 @@ extension DomainRules {
         }
     }
 
+    /// Whether an entry of the record holds a member a customer never sees.
+    func hidesEntryMembers(of record: Record) -> Bool {
+        guard let members = policies[record.type]?.internalEntryMembers else { return false }
+        return members.contains { field, byKind in
+            record.log(field)?.entries.values.contains { entry in
+                byKind[entry.kind].map { hidden in
+                    hidden.contains { entry.payload[$0] != nil || entry.personal[$0] != nil }
+                } ?? false
+            } == true
+        }
+    }
+
+    /// `entry` without the members a customer never sees (`payload`, `personal`: its members).
+    func customerEntry(
+        kind: String, payload: [String: Value], personal: [String: Value], in field: String, on type: RecordType
+    ) -> (payload: [String: Value], personal: [String: Value])? {
+        guard let hidden = policies[type]?.internalEntryMembers[field]?[kind],
+            hidden.contains(where: { payload[$0] != nil || personal[$0] != nil })
+        else { return nil }
+        return (payload.filter { !hidden.contains($0.key) }, personal.filter { !hidden.contains($0.key) })
+    }
+
     /// `value` without the members of `field` a customer never sees.
     func customerValue(_ value: Value, of field: String, on type: RecordType) -> Value {
         guard let hidden = policies[type]?.internalValueMembers[field], case .object(let members) = value else {
@@ -68,16 +91,26 @@ extension DomainRules {
     func project(_ record: Record, for principal: Principal) -> Record {
         guard !Projection.seesInternal(principal) else { return record }
         let hidden = hiddenEntries(of: record)
-        guard !hidden.isEmpty || hidesValueMembers(of: record) else { return record }
+        let hidesMembers = hidesEntryMembers(of: record)
+        guard !hidden.isEmpty || hidesValueMembers(of: record) || hidesMembers else { return record }
         var fields = record.fields
         for (name, field) in record.fields {
             switch field.state {
-            case .log(let log) where !hidden.isEmpty:
+            case .log(let log) where !hidden.isEmpty || hidesMembers:
+                var entries = log.entries.filter { !hidden.contains($0.key) }
+                for (id, entry) in entries {
+                    guard
+                        let kept = customerEntry(
+                            kind: entry.kind, payload: entry.payload, personal: entry.personal, in: name,
+                            on: record.type)
+                    else { continue }
+                    entries[id]?.payload = kept.payload
+                    entries[id]?.personal = kept.personal
+                }
                 fields[name] = Field(
                     state: .log(
-                        LogState(
-                            entries: log.entries.filter { !hidden.contains($0.key) },
-                            redactions: log.redactions.filter { !hidden.contains($0.key) })))
+                        LogState(entries: entries, redactions: log.redactions.filter { !hidden.contains($0.key) }))
+                )
             case .register(let register) where policies[record.type]?.internalValueMembers[name] != nil:
                 let writes = register.writes.map { write in
                     var write = write
@@ -108,8 +141,15 @@ extension DomainRules {
             guard keys.contains(change.key) else { return nil }
             guard customerView else { return change }
             switch change.change {
-            case .append(let field, let entry):
-                return policies[change.key.type]?.internalEntryKinds[field]?.contains(entry.kind) == true ? nil : change
+            case .append(let field, var entry):
+                if policies[change.key.type]?.internalEntryKinds[field]?.contains(entry.kind) == true { return nil }
+                guard
+                    let kept = customerEntry(
+                        kind: entry.kind, payload: entry.payload, personal: entry.personal, in: field,
+                        on: change.key.type)
+                else { return change }
+                (entry.payload, entry.personal) = kept
+                return RecordChange(change.key, .append(field: field, entry: entry))
             case .redactEntry(_, let entry, _):
                 return isInternal(change.key, entry) ? nil : change
             case .write(let field, let value, let base, let stamp, let history, let personal)

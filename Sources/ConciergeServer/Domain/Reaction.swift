@@ -28,6 +28,9 @@ struct AcceptedSet: Sendable {
 struct ReactionPlan: Sendable {
     /// Records to read whole (with every entry) before ``make``; absent keys have no record.
     var reads: [RecordKey]
+    /// Further records to read whole, given those read so far (the routing table names whose
+    /// workloads to read): asked again until it names no record not read yet.
+    var more: (@Sendable (_ records: [RecordKey: Record]) -> [RecordKey])? = nil
     /// The derived set, or `nil` when, once read, there is nothing to do (it was done before).
     var make: @Sendable (_ records: [RecordKey: Record], _ server: inout ServerIdentity) -> ChangeSet?
 }

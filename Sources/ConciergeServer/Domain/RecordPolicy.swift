@@ -29,6 +29,10 @@ protocol RecordPolicy: Sendable {
     /// record (`mergedInto`'s `reason`).
     var internalValueMembers: [String: Set<String>] { get }
 
+    /// Members of entries (payload or personal) a customer never sees, by log field and entry
+    /// kind: why staff handed a case on.
+    var internalEntryMembers: [String: [String: Set<String>]] { get }
+
     /// What the checks of ``authorize(_:)`` read of the stored record beyond the fields and the
     /// entries the changes name: whole kinds of entries of a log field (the status changes, say).
     func reads(_ changes: [Change]) -> EntryReads
@@ -50,6 +54,7 @@ extension RecordPolicy {
     var isOwnedByItsID: Bool { false }
     var internalEntryKinds: [String: Set<String>] { [:] }
     var internalValueMembers: [String: Set<String>] { [:] }
+    var internalEntryMembers: [String: [String: Set<String>]] { [:] }
     func reads(_ changes: [Change]) -> EntryReads { EntryReads() }
     func related(_ write: RecordWrite) -> [RecordKey] { [] }
     func relatedPrincipals(_ write: RecordWrite) -> [PrincipalID] { [] }
@@ -152,9 +157,9 @@ struct DomainRules: Sendable {
     static let standard = DomainRules(
         policies: [
             CasePolicy(), ProfilePolicy(), PreferencesPolicy(), PublishedRecordPolicy(type: .notice),
-            PublishedRecordPolicy(type: .answer),
+            PublishedRecordPolicy(type: .answer), StaffPolicy(), WorkloadPolicy(), RoutingPolicy(),
         ],
-        reactions: [FollowUpReaction()])
+        reactions: [FollowUpReaction(), RoutingReaction()])
 
     /// The policy of `type`, `nil` for a type the server does not know.
     func policy(_ type: RecordType) -> (any RecordPolicy)? { policies[type] }

@@ -1,4 +1,5 @@
 import ConciergeCore
+import Foundation
 
 /// The rules of a service case (`case`): who reads it, who may write which field and entry, the
 /// status transitions checked against the case's merged state, and the consent a proactive
@@ -28,6 +29,8 @@ struct CasePolicy: RecordPolicy {
     let internalEntryKinds = [CaseFields.timeline: EntryKind.internalKinds]
 
     let internalValueMembers = MergeChecks.internalValueMembers
+
+    let internalEntryMembers = [CaseFields.timeline: EntryKind.internalMembers]
 
     /// Its customer, its assignee, the provider's supervisors and integrations, and the agents of
     /// its required skill or queue, or every agent of the provider when it names neither.
@@ -78,6 +81,29 @@ struct CasePolicy: RecordPolicy {
             keys += [RecordKey(type: .serviceCase, id: marker.into), RecordKey(type: .profile, id: RecordID(customer))]
         }
         return keys
+    }
+
+    /// The staff an assignment or a handoff names: each must be a staff member of the provider.
+    func relatedPrincipals(_ write: RecordWrite) -> [PrincipalID] {
+        var ids: [PrincipalID] = []
+        for change in write.changes {
+            switch change {
+            case .write(CaseFields.assignee, .string(let id), _, _, _, _):
+                ids.append(PrincipalID(id))
+            case .append(CaseFields.timeline, let entry) where entry.kind == EntryKind.handoff:
+                if let to = entry.payload["to"]?.stringValue { ids.append(PrincipalID(to)) }
+            default:
+                break
+            }
+        }
+        return ids
+    }
+
+    /// `id` names a staff member of the case's provider (who, once assigned, reads the case).
+    static func requireStaff(_ id: String, in write: RecordWrite, for what: String) throws(SyncError) {
+        guard let member = write.principals[PrincipalID(id)], member.role.isStaff,
+            member.provider == write.principal.provider
+        else { throw SyncError(.outOfScope, "\(what): no staff member \(id) at this provider") }
     }
 
     static func isOutboundMessage(_ entry: NewEntry) -> Bool {
@@ -132,6 +158,13 @@ struct CasePolicy: RecordPolicy {
             let fixedOnceSet = field == CaseFields.provider || field == CaseFields.customer
             if fixedOnceSet && !write.isCreation {
                 throw SyncError(.forbiddenField, "\(field) cannot change once the case exists")
+            }
+            if field == CaseFields.assignee, case .write(_, let value, _, _, _, _) = change {
+                if let id = value.stringValue {
+                    try Self.requireStaff(id, in: write, for: "an assignee")
+                } else if !value.isNull {
+                    throw SyncError(.malformed, "an assignee is a principal id, or null for the server's routing")
+                }
             }
             switch principal.role {
             case .customer:
@@ -189,6 +222,18 @@ struct CasePolicy: RecordPolicy {
         }
         if entry.kind == EntryKind.statusChange {
             try authorizeStatusChange(entry, in: write, caseCustomer: caseCustomer)
+        }
+        if entry.kind == EntryKind.assignment {
+            throw SyncError(.forbiddenField, "assignment entries are the server's routing's")
+        }
+        if entry.kind == EntryKind.handoff {
+            guard let to = entry.payload["to"]?.stringValue, entry.payload["from"]?.stringValue != nil else {
+                throw SyncError(.malformed, "a handoff names who it is from and to")
+            }
+            try Self.requireStaff(to, in: write, for: "a handoff")
+            guard let summary = entry.personal["summary"]?.stringValue,
+                !summary.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+            else { throw SyncError(.malformed, "a handoff carries a summary of what we know so far") }
         }
         if entry.kind == EntryKind.channelSwitch {
             guard let switched = ChannelSwitchEntry(payload: entry.payload) else {

@@ -246,6 +246,8 @@ struct GroupPush<Store: PushStore> {
         let outcome = StoredOutcome(hash: encoded.hash, status: "accepted", logSeq: seq)
         pending.outcomes.append(.init(set.id, outcome))
         stored[set.id] = outcome
+        // A record the set created is whole in the group's view: a reaction reads it from there.
+        for part in prepared.records where before[part.key] == nil { needs[part.key] = .all }
         try await react(to: AcceptedSet(set: upgraded, before: before, after: after, serverMillis: serverMillis))
         return .accepted(set.id, at: Cursor(epoch: epoch, seq: UInt64(seq)))
     }
@@ -311,7 +313,14 @@ struct GroupPush<Store: PushStore> {
     mutating func react(to accepted: AcceptedSet) async throws {
         for reaction in rules.reactions {
             for plan in reaction.plans(for: accepted) {
-                let whole = try await store.wholeRecords(plan.reads, pending: &pending)
+                var read = Set(plan.reads)
+                var whole = try await wholeRecords(plan.reads)
+                while let more = plan.more {
+                    var next: [RecordKey] = []
+                    for key in more(whole) where read.insert(key).inserted { next.append(key) }
+                    guard !next.isEmpty else { break }
+                    whole.merge(try await wholeRecords(next)) { $1 }
+                }
                 var server = try await store.serverIdentity(pending: &pending)
                 guard let derived = plan.make(whole, &server) else { continue }
                 var newRecords = whole
@@ -320,9 +329,25 @@ struct GroupPush<Store: PushStore> {
                 _ = try await commit(
                     PushSteps.PreparedSet(derived, rules: rules), bytes: derived.compactBinary(), before: whole,
                     after: newRecords, owners: [:])
-                for key in plan.reads where !derived.keys.contains(key) { records[key] = .some(whole[key]) }
-                for key in plan.reads + derived.keys { needs[key] = .all }
+                for key in read where !derived.keys.contains(key) { records[key] = .some(whole[key]) }
+                for key in Array(read) + derived.keys { needs[key] = .all }
             }
         }
+    }
+
+    /// Whole records for a reaction: those this group already holds whole as it sees them, the
+    /// others from the store (with everything any group wrote so far).
+    mutating func wholeRecords(_ keys: [RecordKey]) async throws -> [RecordKey: Record] {
+        var result: [RecordKey: Record] = [:]
+        var unread: [RecordKey] = []
+        for key in keys {
+            if needs[key]?.everything == true, let held = records[key] {
+                if let held { result[key] = held }
+            } else {
+                unread.append(key)
+            }
+        }
+        if !unread.isEmpty { result.merge(try await store.wholeRecords(unread, pending: &pending)) { $1 } }
+        return result
     }
 }
