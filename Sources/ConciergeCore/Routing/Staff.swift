@@ -56,6 +56,9 @@ public enum WorkloadFields {
     /// most recent ``Workload/recentLimit``, for continuity.
     public static let recentCustomers = "recentCustomers"
 
+    /// Every field.
+    public static let all = [provider, openCases, recentCustomers]
+
     public static let schema = RecordSchema(
         type: .workload,
         fields: [provider: .register, openCases: .register, recentCustomers: .register])
@@ -72,6 +75,9 @@ public enum RoutingFields {
     public static let roster = "roster"
     /// Cases nobody could take yet, with since when they wait: `{"<case id>": millis}`.
     public static let waiting = "waiting"
+
+    /// Every field.
+    public static let all = [skillByCategory, wideningMinutes, roster, waiting]
 
     public static let schema = RecordSchema(
         type: .routing,
@@ -150,23 +156,46 @@ public struct Workload: Hashable, Sendable {
     public static let recentLimit = 200
 
     /// Open cases by id, with their channel.
-    public var openCases: [String: String]
+    public private(set) var openCases: [String: String]
     /// Customers by id, with when the member last worked on one of their cases.
     public var recentCustomers: [String: Int64]
+    /// Open cases per channel.
+    private var loads: [String: Int]
 
     public init(openCases: [String: String] = [:], recentCustomers: [String: Int64] = [:]) {
         self.openCases = openCases
         self.recentCustomers = recentCustomers
+        loads = [:]
+        for channel in openCases.values { loads[channel, default: 0] += 1 }
     }
 
     public init(_ record: Record?) {
-        openCases = (record?.value(WorkloadFields.openCases)?.objectValue ?? [:]).compactMapValues(\.stringValue)
-        recentCustomers = (record?.value(WorkloadFields.recentCustomers)?.objectValue ?? [:]).compactMapValues(
-            \.intValue)
+        self.init(
+            openCases: (record?.value(WorkloadFields.openCases)?.objectValue ?? [:]).compactMapValues(\.stringValue),
+            recentCustomers: (record?.value(WorkloadFields.recentCustomers)?.objectValue ?? [:]).compactMapValues(
+                \.intValue))
     }
 
     /// How many open cases they have on `channel`.
-    public func load(on channel: Channel) -> Int { openCases.values.count { $0 == channel.rawValue } }
+    public func load(on channel: Channel) -> Int { loads[channel.rawValue] ?? 0 }
+
+    /// Puts a case on the workload (or moves it to `channel`); whether anything changed.
+    @discardableResult
+    public mutating func open(_ caseID: String, on channel: String) -> Bool {
+        let previous = openCases.updateValue(channel, forKey: caseID)
+        guard previous != channel else { return false }
+        if let previous { loads[previous, default: 1] -= 1 }
+        loads[channel, default: 0] += 1
+        return true
+    }
+
+    /// Takes a case off the workload; whether it was on it.
+    @discardableResult
+    public mutating func close(_ caseID: String) -> Bool {
+        guard let channel = openCases.removeValue(forKey: caseID) else { return false }
+        loads[channel, default: 1] -= 1
+        return true
+    }
 
     /// Notes that they worked on `customer`'s case at `millis`, forgetting the oldest customers
     /// beyond ``recentLimit``.

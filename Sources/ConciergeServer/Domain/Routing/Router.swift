@@ -27,49 +27,74 @@ enum CaseRouter {
         var candidates: Int
     }
 
-    /// The roster members a case with `need` could go to, before their workloads are read: on
-    /// shift, a routed role, the skill (unless widened), some capacity on the channel.
-    static func pool(_ table: RoutingTable, for need: Need) -> [String] {
-        table.roster.compactMap { id, entry in
-            guard entry.onShift, entry.role.map(routedRoles.contains) ?? true,
-                need.widened || need.skill.map(entry.skills.contains) ?? true,
-                entry.capacity.on(need.channel) > 0
-            else { return nil }
-            return id
+    /// The roster's members on shift in a routed role, by skill: whom to look at.
+    struct RosterIndex: Sendable {
+        typealias Member = (id: String, entry: RoutingTable.Entry)
+        let routed: [Member]
+        let bySkill: [String: [Member]]
+
+        init(_ table: RoutingTable) {
+            var routed: [Member] = []
+            var bySkill: [String: [Member]] = [:]
+            for (id, entry) in table.roster where entry.onShift && entry.role.map(routedRoles.contains) ?? true {
+                routed.append((id, entry))
+                for skill in entry.skills { bySkill[skill, default: []].append((id, entry)) }
+            }
+            self.routed = routed
+            self.bySkill = bySkill
+        }
+
+        /// The members a case with `need` could go to, before their workloads are read: on shift,
+        /// a routed role, the skill (unless widened), some capacity on the channel.
+        func pool(for need: Need) -> [Member] {
+            let members = !need.widened && need.skill != nil ? bySkill[need.skill!] ?? [] : routed
+            return members.filter { $0.entry.capacity.on(need.channel) > 0 }
         }
     }
 
     /// The owner of a case with `need`, or `nil` when nobody can take it now.
-    static func choose(_ need: Need, table: RoutingTable, workloads: [String: Workload]) -> Choice? {
+    static func choose(_ need: Need, index: RosterIndex, workloads: [String: Workload]) -> Choice? {
         struct Ranked {
             var id: String
             var recency: Int64?
             var spare: Int
             var open: Int
+
+            /// Whether `self` goes before `other` by the rule.
+            func precedes(_ other: Ranked) -> Bool {
+                if recency != other.recency { return (recency ?? .min) > (other.recency ?? .min) }
+                if spare != other.spare { return spare > other.spare }
+                if open != other.open { return open < other.open }
+                return utf8Precedes(id, other.id)
+            }
         }
-        let ranked = pool(table, for: need).compactMap { id -> Ranked? in
+        // One pass, keeping the best two (the second says why the first won).
+        var (first, second): (Ranked?, Ranked?) = (nil, nil)
+        var candidates = 0
+        for (id, entry) in index.pool(for: need) {
             let workload = workloads[id] ?? Workload()
-            let spare = table.roster[id]!.capacity.on(need.channel) - workload.load(on: need.channel)
-            guard spare > 0 else { return nil }
-            return Ranked(
+            let spare = entry.capacity.on(need.channel) - workload.load(on: need.channel)
+            guard spare > 0 else { continue }
+            candidates += 1
+            let ranked = Ranked(
                 id: id, recency: need.customer.flatMap { workload.recentCustomers[$0] }, spare: spare,
                 open: workload.openCases.count)
+            if let best = first, !ranked.precedes(best) {
+                if second.map(ranked.precedes) ?? true { second = ranked }
+            } else {
+                second = first
+                first = ranked
+            }
         }
-        .sorted { a, b in
-            if a.recency != b.recency { return (a.recency ?? .min) > (b.recency ?? .min) }
-            if a.spare != b.spare { return a.spare > b.spare }
-            if a.open != b.open { return a.open < b.open }
-            return utf8Precedes(a.id, b.id)
-        }
-        guard let first = ranked.first else { return nil }
+        guard let first else { return nil }
         let reason: AssignmentEntry.Reason
         if first.recency != nil {
             reason = .continuity
-        } else if let second = ranked.dropFirst().first, second.spare == first.spare {
+        } else if let second, second.spare == first.spare {
             reason = second.open == first.open ? .tieBreak : .fewestOpenCases
         } else {
             reason = .spareCapacity
         }
-        return Choice(principal: PrincipalID(first.id), reason: reason, candidates: ranked.count)
+        return Choice(principal: PrincipalID(first.id), reason: reason, candidates: candidates)
     }
 }

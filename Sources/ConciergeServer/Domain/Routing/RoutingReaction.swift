@@ -1,5 +1,6 @@
 import ConciergeCore
 import Foundation
+import Synchronization
 
 /// Automatic assignment, and the bookkeeping it rests on, inside the push that calls for it.
 ///
@@ -127,6 +128,8 @@ struct RoutingWork {
     let provider: String
     let now: Int64
     var table: RoutingTable
+    /// The roster's index.
+    var index: CaseRouter.RosterIndex
     let records: [RecordKey: Record]
     var workloads: [String: Workload] = [:]
     var changedWorkloads: Set<String> = []
@@ -140,7 +143,10 @@ struct RoutingWork {
         self.provider = provider
         self.now = now
         self.records = records
-        table = RoutingTable(records[Self.routingKey(provider)])
+        (table, index) = Decoded.tables.value(of: records[Self.routingKey(provider)], fields: RoutingFields.all) {
+            let table = RoutingTable($0)
+            return (table, CaseRouter.RosterIndex(table))
+        }
     }
 
     /// Whether the provider routes at all: it has a directory.
@@ -172,7 +178,7 @@ struct RoutingWork {
 
     /// The workloads routing `view` reads.
     func poolKeys(for view: ServiceCase) -> [RecordKey] {
-        CaseRouter.pool(table, for: need(of: view, widened: mayWiden(view))).map(Self.workloadKey)
+        index.pool(for: need(of: view, widened: mayWiden(view))).map { Self.workloadKey($0.id) }
     }
 
     /// The oldest waiting cases, and once they are read the workloads routing them reads.
@@ -193,7 +199,10 @@ struct RoutingWork {
 
     mutating func workload(_ id: String) -> Workload {
         if let held = workloads[id] { return held }
-        let workload = Workload(records[Self.workloadKey(id)])
+        // The server writes a workload's fields together: the stamp of one versions them all.
+        let workload = Decoded.workloads.value(of: records[Self.workloadKey(id)], fields: [WorkloadFields.openCases]) {
+            Workload($0)
+        }
         workloads[id] = workload
         return workload
     }
@@ -201,7 +210,7 @@ struct RoutingWork {
     /// Takes the case off `id`'s workload; whether it was on it.
     mutating func release(_ caseID: String, from id: String) -> Bool {
         var workload = workload(id)
-        guard workload.openCases.removeValue(forKey: caseID) != nil else { return false }
+        guard workload.close(caseID) else { return false }
         workloads[id] = workload
         changedWorkloads.insert(id)
         return true
@@ -210,9 +219,7 @@ struct RoutingWork {
     /// Puts the case on `id`'s workload (once), and notes that they worked with its customer.
     mutating func hold(_ view: ServiceCase, by id: String) {
         var workload = workload(id)
-        let channel = (view.originChannel ?? .app).rawValue
-        guard workload.openCases[view.record.id.rawValue] != channel else { return }
-        workload.openCases[view.record.id.rawValue] = channel
+        guard workload.open(view.record.id.rawValue, on: (view.originChannel ?? .app).rawValue) else { return }
         if let customer = view.customer { workload.worked(with: customer.rawValue, at: now) }
         workloads[id] = workload
         changedWorkloads.insert(id)
@@ -228,6 +235,7 @@ struct RoutingWork {
         guard table.roster[id] != entry else { return }
         table.roster[id] = entry
         rosterChanged = true
+        index = CaseRouter.RosterIndex(table)
     }
 
     /// Assigns the case, or keeps it waiting.
@@ -237,8 +245,8 @@ struct RoutingWork {
         if view.requiredSkill == nil, let skill = need.skill { suggestedSkills[view.record.key] = skill }
         var workloads: [String: Workload] = [:]
         func choose(_ need: CaseRouter.Need) -> CaseRouter.Choice? {
-            for id in CaseRouter.pool(table, for: need) where workloads[id] == nil { workloads[id] = workload(id) }
-            return CaseRouter.choose(need, table: table, workloads: workloads)
+            for (id, _) in index.pool(for: need) where workloads[id] == nil { workloads[id] = workload(id) }
+            return CaseRouter.choose(need, index: index, workloads: workloads)
         }
         var choice = choose(need)
         if choice == nil, mayWiden(view) {
@@ -303,5 +311,39 @@ struct RoutingWork {
             if rosterChanged { builder.write(table.rosterValue, to: RoutingFields.roster, of: routing) }
             if waitingChanged { builder.write(table.waitingValue, to: RoutingFields.waiting, of: routing) }
         }
+    }
+}
+
+/// Routing tables and workloads as last decoded, by record and the stamps of their values: the
+/// roster of a thousand staff is decoded once per change, not once per case routed.
+enum Decoded {
+    static let tables = DecodedCache<(RoutingTable, CaseRouter.RosterIndex)>(limit: 1_000)
+    static let workloads = DecodedCache<Workload>(limit: 100_000)
+}
+
+/// Values decoded from records, kept while the record's registers hold the same writes (each
+/// write's stamp is unique, so equal stamps mean equal values).
+final class DecodedCache<Decoded: Sendable>: Sendable {
+    private struct Entry {
+        var version: [Stamp?]
+        var value: Decoded
+    }
+
+    private let entries = Mutex<[RecordKey: Entry]>([:])
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    /// `record` decoded by `decode`, from the cache when the registers `fields` have not changed.
+    func value(of record: Record?, fields: [String], _ decode: (Record?) -> Decoded) -> Decoded {
+        guard let record else { return decode(nil) }
+        let version = fields.map { record.register($0)?.latest.stamp }
+        if let held = entries.withLock({ $0[record.key] }), held.version == version { return held.value }
+        let value = decode(record)
+        entries.withLock { entries in
+            if entries.count >= limit { entries.removeAll(keepingCapacity: true) }
+            entries[record.key] = Entry(version: version, value: value)
+        }
+        return value
     }
 }

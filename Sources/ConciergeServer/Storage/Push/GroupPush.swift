@@ -329,8 +329,10 @@ struct GroupPush<Store: PushStore> {
                 _ = try await commit(
                     PushSteps.PreparedSet(derived, rules: rules), bytes: derived.compactBinary(), before: whole,
                     after: newRecords, owners: [:])
-                for key in read where !derived.keys.contains(key) { records[key] = .some(whole[key]) }
-                for key in Array(read) + derived.keys { needs[key] = .all }
+                let derivedKeys = derived.keys
+                read.subtract(derivedKeys)
+                for key in read { records[key] = .some(whole[key]) }
+                for key in Array(read) + derivedKeys { needs[key] = .all }
             }
         }
     }

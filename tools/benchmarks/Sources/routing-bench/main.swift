@@ -11,6 +11,7 @@ import ConciergeCore
 import ConciergeServer
 import Foundation
 import Logging
+import Synchronization
 
 let environment = ProcessInfo.processInfo.environment
 let staffCount = Int(environment["BENCH_STAFF"] ?? "") ?? 1_000
@@ -146,7 +147,7 @@ let elapsed = Date().timeIntervalSince(start)
 let tenthElapsed = Date().timeIntervalSince(lastTenthStart.withLock { $0 } ?? start)
 let accepted = results.reduce(0) { $0 + $1.accepted }
 let rejected = results.reduce(0) { $0 + $1.rejected }
-let keys = results.flatMap(\.keys)
+let keys = results.flatMap { $0.keys }
 
 // Every case has an owner, and the workloads hold exactly the cases.
 var unassigned = 0
