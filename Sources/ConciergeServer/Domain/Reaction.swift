@@ -31,8 +31,12 @@ struct ReactionPlan: Sendable {
     /// Further records to read whole, given those read so far (the routing table names whose
     /// workloads to read): asked again until it names no record not read yet.
     var more: (@Sendable (_ records: [RecordKey: Record]) -> [RecordKey])? = nil
-    /// The derived set, or `nil` when, once read, there is nothing to do (it was done before).
-    var make: @Sendable (_ records: [RecordKey: Record], _ server: inout ServerIdentity) -> ChangeSet?
+    /// What to do once the records are read: `nil` when there is nothing to do (it was done
+    /// before, or the provider does not route), else how to make the derived set from the server's
+    /// identity (read and locked only then).
+    var make: @Sendable (_ records: [RecordKey: Record]) -> Derive?
+
+    typealias Derive = (_ server: inout ServerIdentity) -> ChangeSet
 }
 
 /// A replica's clock shared by everything that stamps for it at once: each stamp is ticked under

@@ -30,9 +30,11 @@ struct FollowUpReaction: Reaction {
             let followUpID = FollowUp.caseID(for: key.id)
             let followUp = RecordKey(type: .serviceCase, id: followUpID)
             plans.append(
-                ReactionPlan(reads: [followUp, key]) { records, server in
+                ReactionPlan(reads: [followUp, key]) { records in
                     guard records[followUp] == nil, let closed = records[key] else { return nil }
-                    return Self.followUpSet(of: closed, message: message.id, followUp: followUp, server: &server)
+                    return { server in
+                        Self.followUpSet(of: closed, message: message.id, followUp: followUp, server: &server)
+                    }
                 })
         }
         return plans

@@ -78,7 +78,7 @@ struct RoutingReaction: Reaction {
                 }
                 return [key] + keys
             },
-            make: { records, server in
+            make: { records in
                 var work = RoutingWork(records, provider: provider, now: now)
                 guard work.isOn else { return nil }
                 let view = records[key].flatMap(ServiceCase.init)
@@ -95,7 +95,7 @@ struct RoutingReaction: Reaction {
                     work.stopWaiting(key.id.rawValue)
                 }
                 if freed { work.drain(records) }
-                return work.changeSet(&server)
+                return work.derive()
             })
     }
 
@@ -111,10 +111,10 @@ struct RoutingReaction: Reaction {
         return ReactionPlan(
             reads: [routing, key],
             more: { records in work(records).drainKeys(records) },
-            make: { records, server in
+            make: { records in
                 var work = work(records)
                 work.drain(records)
-                return work.changeSet(&server)
+                return work.derive()
             })
     }
 }
@@ -278,12 +278,17 @@ struct RoutingWork {
         }
     }
 
-    /// The server's set for what changed, or `nil` when nothing did.
-    func changeSet(_ server: inout ServerIdentity) -> ChangeSet? {
+    /// How to make the server's set for what changed, or `nil` when nothing did.
+    func derive() -> ReactionPlan.Derive? {
         guard
             !assignments.isEmpty || !changedWorkloads.isEmpty || !suggestedSkills.isEmpty || rosterChanged
                 || waitingChanged
         else { return nil }
+        return { server in changeSet(&server) }
+    }
+
+    /// The server's set for what changed.
+    func changeSet(_ server: inout ServerIdentity) -> ChangeSet {
         let routing = Self.routingKey(provider)
         return server.makeSet { builder in
             for (key, skill) in suggestedSkills.sorted(by: { utf8Precedes($0.key.id.rawValue, $1.key.id.rawValue) }) {

@@ -321,18 +321,21 @@ struct GroupPush<Store: PushStore> {
                     guard !next.isEmpty else { break }
                     whole.merge(try await wholeRecords(next)) { $1 }
                 }
+                // What was read stays whole for the later sets and plans of the group.
+                for key in read {
+                    records[key] = .some(whole[key])
+                    needs[key] = .all
+                }
+                guard let derive = plan.make(whole) else { continue }
                 var server = try await store.serverIdentity(pending: &pending)
-                guard let derived = plan.make(whole, &server) else { continue }
+                let derived = derive(&server)
                 var newRecords = whole
                 try derived.apply(to: &newRecords)
                 for (key, value) in server.meta { pending.serverMeta[key] = value }
                 _ = try await commit(
                     PushSteps.PreparedSet(derived, rules: rules), bytes: derived.compactBinary(), before: whole,
                     after: newRecords, owners: [:])
-                let derivedKeys = derived.keys
-                read.subtract(derivedKeys)
-                for key in read { records[key] = .some(whole[key]) }
-                for key in Array(read) + derivedKeys { needs[key] = .all }
+                for key in derived.keys { needs[key] = .all }
             }
         }
     }
