@@ -4,46 +4,79 @@ import Foundation
 
 struct AppointmentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "appointment", abstract: "Propose time slots (staff); accept or decline them (the customer).",
-        subcommands: [Propose.self, Accept.self, Decline.self])
+        commandName: "appointment",
+        abstract: "Propose time slots (staff); list them; accept or decline them (the customer).",
+        subcommands: [Propose.self, List.self, Accept.self, Decline.self])
 
     struct Propose: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Propose slots for a callback, video call or visit.")
+        static let configuration = CommandConfiguration(
+            abstract: "Propose slots for a callback, video call or visit, checked against the customer's preferences.")
         @OptionGroup var home: HomeOptions
         @OptionGroup var after: SyncOption
         @Argument var id: String
         @Option(help: "callback, video or visit.") var purpose: String = "visit"
         @Option(
             help: ArgumentHelp(
-                "A slot as start/end in UTC, e.g. 2026-11-25T09:00/2026-11-25T11:00 (repeat for more).",
+                "A slot as start/end with a zone, e.g. 2026-12-09T10:00+01:00/2026-12-09T11:00+01:00 (repeatable).",
                 valueName: "start/end"))
         var slot: [String]
 
         func run() async throws {
             let found = try home.home().findCase(id, account: home.account)
-            let formatter = ISO8601DateFormatter()
-            formatter.formatOptions = [.withFullDate, .withTime, .withColonSeparatorInTime, .withDashSeparatorInDate]
-            let slots = try slot.enumerated().map { index, text -> AppointmentSlot in
-                let parts = text.split(separator: "/").map { String($0) + (String($0).count == 16 ? ":00" : "") }
-                guard parts.count == 2, let start = formatter.date(from: parts[0]),
-                    let end = formatter.date(from: parts[1]),
-                    end > start
-                else {
-                    throw CLIError("badSlot", "\"\(text)\" is not start/end, e.g. 2026-11-25T09:00/2026-11-25T11:00")
-                }
-                return AppointmentSlot(
-                    id: "s\(index + 1)", start: Int64(start.timeIntervalSince1970 * 1000),
-                    end: Int64(end.timeIntervalSince1970 * 1000))
-            }
-            guard !slots.isEmpty else { throw CLIError("badSlot", "propose at least one --slot") }
+            let slots = try slot.enumerated().map { index, text in try ZonedTime.slot(text, id: "s\(index + 1)") }
+            let preferences = try found.serviceCase.customer.flatMap { customer in
+                try found.account.replica.visibleRecord(RecordKey(type: .preferences, id: RecordID(customer.rawValue)))
+            }.flatMap(ContactPreferences.init)
             var proposal: EntryID?
-            let set = try found.account.replica.edit { editor in
-                proposal = try editor.propose(on: found.key, purpose: purpose, slots: slots)
+            let set = try CLIError.from {
+                try found.account.replica.edit { editor in
+                    proposal = try editor.propose(
+                        on: found.key, purpose: purpose, slots: slots, preferences: preferences, nowMillis: nowMillis())
+                }
             }
-            print(
-                "appointment \(proposal?.rawValue ?? "?") with slots \((1...slots.count).map { "s\($0)" }.joined(separator: ", "))"
-            )
+            print("appointment \(proposal?.rawValue ?? "?")")
+            for slot in slots { print("  \(slot.id)  \(ZonedTime.describe(slot, customer: preferences))") }
             await after.after(found.account, changed: set)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The case's appointments: each slot in your time zone and the customer's, and what became of it.")
+        @OptionGroup var home: HomeOptions
+        @OptionGroup var output: JSONOption
+        @Argument var id: String
+
+        func run() async throws {
+            let found = try home.home().findCase(id, account: home.account)
+            let preferences = try found.serviceCase.customer.flatMap { customer in
+                try found.account.replica.visibleRecord(RecordKey(type: .preferences, id: RecordID(customer.rawValue)))
+            }.flatMap(ContactPreferences.init)
+            let appointments = found.serviceCase.appointments
+            if output.json {
+                return Output.json(
+                    .array(
+                        appointments.map { appointment in
+                            .object([
+                                "proposal": .string(appointment.proposal.rawValue),
+                                "purpose": appointment.purpose.map(Value.string) ?? .null,
+                                "confirmedSlot": appointment.confirmedSlot.map(Value.string) ?? .null,
+                                "declinedSlots": .array(appointment.declinedSlots.map(Value.string)),
+                                "slots": .array(appointment.slots.map(\.value)),
+                            ])
+                        }))
+            }
+            if appointments.isEmpty { print("no appointments proposed") }
+            for appointment in appointments {
+                let state = appointment.confirmedSlot.map { "confirmed \($0)" } ?? "open"
+                print("\(appointment.purpose ?? "appointment") \(appointment.proposal.rawValue.prefix(8))  \(state)")
+                for slot in appointment.slots {
+                    let mark =
+                        slot.id == appointment.confirmedSlot
+                        ? " (confirmed)" : appointment.declinedSlots.contains(slot.id) ? " (declined)" : ""
+                    print("  \(slot.id)  \(ZonedTime.describe(slot, customer: preferences))\(mark)")
+                }
+            }
         }
     }
 
@@ -52,7 +85,8 @@ struct AppointmentCommand: AsyncParsableCommand {
         @OptionGroup var home: HomeOptions
         @OptionGroup var after: SyncOption
         @Argument var id: String
-        @Argument(help: "The slot id (s1, s2, ...); with several proposals, --proposal picks one.") var slot: String
+        @Argument(help: "The slot id (s1, s2, ...); with several open proposals, --proposal picks one.") var slot:
+            String
         @Option(help: "The proposal (its first characters).") var proposal: String?
 
         func run() async throws { try await AppointmentCommand.answer(home, after, id, slot, proposal, .accept) }
@@ -69,20 +103,84 @@ struct AppointmentCommand: AsyncParsableCommand {
         func run() async throws { try await AppointmentCommand.answer(home, after, id, slot, proposal, .decline) }
     }
 
+    /// Answers a slot of the one proposal it can mean: `--proposal` names it, or only one open
+    /// proposal (none of its slots confirmed) has a slot of that id; otherwise it asks which.
     static func answer(
         _ home: HomeOptions, _ after: SyncOption, _ id: String, _ slot: String, _ proposal: String?,
         _ answer: AppointmentAnswerEntry.Answer
     ) async throws {
         try await home.editCase(id, after) { editor, found in
-            let candidates = found.serviceCase.appointments.filter { appointment in
+            let withSlot = found.serviceCase.appointments.filter { appointment in
                 appointment.slots.contains { $0.id == slot }
                     && (proposal.map { appointment.proposal.rawValue.hasPrefix($0) } ?? true)
             }
-            guard let appointment = candidates.last else {
+            let open = withSlot.filter { !$0.isConfirmed }
+            let candidates = proposal != nil || open.isEmpty ? withSlot : open
+            guard let appointment = candidates.first else {
                 throw CLIError("notFound", "no proposal on this case has a slot \(slot)")
+            }
+            guard candidates.count == 1 else {
+                let names = candidates.map { "\($0.purpose ?? "appointment") \($0.proposal.rawValue.prefix(8))" }
+                throw CLIError(
+                    "ambiguousProposal",
+                    "several proposals have a slot \(slot) (\(names.joined(separator: ", "))): pick one with --proposal"
+                )
             }
             try editor.answer(on: found.key, proposal: appointment.proposal, slot: slot, answer)
         }
+    }
+}
+
+/// Times people type and read: ISO 8601 with an offset in; the viewer's zone (and the customer's)
+/// out. The wire carries UTC milliseconds.
+enum ZonedTime {
+    /// Parses `start/end`, each `2026-12-09T10:00+01:00` (seconds optional; `Z` for UTC). A time
+    /// without a zone is refused: nobody can tell whose 10:00 it is.
+    static func slot(_ text: String, id: String) throws -> AppointmentSlot {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2, let start = try instant(parts[0]), let end = try instant(parts[1]) else {
+            throw CLIError(
+                "badSlot", "\"\(text)\" is not start/end, e.g. 2026-12-09T10:00+01:00/2026-12-09T11:00+01:00")
+        }
+        return AppointmentSlot(id: id, start: start, end: end)
+    }
+
+    static func instant(_ text: String) throws -> Int64? {
+        let pattern = #"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})(:\d{2})?(Z|[+-]\d{2}:\d{2})?$"#
+        guard let match = text.wholeMatch(of: try Regex(pattern)) else { return nil }
+        guard match.output[3].substring != nil else {
+            throw CLIError(
+                "badSlot",
+                "\(text) has no time zone: add its offset (e.g. +01:00) or Z, so everyone reads the same time")
+        }
+        let normalised =
+            "\(match.output[1].substring!)\(match.output[2].substring ?? ":00")\(match.output[3].substring!)"
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: normalised).map { Int64($0.timeIntervalSince1970 * 1000) }
+    }
+
+    /// `Wed 9 Dec 10:00-11:00 (your time, Europe/Berlin); customer: 10:00-11:00 Europe/Berlin`.
+    static func describe(_ slot: AppointmentSlot, customer: ContactPreferences?) -> String {
+        let viewer = TimeZone.current
+        var text = "\(format(slot, in: viewer)) (your time, \(viewer.identifier))"
+        if let zone = customer?.timeZone, zone.identifier != viewer.identifier {
+            text += "; customer: \(format(slot, in: zone)) \(zone.identifier)"
+        }
+        return text
+    }
+
+    static func format(_ slot: AppointmentSlot, in zone: TimeZone) -> String {
+        let day = DateFormatter()
+        day.timeZone = zone
+        day.locale = Locale(identifier: "en_GB")
+        day.dateFormat = "EEE d MMM yyyy HH:mm"
+        let time = DateFormatter()
+        time.timeZone = zone
+        time.dateFormat = "HH:mm"
+        let start = Date(timeIntervalSince1970: Double(slot.start) / 1000)
+        let end = Date(timeIntervalSince1970: Double(slot.end) / 1000)
+        return "\(day.string(from: start))-\(time.string(from: end))"
     }
 }
 
@@ -95,41 +193,30 @@ struct Prefs: AsyncParsableCommand {
     @Option(help: "Allow a channel (repeatable).") var allow: [String] = []
     @Option(help: "Stop allowing a channel (repeatable).") var deny: [String] = []
     @Option(help: "The channel you prefer.") var preferred: String?
-    @Option(help: "Quiet hours, local time, e.g. 21:00-08:00, or \"none\".") var quiet: String?
-    @Option(help: "Your offset from UTC in minutes, e.g. 60.") var utcOffset: Int?
-    @Option(help: "Consent to a purpose (survey, marketing; repeatable).") var consent: [String] = []
+    @Option(help: "Quiet hours in your time zone, e.g. 21:00-08:00, or \"none\".") var quiet: String?
+    @Option(help: "Your time zone (IANA, e.g. Europe/Berlin): quiet hours follow its daylight saving.")
+    var timeZone: String?
+    @Option(help: "Consent to a purpose (notices, marketing, surveys; repeatable).") var consent: [String] = []
     @Option(help: "Withdraw consent (repeatable).") var withdraw: [String] = []
 
     func run() async throws {
         let account = try home.home().account(home.account)
         let key = RecordKey(type: .preferences, id: RecordID(account.author.principal.rawValue))
+        var change = PreferencesChange()
+        change.allow = allow
+        change.deny = deny
+        change.preferredChannel = preferred
+        change.timeZone = timeZone
+        change.consent = consent
+        change.withdraw = withdraw
+        if let quiet { change.quietHours = .some(try CLIError.from { try PreferencesChange.quietHours(quiet) }) }
         let changing =
-            !allow.isEmpty || !deny.isEmpty || preferred != nil || quiet != nil || utcOffset != nil
+            !allow.isEmpty || !deny.isEmpty || preferred != nil || quiet != nil || timeZone != nil
             || !consent.isEmpty || !withdraw.isEmpty
         if changing {
-            let quietValue: Value? = try quiet.map { text in
-                if text == "none" { return .null }
-                let parts = text.split(separator: "-").map { $0.split(separator: ":").compactMap { Int($0) } }
-                guard parts.count == 2,
-                    parts.allSatisfy({ $0.count == 2 && (0..<24).contains($0[0]) && (0..<60).contains($0[1]) })
-                else { throw CLIError("badQuietHours", "quiet hours look like 21:00-08:00") }
-                return .object([
-                    "start": .int(Int64(parts[0][0] * 60 + parts[0][1])),
-                    "end": .int(Int64(parts[1][0] * 60 + parts[1][1])),
-                ])
-            }
-            let set = try account.replica.edit { editor in
-                for channel in allow { try editor.add(channel, to: PreferenceFields.allowedChannels, of: key) }
-                for channel in deny { try editor.remove(channel, from: PreferenceFields.allowedChannels, of: key) }
-                if let preferred {
-                    try editor.write(.string(preferred), to: PreferenceFields.preferredChannel, of: key)
+            let set = try CLIError.from {
+                try account.replica.edit { editor in try editor.changePreferences(of: account.author.principal, change)
                 }
-                if let quietValue { try editor.write(quietValue, to: PreferenceFields.quietHours, of: key) }
-                if let utcOffset {
-                    try editor.write(.int(Int64(utcOffset)), to: PreferenceFields.utcOffsetMinutes, of: key)
-                }
-                for purpose in consent { try editor.add(purpose, to: PreferenceFields.consents, of: key) }
-                for purpose in withdraw { try editor.remove(purpose, from: PreferenceFields.consents, of: key) }
             }
             await after.after(account, changed: set)
             return
@@ -145,13 +232,14 @@ struct Prefs: AsyncParsableCommand {
                     "allowedChannels": allowed.map { .array($0.map(Value.string)) } ?? .null,
                     "preferredChannel": preferences?.preferredChannel.map { .string($0.rawValue) } ?? .null,
                     "quietHours": quietText.map(Value.string) ?? .null,
-                    "utcOffsetMinutes": .int(Int64(preferences?.utcOffsetMinutes ?? 0)),
+                    "timeZone": preferences?.timeZone.map { .string($0.identifier) } ?? .null,
                     "consents": .array((preferences?.consents ?? []).map(Value.string)),
                 ]))
         }
         print("allowed channels  \(allowed?.joined(separator: ", ") ?? "all")")
         print("preferred         \(preferences?.preferredChannel?.rawValue ?? "-")")
         print("quiet hours       \(quietText ?? "none")")
+        print("time zone         \(preferences?.timeZone?.identifier ?? "UTC (none set)")")
         print("consents          \(preferences?.consents.joined(separator: ", ") ?? "")")
     }
 }

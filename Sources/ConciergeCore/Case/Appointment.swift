@@ -11,6 +11,81 @@ public struct AppointmentSlot: Hashable, Sendable {
     }
 
     public var value: Value { .object(["id": .string(id), "start": .int(start), "end": .int(end)]) }
+
+    /// The slots of a proposal's payload (members that are not slots are left out).
+    public static func slots(of payload: [String: Value]) -> [AppointmentSlot] {
+        (payload["slots"]?.arrayValue ?? []).compactMap { slot in
+            guard let id = slot["id"]?.stringValue, let start = slot["start"]?.intValue,
+                let end = slot["end"]?.intValue
+            else { return nil }
+            return AppointmentSlot(id: id, start: start, end: end)
+        }
+    }
+}
+
+/// What an appointment is for, and the channel it contacts the customer on.
+public enum AppointmentPurpose: String, CaseIterable, Sendable {
+    case callback
+    case video
+    case visit
+
+    public var channel: Channel {
+        switch self {
+        case .callback: .phone
+        case .video: .video
+        case .visit: .fieldVisit
+        }
+    }
+}
+
+/// The rules of a proposal: the server refuses a proposal that breaks them, and the client checks
+/// the same before saving.
+///
+/// **Rule**: a proposal names a known purpose and at least one slot; each slot has an id of its
+/// own, ends after it starts, lasts at most a day and does not start in the past (a minute of
+/// leeway). Staff's proposals are proactive contact on the purpose's channel: the customer must
+/// allow that channel, and no part of a slot may fall in their quiet hours (``ContactRefusal``,
+/// refused with `contactNotAllowed` naming the rule).
+public enum AppointmentRules {
+    public static let leewayMillis: Int64 = 60_000
+    public static let longestSlotMillis: Int64 = 24 * 3_600_000
+
+    /// What is wrong with the proposal's shape, or `nil`.
+    public static func problem(purpose: String, slots: [AppointmentSlot], nowMillis: Int64) -> String? {
+        guard AppointmentPurpose(rawValue: purpose) != nil else {
+            return
+                "\(purpose) is not an appointment: \(AppointmentPurpose.allCases.map(\.rawValue).joined(separator: ", "))"
+        }
+        guard !slots.isEmpty else { return "a proposal has at least one slot" }
+        guard Set(slots.map(\.id)).count == slots.count else { return "each slot of a proposal has an id of its own" }
+        for slot in slots {
+            if slot.end <= slot.start { return "slot \(slot.id) ends before it starts" }
+            if slot.end - slot.start > longestSlotMillis { return "slot \(slot.id) is longer than a day" }
+            if slot.start < nowMillis - leewayMillis { return "slot \(slot.id) starts in the past" }
+        }
+        return nil
+    }
+
+    /// The rule that refuses staff's proposal under the customer's preferences, or `nil`.
+    public static func refusal(
+        _ preferences: ContactPreferences?, purpose: AppointmentPurpose, slots: [AppointmentSlot]
+    )
+        -> ContactRefusal?
+    {
+        guard let preferences else { return nil }
+        if let allowed = preferences.allowedChannels, !allowed.contains(purpose.channel) {
+            return ContactRefusal(
+                .channelAllowed, "the customer does not allow contact by \(purpose.channel) (a \(purpose.rawValue))")
+        }
+        for slot in slots {
+            // Every quarter of an hour of the slot, and its last minute.
+            let instants = Array(stride(from: slot.start, to: slot.end, by: 15 * 60_000)) + [slot.end - 60_000]
+            if instants.contains(where: preferences.isQuiet(atMillis:)) {
+                return ContactRefusal(.quietHours, "slot \(slot.id) falls in the customer's quiet hours")
+            }
+        }
+        return nil
+    }
 }
 
 /// An appointment (callback, video call, visit): one proposal entry and the customer's answers.
@@ -46,12 +121,7 @@ extension ServiceCase {
             answers[EntryID(proposal), default: []].append(entry)
         }
         return entries.filter { $0.kind == EntryKind.appointmentProposal }.map { proposal in
-            let slots = (proposal.payload["slots"]?.arrayValue ?? []).compactMap { slot -> AppointmentSlot? in
-                guard let id = slot["id"]?.stringValue, let start = slot["start"]?.intValue,
-                    let end = slot["end"]?.intValue
-                else { return nil }
-                return AppointmentSlot(id: id, start: start, end: end)
-            }
+            let slots = AppointmentSlot.slots(of: proposal.payload)
             let slotIDs = Set(slots.map(\.id))
             let mine = (answers[proposal.id] ?? []).filter { slotIDs.contains($0.payload["slot"]?.stringValue ?? "") }
             let accepts = mine.filter { $0.payload["answer"] == "accept" }

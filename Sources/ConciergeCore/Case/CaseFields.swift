@@ -77,9 +77,13 @@ public enum PreferenceFields {
     public static let preferredChannel = "preferredChannel"
     /// `{"start": minuteOfDay, "end": minuteOfDay}` in the customer's local time, or null.
     public static let quietHours = "quietHours"
-    /// Minutes east of UTC of the customer's local time.
+    /// The customer's time zone, an IANA identifier (`Europe/Berlin`): quiet hours are in it,
+    /// daylight saving included.
+    public static let timeZone = "timeZone"
+    /// Minutes east of UTC of the customer's local time: read only when no ``timeZone`` is set
+    /// (written by clients before time zones).
     public static let utcOffsetMinutes = "utcOffsetMinutes"
-    /// Purposes the customer consented to (a set: `service`, `survey`, `marketing`, ...).
+    /// Purposes the customer consented to (a set of ``ContactPurpose`` raw values).
     public static let consents = "consents"
 
     public static let schema = RecordSchema(
@@ -88,6 +92,7 @@ public enum PreferenceFields {
             allowedChannels: .set,
             preferredChannel: .register,
             quietHours: .register,
+            timeZone: .register,
             utcOffsetMinutes: .register,
             consents: .set,
         ])

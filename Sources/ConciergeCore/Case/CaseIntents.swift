@@ -142,10 +142,25 @@ extension Editor {
         try write(.int(Int64(stars)), to: CaseFields.rating, of: key)
     }
 
-    /// Proposes slots for a callback, video call or visit (staff); returns the proposal's id.
+    /// Proposes slots for a callback, video call or visit (staff); returns the proposal's id. Checks
+    /// first what the server checks (``AppointmentRules``): the slots' shape, and the customer's
+    /// allowed channels and quiet hours as this replica holds their preferences.
     @discardableResult
-    public mutating func propose(on key: RecordKey, purpose: String, slots: [AppointmentSlot]) throws -> EntryID {
-        guard !slots.isEmpty else { throw CaseIntentError(.forbiddenField, "a proposal has at least one slot") }
+    public mutating func propose(
+        on key: RecordKey, purpose: String, slots: [AppointmentSlot], preferences: ContactPreferences? = nil,
+        nowMillis: Int64
+    ) throws -> EntryID {
+        guard author.role.isStaff else {
+            throw CaseIntentError(.forbiddenField, "staff propose appointments; the customer accepts or declines")
+        }
+        if let problem = AppointmentRules.problem(purpose: purpose, slots: slots, nowMillis: nowMillis) {
+            throw CaseIntentError(.malformed, problem)
+        }
+        if let kind = AppointmentPurpose(rawValue: purpose),
+            let refusal = AppointmentRules.refusal(preferences, purpose: kind, slots: slots)
+        {
+            throw CaseIntentError(.contactNotAllowed, "\(refusal.rule): \(refusal.message)")
+        }
         return try append(AppointmentProposalEntry(purpose: purpose, slots: slots), to: key)
     }
 

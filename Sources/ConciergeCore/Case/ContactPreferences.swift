@@ -1,3 +1,5 @@
+import Foundation
+
 /// A view of a customer's `preferences` record: which channels, when, and for what.
 ///
 /// **Rule**: the server refuses a proactive outbound contact that the preferences do not allow.
@@ -32,6 +34,29 @@ public struct ContactPreferences: Hashable, Sendable {
         Int(record.value(PreferenceFields.utcOffsetMinutes)?.intValue ?? 0)
     }
 
+    /// The customer's IANA time zone, when set and known.
+    public var timeZone: TimeZone? {
+        record.value(PreferenceFields.timeZone)?.stringValue.flatMap(TimeZone.init(identifier:))
+    }
+
+    /// The minute of the customer's local day at `atMillis`: in their time zone (daylight saving
+    /// included), else at their fixed UTC offset, else in UTC.
+    public func localMinute(atMillis: Int64) -> Int {
+        let offsetSeconds =
+            timeZone.map { $0.secondsFromGMT(for: Date(timeIntervalSince1970: Double(atMillis) / 1000)) }
+            ?? utcOffsetMinutes * 60
+        let localSeconds = atMillis / 1000 + Int64(offsetSeconds)
+        return Int(((localSeconds / 60) % 1440 + 1440) % 1440)
+    }
+
+    /// Whether `atMillis` falls in the customer's quiet hours.
+    public func isQuiet(atMillis: Int64) -> Bool {
+        guard let quiet = quietHours else { return false }
+        let local = localMinute(atMillis: atMillis)
+        return quiet.start <= quiet.end
+            ? (local >= quiet.start && local < quiet.end) : (local >= quiet.start || local < quiet.end)
+    }
+
     /// Purposes the customer consented to.
     public var consents: [String] { record.set(PreferenceFields.consents)?.elements ?? [] }
 
@@ -54,14 +79,8 @@ public struct ContactPreferences: Hashable, Sendable {
         if purpose != ProactiveContact.servicePurpose, !consents.contains(purpose) {
             return ContactRefusal(.consent, "the customer has not consented to \(purpose) contact")
         }
-        if let quiet = quietHours {
-            let minutesUTC = Int((atMillis / 60_000) % 1440)
-            let local = ((minutesUTC + utcOffsetMinutes) % 1440 + 1440) % 1440
-            let inQuiet =
-                quiet.start <= quiet.end
-                ? (local >= quiet.start && local < quiet.end)
-                : (local >= quiet.start || local < quiet.end)
-            if inQuiet { return ContactRefusal(.quietHours, "the contact falls in the customer's quiet hours") }
+        if isQuiet(atMillis: atMillis) {
+            return ContactRefusal(.quietHours, "the contact falls in the customer's quiet hours")
         }
         return nil
     }
@@ -131,4 +150,131 @@ public enum ProactiveContact {
 extension ContactPreferences {
     public static func == (lhs: ContactPreferences, rhs: ContactPreferences) -> Bool { lhs.record == rhs.record }
     public func hash(into hasher: inout Hasher) { hasher.combine(record) }
+}
+
+/// Why contact is made: consent is given per purpose.
+public enum ContactPurpose: String, CaseIterable, Sendable {
+    /// About an open case: needs no consent.
+    case service
+    /// Notices (an outage, a recall).
+    case notices
+    case marketing
+    case surveys
+}
+
+/// The shapes a customer's preferences must have: the server refuses others (`malformed`), and the
+/// client checks the same before saving.
+public enum PreferenceRules {
+    /// What is wrong with writing `value` to the preferences' register `field`, or `nil`.
+    public static func problem(writing value: Value, to field: String) -> String? {
+        guard !value.isNull else { return nil }
+        switch field {
+        case PreferenceFields.quietHours:
+            guard let start = value["start"]?.intValue, let end = value["end"]?.intValue,
+                (0..<1440).contains(start), (0..<1440).contains(end), start != end,
+                value.objectValue?.count == 2
+            else {
+                return "quiet hours are a time range: {\"start\", \"end\"} in minutes of the day, 0 to 1439, not equal"
+            }
+        case PreferenceFields.timeZone:
+            guard let name = value.stringValue, name.contains("/") || name == "UTC",
+                TimeZone(identifier: name) != nil
+            else { return "\(value) is not an IANA time zone (e.g. Europe/Berlin)" }
+        case PreferenceFields.utcOffsetMinutes:
+            guard let minutes = value.intValue, (-14 * 60...14 * 60).contains(minutes) else {
+                return "a UTC offset is whole minutes between -840 and 840"
+            }
+        case PreferenceFields.preferredChannel:
+            return channelProblem(value.stringValue)
+        default:
+            break
+        }
+        return nil
+    }
+
+    /// What is wrong with adding `element` to the preferences' set `field`, or `nil`.
+    public static func problem(adding element: String, to field: String) -> String? {
+        switch field {
+        case PreferenceFields.allowedChannels: return channelProblem(element)
+        case PreferenceFields.consents:
+            guard ContactPurpose(rawValue: element) != nil else {
+                return
+                    "\(element) is not a purpose: \(ContactPurpose.allCases.map(\.rawValue).joined(separator: ", "))"
+            }
+            return nil
+        default: return nil
+        }
+    }
+
+    static func channelProblem(_ name: String?) -> String? {
+        guard let name, Channel.all.contains(Channel(name)) else {
+            return
+                "\(name ?? "that") is not a channel: \(Channel.all.map(\.rawValue).sorted().joined(separator: ", "))"
+        }
+        return nil
+    }
+}
+
+/// A change to a customer's contact preferences; empty members change nothing.
+public struct PreferencesChange: Sendable {
+    public var allow: [String] = []
+    public var deny: [String] = []
+    public var preferredChannel: String?
+    /// `.some(nil)` removes the quiet hours.
+    public var quietHours: (start: Int, end: Int)??
+    public var timeZone: String?
+    public var consent: [String] = []
+    public var withdraw: [String] = []
+
+    public init() {}
+
+    /// Parses quiet hours written `21:00-08:00` (local time), or `none`.
+    public static func quietHours(_ text: String) throws(CaseIntentError) -> (start: Int, end: Int)? {
+        if text == "none" { return nil }
+        let parts = text.split(separator: "-").map { $0.split(separator: ":").compactMap { Int($0) } }
+        guard parts.count == 2,
+            parts.allSatisfy({ $0.count == 2 && (0..<24).contains($0[0]) && (0..<60).contains($0[1]) })
+        else { throw CaseIntentError(.malformed, "quiet hours are a time range like 21:00-08:00") }
+        return (parts[0][0] * 60 + parts[0][1], parts[1][0] * 60 + parts[1][1])
+    }
+}
+
+extension Editor {
+    /// Changes the customer's contact preferences (the customer, or a supervisor for them), checking
+    /// each value as the server does (``PreferenceRules``).
+    public mutating func changePreferences(of customer: PrincipalID, _ change: PreferencesChange) throws {
+        guard author.principal == customer || author.role == .supervisor else {
+            throw CaseIntentError(.outOfScope, "only the customer (or a supervisor) changes their preferences")
+        }
+        let key = RecordKey(type: .preferences, id: RecordID(customer.rawValue))
+        var writes: [(String, Value)] = []
+        if let preferred = change.preferredChannel {
+            writes.append((PreferenceFields.preferredChannel, .string(preferred)))
+        }
+        if let quiet = change.quietHours {
+            writes.append(
+                (
+                    PreferenceFields.quietHours,
+                    quiet.map { .object(["start": .int(Int64($0.start)), "end": .int(Int64($0.end))]) } ?? .null
+                ))
+        }
+        if let zone = change.timeZone { writes.append((PreferenceFields.timeZone, .string(zone))) }
+        for (field, value) in writes {
+            if let problem = PreferenceRules.problem(writing: value, to: field) {
+                throw CaseIntentError(.malformed, problem)
+            }
+        }
+        let adds =
+            change.allow.map { (PreferenceFields.allowedChannels, $0) }
+            + change.consent.map { (PreferenceFields.consents, $0) }
+        for (field, element) in adds {
+            if let problem = PreferenceRules.problem(adding: element, to: field) {
+                throw CaseIntentError(.malformed, problem)
+            }
+        }
+        for (field, value) in writes { try write(value, to: field, of: key) }
+        for (field, element) in adds { try add(element, to: field, of: key) }
+        for channel in change.deny { try remove(channel, from: PreferenceFields.allowedChannels, of: key) }
+        for purpose in change.withdraw { try remove(purpose, from: PreferenceFields.consents, of: key) }
+    }
 }

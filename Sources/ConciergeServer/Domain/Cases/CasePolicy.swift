@@ -69,7 +69,9 @@ struct CasePolicy: RecordPolicy {
     func related(_ write: RecordWrite) -> [RecordKey] {
         guard let customer = write.current.value(CaseFields.customer)?.stringValue else { return [] }
         var keys: [RecordKey] = []
-        if write.appended.contains(where: { Self.isOutboundMessage($0.entry) }) {
+        if write.appended.contains(where: {
+            Self.isOutboundMessage($0.entry) || $0.entry.kind == EntryKind.appointmentProposal
+        }) {
             keys.append(RecordKey(type: .preferences, id: RecordID(customer)))
         }
         for change in write.changes {
@@ -252,6 +254,9 @@ struct CasePolicy: RecordPolicy {
         if Self.isOutboundMessage(entry) {
             try authorizeOutbound(entry, in: write)
         }
+        if entry.kind == EntryKind.appointmentProposal {
+            try authorizeProposal(entry, in: write)
+        }
     }
 
     /// A status change names a known `from` and `to`, its author may make that transition, and its
@@ -283,6 +288,28 @@ struct CasePolicy: RecordPolicy {
             other.value(CaseFields.provider) == write.current.value(CaseFields.provider),
             !CasePolicy().audience(of: other, owner: nil).isDisjoint(with: write.principal.tags)
         else { throw SyncError(.outOfScope, "no case \(id) of this provider in the author's scope to link") }
+    }
+
+    /// A proposal's slots are well formed and not in the past, and the customer's preferences allow
+    /// its channel at every time of every slot (``AppointmentRules``).
+    func authorizeProposal(_ entry: NewEntry, in write: RecordWrite) throws(SyncError) {
+        let purpose = entry.payload["purpose"]?.stringValue ?? ""
+        let slots = AppointmentSlot.slots(of: entry.payload)
+        if (entry.payload["slots"]?.arrayValue?.count ?? 0) != slots.count {
+            throw SyncError(.malformed, "each slot is {\"id\", \"start\", \"end\"}, times in ms since 1970 (UTC)")
+        }
+        if let problem = AppointmentRules.problem(purpose: purpose, slots: slots, nowMillis: Int64(write.serverMillis))
+        {
+            throw SyncError(.malformed, problem)
+        }
+        guard let customer = write.current.value(CaseFields.customer)?.stringValue,
+            let kind = AppointmentPurpose(rawValue: purpose)
+        else { return }
+        let preferences = write.related[RecordKey(type: .preferences, id: RecordID(customer))].flatMap(
+            ContactPreferences.init)
+        if let refusal = AppointmentRules.refusal(preferences, purpose: kind, slots: slots) {
+            throw SyncError(.contactNotAllowed, "\(refusal.rule): \(refusal.message)")
+        }
     }
 
     /// An outbound message that does not answer the customer is a proactive contact: the customer's

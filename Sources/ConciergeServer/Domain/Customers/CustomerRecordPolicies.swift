@@ -19,7 +19,10 @@ extension CustomerOwnedPolicy {
         ]
     }
 
-    func authorize(_ write: RecordWrite) throws(SyncError) {
+    func authorize(_ write: RecordWrite) throws(SyncError) { try authorizeOwned(write) }
+
+    /// The rules every record a customer owns shares.
+    func authorizeOwned(_ write: RecordWrite) throws(SyncError) {
         let (key, principal) = (write.key, write.principal)
         guard let owner = write.owner, owner.role == .customer, owner.provider == principal.provider else {
             throw SyncError(.outOfScope, "\(key.type) of someone else")
@@ -80,4 +83,19 @@ struct ProfilePolicy: CustomerOwnedPolicy {
 /// contact must respect (``CasePolicy`` reads them for every outbound message).
 struct PreferencesPolicy: CustomerOwnedPolicy {
     let type = RecordType.preferences
+
+    /// As every record a customer owns, and each value of its shape (``PreferenceRules``): known
+    /// channels and purposes, quiet hours that are a time range, an IANA time zone.
+    func authorize(_ write: RecordWrite) throws(SyncError) {
+        try authorizeOwned(write)
+        for change in write.changes {
+            let problem: String?
+            switch change {
+            case .write(let field, let value, _, _, _, _): problem = PreferenceRules.problem(writing: value, to: field)
+            case .add(let field, let element, _): problem = PreferenceRules.problem(adding: element, to: field)
+            default: problem = nil
+            }
+            if let problem { throw SyncError(.malformed, problem) }
+        }
+    }
 }
