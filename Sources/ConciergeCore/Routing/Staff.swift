@@ -9,6 +9,8 @@ extension RecordType {
     public static let workload = RecordType("workload")
     /// The provider's routing table and the server's copy of its directory (id: the provider id).
     public static let routing = RecordType("routing")
+    /// Who worked on a customer's cases, and when, kept by the server (id: the customer's id).
+    public static let continuity = RecordType("continuity")
 }
 
 /// Field names of a staff member's directory entry (`staff`, id: their principal id). Supervisors
@@ -52,16 +54,46 @@ public enum WorkloadFields {
     public static let provider = "provider"
     /// The cases they have open, with each case's channel: `{"<case id>": "chat"}`.
     public static let openCases = "openCases"
-    /// The customers whose cases they worked on, with when they last did (ms since 1970): the
-    /// most recent ``Workload/recentLimit``, for continuity.
-    public static let recentCustomers = "recentCustomers"
 
     /// Every field.
-    public static let all = [provider, openCases, recentCustomers]
+    public static let all = [provider, openCases]
 
-    public static let schema = RecordSchema(
-        type: .workload,
-        fields: [provider: .register, openCases: .register, recentCustomers: .register])
+    public static let schema = RecordSchema(type: .workload, fields: [provider: .register, openCases: .register])
+}
+
+/// Field names of a customer's continuity record (`continuity`, id: the customer's id): written
+/// only by the server, whenever one of the customer's cases is assigned.
+public enum ContinuityFields {
+    public static let provider = "provider"
+    /// The staff who worked on the customer's cases, with when they last did (ms since 1970): the
+    /// most recent ``Continuity/limit``.
+    public static let workedWith = "workedWith"
+
+    public static let schema = RecordSchema(type: .continuity, fields: [provider: .register, workedWith: .register])
+}
+
+/// A view of a customer's `continuity` record.
+public struct Continuity: Hashable, Sendable {
+    /// How many staff members a customer's record remembers.
+    public static let limit = 20
+
+    /// Staff by principal id, with when they last worked on one of the customer's cases.
+    public private(set) var workedWith: [String: Int64]
+
+    public init(_ record: Record?) {
+        workedWith = (record?.value(ContinuityFields.workedWith)?.objectValue ?? [:]).compactMapValues(\.intValue)
+    }
+
+    /// Notes that `staff` worked on the customer's case at `millis`, forgetting the oldest beyond
+    /// ``limit``.
+    public mutating func worked(_ staff: String, at millis: Int64) {
+        workedWith[staff] = max(millis, workedWith[staff] ?? millis)
+        guard workedWith.count > Self.limit else { return }
+        let oldest = workedWith.sorted { ($0.value, $0.key) < ($1.value, $1.key) }
+        for (id, _) in oldest.prefix(workedWith.count - Self.limit) { workedWith[id] = nil }
+    }
+
+    public var value: Value { .object(workedWith.mapValues { .int($0) }) }
 }
 
 /// Field names of a provider's routing record (`routing`, id: the provider id).
@@ -152,28 +184,20 @@ public struct Capacity: Hashable, Sendable {
 
 /// A view of a `workload` record.
 public struct Workload: Hashable, Sendable {
-    /// How many customers a workload remembers for continuity.
-    public static let recentLimit = 200
-
     /// Open cases by id, with their channel.
     public private(set) var openCases: [String: String]
-    /// Customers by id, with when the member last worked on one of their cases.
-    public var recentCustomers: [String: Int64]
     /// Open cases per channel.
     private var loads: [String: Int]
 
-    public init(openCases: [String: String] = [:], recentCustomers: [String: Int64] = [:]) {
+    public init(openCases: [String: String] = [:]) {
         self.openCases = openCases
-        self.recentCustomers = recentCustomers
         loads = [:]
         for channel in openCases.values { loads[channel, default: 0] += 1 }
     }
 
     public init(_ record: Record?) {
         self.init(
-            openCases: (record?.value(WorkloadFields.openCases)?.objectValue ?? [:]).compactMapValues(\.stringValue),
-            recentCustomers: (record?.value(WorkloadFields.recentCustomers)?.objectValue ?? [:]).compactMapValues(
-                \.intValue))
+            openCases: (record?.value(WorkloadFields.openCases)?.objectValue ?? [:]).compactMapValues(\.stringValue))
     }
 
     /// How many open cases they have on `channel`.
@@ -197,14 +221,7 @@ public struct Workload: Hashable, Sendable {
         return true
     }
 
-    /// Notes that they worked on `customer`'s case at `millis`, forgetting the oldest customers
-    /// beyond ``recentLimit``.
-    public mutating func worked(with customer: String, at millis: Int64) {
-        recentCustomers[customer] = max(millis, recentCustomers[customer] ?? millis)
-        guard recentCustomers.count > Self.recentLimit else { return }
-        let oldest = recentCustomers.sorted { ($0.value, $0.key) < ($1.value, $1.key) }
-        for (id, _) in oldest.prefix(recentCustomers.count - Self.recentLimit) { recentCustomers[id] = nil }
-    }
+    public var value: Value { .object(openCases.mapValues(Value.string)) }
 }
 
 /// A view of a provider's `routing` record.

@@ -64,7 +64,7 @@ extension Schema {
         version: 1,
         records: [
             CaseFields.schema, ProfileFields.schema, PreferenceFields.schema, NoticeFields.schema, AnswerFields.schema,
-            StaffFields.schema, WorkloadFields.schema, RoutingFields.schema,
+            StaffFields.schema, WorkloadFields.schema, RoutingFields.schema, ContinuityFields.schema,
         ])
 }
 

@@ -158,6 +158,7 @@ struct DomainRules: Sendable {
         policies: [
             CasePolicy(), ProfilePolicy(), PreferencesPolicy(), PublishedRecordPolicy(type: .notice),
             PublishedRecordPolicy(type: .answer), StaffPolicy(), WorkloadPolicy(), RoutingPolicy(),
+            ContinuityPolicy(),
         ],
         reactions: [FollowUpReaction(), RoutingReaction()])
 

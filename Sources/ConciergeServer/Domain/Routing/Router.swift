@@ -16,7 +16,6 @@ enum CaseRouter {
     struct Need: Sendable {
         var skill: String?
         var channel: Channel
-        var customer: String?
         /// Whether the skill requirement is dropped (the case waited past the widening time).
         var widened: Bool
     }
@@ -53,7 +52,10 @@ enum CaseRouter {
     }
 
     /// The owner of a case with `need`, or `nil` when nobody can take it now.
-    static func choose(_ need: Need, index: RosterIndex, workloads: [String: Workload]) -> Choice? {
+    /// - Parameter workedWith: who worked on the customer's cases, and when (their `continuity`).
+    static func choose(_ need: Need, index: RosterIndex, workloads: [String: Workload], workedWith: [String: Int64])
+        -> Choice?
+    {
         struct Ranked {
             var id: String
             var recency: Int64?
@@ -77,7 +79,7 @@ enum CaseRouter {
             guard spare > 0 else { continue }
             candidates += 1
             let ranked = Ranked(
-                id: id, recency: need.customer.flatMap { workload.recentCustomers[$0] }, spare: spare,
+                id: id, recency: workedWith[id], spare: spare,
                 open: workload.openCases.count)
             if let best = first, !ranked.precedes(best) {
                 if second.map(ranked.precedes) ?? true { second = ranked }

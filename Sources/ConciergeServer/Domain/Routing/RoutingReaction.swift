@@ -8,7 +8,8 @@ import Synchronization
 ///   merged) is assigned by ``CaseRouter``; an `assignment` entry says to whom and why. Nobody can
 ///   take it: it waits in the routing record's `waiting` list.
 /// - Whenever a case's assignee, status or existence changes, the workloads of the people
-///   concerned follow (`openCases`, `recentCustomers`); when that frees capacity, or a staff
+///   concerned follow (their `openCases`, and the customer's `continuity`); when that frees
+///   capacity, or a staff
 ///   member's directory entry changes (on shift, more capacity, a new skill), the oldest waiting
 ///   cases are tried again (at most ``drainLimit`` at a time).
 /// - A staff record's change is copied into the routing record's roster, which routing reads.
@@ -72,6 +73,7 @@ struct RoutingReaction: Reaction {
                 guard work.isOn else { return [] }
                 let view = records[key].flatMap(ServiceCase.init)
                 var keys = [previous, view?.assignee?.rawValue].compactMap { $0 }.map(RoutingWork.workloadKey)
+                if let customer = view?.customer { keys.append(RoutingWork.continuityKey(customer.rawValue)) }
                 if let view, work.needsOwner(view) { keys += work.poolKeys(for: view) }
                 if previous != nil, previous != view?.assignee?.rawValue || !work.isOpen(view) {
                     keys += work.drainKeys(records)
@@ -124,6 +126,7 @@ struct RoutingReaction: Reaction {
 struct RoutingWork {
     static func routingKey(_ provider: String) -> RecordKey { RecordKey(type: .routing, id: RecordID(provider)) }
     static func workloadKey(_ id: String) -> RecordKey { RecordKey(type: .workload, id: RecordID(id)) }
+    static func continuityKey(_ customer: String) -> RecordKey { RecordKey(type: .continuity, id: RecordID(customer)) }
 
     let provider: String
     let now: Int64
@@ -133,6 +136,8 @@ struct RoutingWork {
     let records: [RecordKey: Record]
     var workloads: [String: Workload] = [:]
     var changedWorkloads: Set<String> = []
+    var continuities: [String: Continuity] = [:]
+    var changedContinuities: Set<String> = []
     var rosterChanged = false
     var waitingChanged = false
     var assignments: [(key: RecordKey, choice: CaseRouter.Choice, need: CaseRouter.Need)] = []
@@ -167,7 +172,7 @@ struct RoutingWork {
     func need(of view: ServiceCase, widened: Bool = false) -> CaseRouter.Need {
         CaseRouter.Need(
             skill: view.requiredSkill ?? view.category.flatMap { table.skillByCategory[$0] },
-            channel: view.originChannel ?? .app, customer: view.customer?.rawValue, widened: widened)
+            channel: view.originChannel ?? .app, widened: widened)
     }
 
     /// Whether the case has waited past the provider's widening time.
@@ -176,9 +181,10 @@ struct RoutingWork {
         return now - (table.waiting[view.record.id.rawValue] ?? now) >= Int64(minutes) * 60_000
     }
 
-    /// The workloads routing `view` reads.
+    /// The workloads routing `view` reads, and its customer's continuity.
     func poolKeys(for view: ServiceCase) -> [RecordKey] {
         index.pool(for: need(of: view, widened: mayWiden(view))).map { Self.workloadKey($0.id) }
+            + (view.customer.map { [Self.continuityKey($0.rawValue)] } ?? [])
     }
 
     /// The oldest waiting cases, and once they are read the workloads routing them reads.
@@ -216,13 +222,25 @@ struct RoutingWork {
         return true
     }
 
-    /// Puts the case on `id`'s workload (once), and notes that they worked with its customer.
+    mutating func continuity(_ customer: String) -> Continuity {
+        if let held = continuities[customer] { return held }
+        let continuity = Continuity(records[Self.continuityKey(customer)])
+        continuities[customer] = continuity
+        return continuity
+    }
+
+    /// Puts the case on `id`'s workload (once), and notes in the customer's continuity that they
+    /// worked on it.
     mutating func hold(_ view: ServiceCase, by id: String) {
         var workload = workload(id)
         guard workload.open(view.record.id.rawValue, on: (view.originChannel ?? .app).rawValue) else { return }
-        if let customer = view.customer { workload.worked(with: customer.rawValue, at: now) }
         workloads[id] = workload
         changedWorkloads.insert(id)
+        guard let customer = view.customer?.rawValue else { return }
+        var continuity = continuity(customer)
+        continuity.worked(id, at: now)
+        continuities[customer] = continuity
+        changedContinuities.insert(customer)
     }
 
     mutating func stopWaiting(_ caseID: String) {
@@ -244,9 +262,10 @@ struct RoutingWork {
         var need = need(of: view)
         if view.requiredSkill == nil, let skill = need.skill { suggestedSkills[view.record.key] = skill }
         var workloads: [String: Workload] = [:]
+        let workedWith = view.customer.map { continuity($0.rawValue).workedWith } ?? [:]
         func choose(_ need: CaseRouter.Need) -> CaseRouter.Choice? {
             for (id, _) in index.pool(for: need) where workloads[id] == nil { workloads[id] = workload(id) }
-            return CaseRouter.choose(need, index: index, workloads: workloads)
+            return CaseRouter.choose(need, index: index, workloads: workloads, workedWith: workedWith)
         }
         var choice = choose(need)
         if choice == nil, mayWiden(view) {
@@ -281,7 +300,8 @@ struct RoutingWork {
     /// How to make the server's set for what changed, or `nil` when nothing did.
     func derive() -> ReactionPlan.Derive? {
         guard
-            !assignments.isEmpty || !changedWorkloads.isEmpty || !suggestedSkills.isEmpty || rosterChanged
+            !assignments.isEmpty || !changedWorkloads.isEmpty || !changedContinuities.isEmpty
+                || !suggestedSkills.isEmpty || rosterChanged
                 || waitingChanged
         else { return nil }
         return { server in changeSet(&server) }
@@ -307,11 +327,12 @@ struct RoutingWork {
                 let key = Self.workloadKey(id)
                 let workload = workloads[id]!
                 if records[key] == nil { builder.write(.string(provider), to: WorkloadFields.provider, of: key) }
-                builder.write(
-                    .object(workload.openCases.mapValues(Value.string)), to: WorkloadFields.openCases, of: key)
-                builder.write(
-                    .object(workload.recentCustomers.mapValues { .int($0) }), to: WorkloadFields.recentCustomers,
-                    of: key)
+                builder.write(workload.value, to: WorkloadFields.openCases, of: key)
+            }
+            for customer in changedContinuities.sorted(by: utf8Precedes) {
+                let key = Self.continuityKey(customer)
+                if records[key] == nil { builder.write(.string(provider), to: ContinuityFields.provider, of: key) }
+                builder.write(continuities[customer]!.value, to: ContinuityFields.workedWith, of: key)
             }
             if rosterChanged { builder.write(table.rosterValue, to: RoutingFields.roster, of: routing) }
             if waitingChanged { builder.write(table.waitingValue, to: RoutingFields.waiting, of: routing) }

@@ -103,6 +103,25 @@ struct WorkloadPolicy: RecordPolicy {
     }
 }
 
+/// A customer's continuity record (`continuity`, id: the customer's id): who worked on their
+/// cases and when, kept by the server's routing and read by the provider's staff (who else knows
+/// this customer); nobody else writes it.
+struct ContinuityPolicy: RecordPolicy {
+    let type = RecordType.continuity
+    let audienceFields: Set<String> = [ContinuityFields.provider]
+
+    func audience(of record: Record, owner: Principal?) -> Set<String> {
+        guard let provider = record.value(ContinuityFields.provider)?.stringValue.map(ProviderID.init) else {
+            return []
+        }
+        return [Audience.provider(provider), Audience.unrouted(provider)]
+    }
+
+    func authorize(_ write: RecordWrite) throws(SyncError) {
+        throw SyncError(.forbiddenField, "continuity is kept by the server's routing")
+    }
+}
+
 /// A provider's routing record (`routing`, id: the provider id): its staff read it; supervisors
 /// write the table (which skill a category needs, the widening time); the roster and the waiting
 /// list are the server's.
