@@ -68,7 +68,17 @@ func describe(_ entry: LogEntry) -> String {
         return text
     case EntryKind.followUp:
         return "follow-up case \(entry.payload["case"]?.stringValue ?? "?")"
-    case EntryKind.visitReport: return "visit report: \(body ?? "(erased)")"
+    case EntryKind.visitReport:
+        guard let report = VisitReportEntry(entry), !report.diagnosis.isEmpty else { return "visit report (erased)" }
+        var text = "visit report: \(report.diagnosis); did: \(report.done)"
+        if !report.parts.isEmpty { text += "; parts: \(report.parts.joined(separator: ", "))" }
+        text += report.solved ? "; solved" : "; not solved"
+        if report.customerConfirmed { text += ", confirmed by the customer" }
+        if let notes = report.notes { text += " (\(notes))" }
+        return text
+    case EntryKind.checkIn, EntryKind.checkOut:
+        let at = Output.time(millis: UInt64(max(0, entry.payload["at"]?.intValue ?? 0)))
+        return entry.kind == EntryKind.checkIn ? "arrived on site at \(at)" : "left the site at \(at)"
     case EntryKind.socialPost: return "social post: \(body ?? "(erased)")"
     default: return body ?? "(\(entry.kind))"
     }

@@ -16,6 +16,7 @@ struct Concierge: AsyncParsableCommand {
         version: ConciergeVersion.current,
         subcommands: [
             AccountCommand.self, DevicesCommand.self, Inbox.self, CaseCommand.self, AppointmentCommand.self,
+            VisitCommand.self,
             CustomerCommand.self, ContactsCommand.self, Prefs.self, StaffCommand.self, RoutingCommand.self,
             SyncCommand.self,
             Watch.self, Status.self,

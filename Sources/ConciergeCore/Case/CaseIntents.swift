@@ -172,12 +172,6 @@ extension Editor {
         try append(AppointmentAnswerEntry(proposal: proposal, slot: slot, answer: answer), to: key)
     }
 
-    /// Reports on a visit (a technician).
-    @discardableResult
-    public mutating func reportVisit(on key: RecordKey, appointment: EntryID?, body: String) throws -> EntryID {
-        try append(VisitReportEntry(appointment: appointment, body: body), to: key)
-    }
-
     /// Appends a typed entry to the case's timeline.
     @discardableResult
     public mutating func append(_ entry: some TimelineEntry, to key: RecordKey, id: EntryID? = nil) throws -> EntryID {
@@ -465,19 +459,6 @@ public struct AppointmentAnswerEntry: TimelineEntry {
     public var payload: [String: Value] {
         ["proposal": .string(proposal.rawValue), "slot": .string(slot), "answer": .string(answer.rawValue)]
     }
-}
-
-/// A technician's report on a visit (``EntryKind/visitReport``).
-public struct VisitReportEntry: TimelineEntry {
-    public static let kind = EntryKind.visitReport
-    public var appointment: EntryID?
-    public var body: String
-    public init(appointment: EntryID?, body: String) {
-        self.appointment = appointment
-        self.body = body
-    }
-    public var payload: [String: Value] { appointment.map { ["appointment": .string($0.rawValue)] } ?? [:] }
-    public var personal: [String: Value] { ["body": .string(body)] }
 }
 
 /// What became of a reply on the customer's channel (``EntryKind/delivery``): written by the

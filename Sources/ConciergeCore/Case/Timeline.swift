@@ -50,8 +50,15 @@ public enum EntryKind {
     public static let appointmentProposal = "appointmentProposal"
     /// `payload`: `proposal` (entry id), `slot` (slot id), `answer` (`accept`/`decline`).
     public static let appointmentAnswer = "appointmentAnswer"
-    /// `payload`: `appointment` (proposal entry id); `personal`: `body`.
+    /// A technician's report on a visit (``VisitReportEntry``). `payload`: `appointment` (proposal
+    /// entry id, if any), `solved`, `customerConfirmed`, `parts`; `personal`: `diagnosis`, `done`,
+    /// `body` (notes).
     public static let visitReport = "visitReport"
+    /// A technician arrived on site (``VisitStampEntry``). `payload`: `appointment`, `at` (ms, the
+    /// device's clock when it happened, offline included).
+    public static let checkIn = "checkIn"
+    /// A technician left the site. `payload`: as ``checkIn``.
+    public static let checkOut = "checkOut"
     /// The social post that opened the case. `payload`: `network`, `url`; `personal`: `body`, `handle`.
     public static let socialPost = "socialPost"
     /// The link between a closed case and its follow-up. `payload`: `case`, `message`.

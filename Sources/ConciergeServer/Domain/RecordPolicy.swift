@@ -160,7 +160,7 @@ struct DomainRules: Sendable {
             PublishedRecordPolicy(type: .answer), StaffPolicy(), WorkloadPolicy(), RoutingPolicy(),
             ContinuityPolicy(),
         ],
-        reactions: [FollowUpReaction(), RoutingReaction()])
+        reactions: [FollowUpReaction(), RoutingReaction(), SolvedVisitReaction()])
 
     /// The policy of `type`, `nil` for a type the server does not know.
     func policy(_ type: RecordType) -> (any RecordPolicy)? { policies[type] }

@@ -257,6 +257,7 @@ struct CasePolicy: RecordPolicy {
         if entry.kind == EntryKind.appointmentProposal {
             try authorizeProposal(entry, in: write)
         }
+        try FieldWorkChecks.authorize(entry, in: write)
     }
 
     /// A status change names a known `from` and `to`, its author may make that transition, and its

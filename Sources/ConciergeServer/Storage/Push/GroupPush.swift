@@ -310,7 +310,11 @@ struct GroupPush<Store: PushStore> {
     /// Runs the reactions to an accepted set: each derived set is committed right after it, by the
     /// server's own replica id. The records a reaction reads are read whole, and stay whole for
     /// the later sets of the group.
-    mutating func react(to accepted: AcceptedSet) async throws {
+    ///
+    /// A derived set is reacted to in turn (the follow-up case is routed; a case a visit report
+    /// resolved leaves its technician's workload), at most ``reactionDepth`` sets deep.
+    mutating func react(to accepted: AcceptedSet, depth: Int = 0) async throws {
+        guard depth < Self.reactionDepth else { return }
         for reaction in rules.reactions {
             for plan in reaction.plans(for: accepted) {
                 var read = Set(plan.reads)
@@ -336,9 +340,18 @@ struct GroupPush<Store: PushStore> {
                     PushSteps.PreparedSet(derived, rules: rules), bytes: derived.compactBinary(), before: whole,
                     after: newRecords, owners: [:])
                 for key in derived.keys { needs[key] = .all }
+                try await react(
+                    to: AcceptedSet(
+                        set: derived, before: whole.mapValues { LoadedRecord($0, coverage: .all) },
+                        after: newRecords.mapValues { LoadedRecord($0, coverage: .all) },
+                        serverMillis: accepted.serverMillis),
+                    depth: depth + 1)
             }
         }
     }
+
+    /// How deep derived sets are reacted to: a set, the set derived from it, and one more.
+    static var reactionDepth: Int { 3 }
 
     /// Whole records for a reaction: those this group already holds whole as it sees them, the
     /// others from the store (with everything any group wrote so far).
