@@ -186,10 +186,12 @@ enum ZonedTime {
 
 struct Prefs: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show or change how and when the provider may contact you (customers).")
+        abstract: "Show or change how and when the provider may contact you (customers); staff read a customer's.")
     @OptionGroup var home: HomeOptions
     @OptionGroup var after: SyncOption
     @OptionGroup var output: JSONOption
+    @Option(help: "Staff: the customer whose preferences to show (a supervisor may change them).")
+    var customer: String?
     @Option(help: "Allow a channel (repeatable).") var allow: [String] = []
     @Option(help: "Stop allowing a channel (repeatable).") var deny: [String] = []
     @Option(help: "The channel you prefer.") var preferred: String?
@@ -198,10 +200,14 @@ struct Prefs: AsyncParsableCommand {
     var timeZone: String?
     @Option(help: "Consent to a purpose (notices, marketing, surveys; repeatable).") var consent: [String] = []
     @Option(help: "Withdraw consent (repeatable).") var withdraw: [String] = []
+    @Option(help: "The channel the consent or withdrawal is for (default: every channel).") var channel: String?
+    @Option(help: "The legal basis: consent, contract, legitimateInterest, legalObligation.") var basis = "consent"
+    @Option(help: "How it was given: app, web, phone, email, letter, inPerson.") var how = "app"
 
     func run() async throws {
         let account = try home.home().account(home.account)
-        let key = RecordKey(type: .preferences, id: RecordID(account.author.principal.rawValue))
+        let owner = customer.map(PrincipalID.init) ?? account.author.principal
+        let key = RecordKey(type: .preferences, id: RecordID(owner.rawValue))
         var change = PreferencesChange()
         change.allow = allow
         change.deny = deny
@@ -209,37 +215,63 @@ struct Prefs: AsyncParsableCommand {
         change.timeZone = timeZone
         change.consent = consent
         change.withdraw = withdraw
+        change.consentChannel = channel
+        change.consentBasis = basis
+        change.consentHow = how
+        change.atMillis = nowMillis()
         if let quiet { change.quietHours = .some(try CLIError.from { try PreferencesChange.quietHours(quiet) }) }
         let changing =
             !allow.isEmpty || !deny.isEmpty || preferred != nil || quiet != nil || timeZone != nil
             || !consent.isEmpty || !withdraw.isEmpty
         if changing {
             let set = try CLIError.from {
-                try account.replica.edit { editor in try editor.changePreferences(of: account.author.principal, change)
-                }
+                try account.replica.edit { editor in try editor.changePreferences(of: owner, change) }
             }
             await after.after(account, changed: set)
             return
         }
         let preferences = try account.replica.visibleRecord(key).flatMap(ContactPreferences.init)
-        let allowed = preferences?.allowedChannels?.map(\.rawValue)
-        let quietText = preferences?.quietHours.map {
-            String(format: "%02d:%02d-%02d:%02d", $0.start / 60, $0.start % 60, $0.end / 60, $0.end % 60)
-        }
+        let history = preferences?.consentHistory ?? []
         if output.json {
             return Output.json(
                 .object([
-                    "allowedChannels": allowed.map { .array($0.map(Value.string)) } ?? .null,
+                    "allowedChannels": preferences?.allowedChannels.map { .array($0.map { .string($0.rawValue) }) }
+                        ?? .null,
                     "preferredChannel": preferences?.preferredChannel.map { .string($0.rawValue) } ?? .null,
-                    "quietHours": quietText.map(Value.string) ?? .null,
+                    "quietHours": preferences.flatMap(Self.quietText).map(Value.string) ?? .null,
                     "timeZone": preferences?.timeZone.map { .string($0.identifier) } ?? .null,
                     "consents": .array((preferences?.consents ?? []).map(Value.string)),
+                    "consentHistory": .array(
+                        history.map { entry in
+                            var value = entry.payload
+                            value["by"] = entry.author.map { .string($0.principal.rawValue) } ?? .null
+                            return .object(value)
+                        }),
                 ]))
         }
-        print("allowed channels  \(allowed?.joined(separator: ", ") ?? "all")")
-        print("preferred         \(preferences?.preferredChannel?.rawValue ?? "-")")
-        print("quiet hours       \(quietText ?? "none")")
-        print("time zone         \(preferences?.timeZone?.identifier ?? "UTC (none set)")")
-        print("consents          \(preferences?.consents.joined(separator: ", ") ?? "")")
+        for line in Self.summary(preferences) { print(line) }
+        for entry in history {
+            print(
+                "  \(Output.time(millis: UInt64(max(0, entry.atMillis))))  \(entry.given ? "gave" : "withdrew") \(entry.purpose)"
+                    + " on \(entry.channel?.rawValue ?? "every channel"), \(entry.how), basis \(entry.basis)"
+                    + (entry.author.map { " (recorded by \($0.principal))" } ?? ""))
+        }
+    }
+
+    static func quietText(_ preferences: ContactPreferences) -> String? {
+        preferences.quietHours.map {
+            String(format: "%02d:%02d-%02d:%02d", $0.start / 60, $0.start % 60, $0.end / 60, $0.end % 60)
+        }
+    }
+
+    /// What staff should know before they contact the customer, a line each.
+    static func summary(_ preferences: ContactPreferences?) -> [String] {
+        [
+            "allowed channels  \(preferences?.allowedChannels?.map(\.rawValue).joined(separator: ", ") ?? "all")",
+            "preferred         \(preferences?.preferredChannel?.rawValue ?? "-")",
+            "quiet hours       \(preferences.flatMap(quietText) ?? "none")",
+            "time zone         \(preferences?.timeZone?.identifier ?? "UTC (none set)")",
+            "consents          \(preferences.map { $0.consents.joined(separator: ", ") } ?? "")",
+        ]
     }
 }

@@ -169,6 +169,19 @@ struct CaseCommand: AsyncParsableCommand {
                 print("linked    \(serviceCase.links.map { String($0.prefix(8)) }.joined(separator: ", "))")
             }
             if let summary = serviceCase.summary { print("summary   \(summary)") }
+            // Staff read how the customer may be contacted before they contact them.
+            if found.account.author.role.isStaff, let customer = serviceCase.customer,
+                let preferences = try found.account.replica.visibleRecord(
+                    RecordKey(type: .preferences, id: RecordID(customer.rawValue))
+                ).flatMap(ContactPreferences.init)
+            {
+                let quiet = Prefs.quietText(preferences).map {
+                    " quiet \($0) \(preferences.timeZone?.identifier ?? "UTC")"
+                }
+                print(
+                    "contact   \(preferences.allowedChannels?.map(\.rawValue).joined(separator: ", ") ?? "any channel")"
+                        + "\(quiet ?? ""); consents: \(preferences.consents.joined(separator: ", "))")
+            }
             if !serviceCase.tags.isEmpty { print("tags      \(serviceCase.tags.joined(separator: ", "))") }
             if let rating = serviceCase.rating { print("rating    \(rating)/5") }
             print("")

@@ -18,7 +18,7 @@ import Testing
         for (arguments, says) in [
             (["--time-zone", "Mars/Olympus"], "not an IANA time zone"), (["--quiet", "25:00-08:00"], "time range"),
             (["--quiet", "21:00-21:00"], "time range"), (["--allow", "pigeon"], "not a channel"),
-            (["--consent", "lottery"], "not a purpose"),
+            (["--consent", "lottery"], "names a purpose"),
         ] {
             let refused = try await anna.run(["prefs"] + arguments)
             #expect(refused.status != 0 && refused.output.contains(says), "\(arguments): \(refused.output)")
@@ -154,6 +154,19 @@ import Testing
                 "pigeon", to: PreferenceFields.allowedChannels, of: RecordKey(type: .preferences, id: "anna"))
         }
         #expect(try await anna.sync().rejected.first?.error.code == .malformed)
+        // A consent entry without its legal basis is refused too, and one that does not come with
+        // the change to `consents` it records.
+        for payload: [String: Value] in [
+            ["purpose": "marketing", "given": true, "how": "app", "at": 1],
+            ["purpose": "marketing", "given": true, "how": "app", "basis": "consent", "at": 1],
+        ] {
+            try anna.edit { editor in
+                try editor.append(
+                    ConsentEntry.kind, to: PreferenceFields.consentLog, of: RecordKey(type: .preferences, id: "anna"),
+                    payload: payload)
+            }
+            #expect(try await anna.sync().rejected.first?.error.code == .malformed, "\(payload)")
+        }
         let ok = [AppointmentSlot(id: "s1", start: millis(2027, 6, 15, 10), end: millis(2027, 6, 15, 11))]
         try ben.edit { editor in try editor.append(AppointmentProposalEntry(purpose: "callback", slots: ok), to: key) }
         #expect(try await ben.sync().rejected.isEmpty)

@@ -83,8 +83,12 @@ public enum PreferenceFields {
     /// Minutes east of UTC of the customer's local time: read only when no ``timeZone`` is set
     /// (written by clients before time zones).
     public static let utcOffsetMinutes = "utcOffsetMinutes"
-    /// Purposes the customer consented to (a set of ``ContactPurpose`` raw values).
+    /// Purposes the customer consented to (a set of ``ContactPurpose`` raw values): read for a
+    /// purpose only while ``consentLog`` has no entry for it (written by clients before the log).
     public static let consents = "consents"
+    /// Consent given and withdrawn, per purpose and optionally per channel, with when, how and on
+    /// which legal basis (`consent` entries: ``ConsentEntry``); the latest entry that applies wins.
+    public static let consentLog = "consentLog"
 
     public static let schema = RecordSchema(
         type: .preferences,
@@ -95,6 +99,7 @@ public enum PreferenceFields {
             timeZone: .register,
             utcOffsetMinutes: .register,
             consents: .set,
+            consentLog: .log,
         ])
 }
 

@@ -57,8 +57,24 @@ public struct ContactPreferences: Hashable, Sendable {
             ? (local >= quiet.start && local < quiet.end) : (local >= quiet.start || local < quiet.end)
     }
 
-    /// Purposes the customer consented to.
-    public var consents: [String] { record.set(PreferenceFields.consents)?.elements ?? [] }
+    /// Purposes the customer consented to, on every channel or on some.
+    public var consents: [String] {
+        Set((record.set(PreferenceFields.consents)?.elements ?? []).map(ConsentEntry.purpose(ofElement:))).sorted(
+            by: utf8Precedes)
+    }
+
+    /// Every consent given or withdrawn, in timeline order: the record of when, how and on which
+    /// basis (the `consents` set holds what applies now).
+    public var consentHistory: [ConsentEntry] {
+        (record.log(PreferenceFields.consentLog)?.ordered ?? []).compactMap(ConsentEntry.init)
+    }
+
+    /// Whether the customer consents to contact for `purpose` on `channel`: the `consents` set
+    /// holds the purpose (every channel) or `purpose@channel`.
+    public func hasConsent(to purpose: String, on channel: Channel) -> Bool {
+        guard let set = record.set(PreferenceFields.consents) else { return false }
+        return set.contains(purpose) || set.contains(ConsentEntry.element(purpose, channel))
+    }
 
     /// Why a proactive contact is refused, or `nil` when it is allowed.
     ///
@@ -76,8 +92,8 @@ public struct ContactPreferences: Hashable, Sendable {
         if let allowed = allowedChannels, !allowed.contains(channel) {
             return ContactRefusal(.channelAllowed, "the customer does not allow contact by \(channel)")
         }
-        if purpose != ProactiveContact.servicePurpose, !consents.contains(purpose) {
-            return ContactRefusal(.consent, "the customer has not consented to \(purpose) contact")
+        if purpose != ProactiveContact.servicePurpose, !hasConsent(to: purpose, on: channel) {
+            return ContactRefusal(.consent, "the customer has not consented to \(purpose) contact by \(channel)")
         }
         if isQuiet(atMillis: atMillis) {
             return ContactRefusal(.quietHours, "the contact falls in the customer's quiet hours")
@@ -197,7 +213,9 @@ public enum PreferenceRules {
         switch field {
         case PreferenceFields.allowedChannels: return channelProblem(element)
         case PreferenceFields.consents:
-            guard ContactPurpose(rawValue: element) != nil else {
+            let parts = element.split(separator: "@", maxSplits: 1).map(String.init)
+            if parts.count == 2, let problem = channelProblem(parts[1]) { return problem }
+            guard let purpose = parts.first, ContactPurpose(rawValue: purpose) != nil else {
                 return
                     "\(element) is not a purpose: \(ContactPurpose.allCases.map(\.rawValue).joined(separator: ", "))"
             }
@@ -223,8 +241,14 @@ public struct PreferencesChange: Sendable {
     /// `.some(nil)` removes the quiet hours.
     public var quietHours: (start: Int, end: Int)??
     public var timeZone: String?
+    /// Purposes consented to, or withdrawn, on ``consentChannel`` (nil: every channel).
     public var consent: [String] = []
     public var withdraw: [String] = []
+    public var consentChannel: String?
+    public var consentBasis = "consent"
+    public var consentHow = "app"
+    /// When, by the device's clock.
+    public var atMillis: Int64 = 0
 
     public init() {}
 
@@ -264,9 +288,7 @@ extension Editor {
                 throw CaseIntentError(.malformed, problem)
             }
         }
-        let adds =
-            change.allow.map { (PreferenceFields.allowedChannels, $0) }
-            + change.consent.map { (PreferenceFields.consents, $0) }
+        let adds = change.allow.map { (PreferenceFields.allowedChannels, $0) }
         for (field, element) in adds {
             if let problem = PreferenceRules.problem(adding: element, to: field) {
                 throw CaseIntentError(.malformed, problem)
@@ -275,6 +297,130 @@ extension Editor {
         for (field, value) in writes { try write(value, to: field, of: key) }
         for (field, element) in adds { try add(element, to: field, of: key) }
         for channel in change.deny { try remove(channel, from: PreferenceFields.allowedChannels, of: key) }
-        for purpose in change.withdraw { try remove(purpose, from: PreferenceFields.consents, of: key) }
+        for (purposes, given) in [(change.consent, true), (change.withdraw, false)] {
+            for purpose in purposes {
+                try recordConsent(
+                    ConsentEntry(
+                        purpose: purpose, channel: change.consentChannel.map(Channel.init), given: given,
+                        basis: change.consentBasis, how: change.consentHow, atMillis: change.atMillis),
+                    of: customer)
+            }
+        }
+    }
+}
+
+/// Consent given or withdrawn (a `consent` entry of the preferences' ``PreferenceFields/consentLog``):
+/// for which purpose, on which channel (none: every channel), when, how and on which legal basis.
+public struct ConsentEntry: TimelineEntry {
+    public static let kind = "consent"
+    /// The legal bases consent may rest on.
+    public static let bases: Set<String> = ["consent", "contract", "legitimateInterest", "legalObligation"]
+    /// How it was given or withdrawn.
+    public static let ways: Set<String> = ["app", "web", "phone", "email", "letter", "inPerson"]
+
+    public var purpose: String
+    public var channel: Channel?
+    public var given: Bool
+    public var basis: String
+    public var how: String
+    public var atMillis: Int64
+    /// Who recorded it (set when read from the log).
+    public var author: Author?
+
+    public init(
+        purpose: String, channel: Channel?, given: Bool, basis: String = "consent", how: String, atMillis: Int64
+    ) {
+        self.purpose = purpose
+        self.channel = channel
+        self.given = given
+        self.basis = basis
+        self.how = how
+        self.atMillis = atMillis
+    }
+
+    public init?(_ entry: LogEntry) {
+        guard entry.kind == Self.kind else { return nil }
+        self.init(payload: entry.payload, stampMillis: Int64(entry.stamp.hlc.millis))
+        author = entry.author
+    }
+
+    /// The consent a payload describes, if it names a purpose and whether it is given.
+    public init?(payload: [String: Value], stampMillis: Int64 = 0) {
+        guard let purpose = payload["purpose"]?.stringValue, let given = payload["given"]?.boolValue else {
+            return nil
+        }
+        self.init(
+            purpose: purpose, channel: payload["channel"]?.stringValue.map(Channel.init), given: given,
+            basis: payload["basis"]?.stringValue ?? "consent", how: payload["how"]?.stringValue ?? "app",
+            atMillis: payload["at"]?.intValue ?? stampMillis)
+    }
+
+    public var payload: [String: Value] {
+        var payload: [String: Value] = [
+            "purpose": .string(purpose), "given": .bool(given), "basis": .string(basis), "how": .string(how),
+            "at": .int(atMillis),
+        ]
+        if let channel { payload["channel"] = .string(channel.rawValue) }
+        return payload
+    }
+
+    /// The `consents` set's element for a purpose on a channel (`marketing@email`), or on every
+    /// channel (`marketing`).
+    public static func element(_ purpose: String, _ channel: Channel?) -> String {
+        channel.map { "\(purpose)@\($0.rawValue)" } ?? purpose
+    }
+
+    /// The purpose a `consents` element names.
+    public static func purpose(ofElement element: String) -> String {
+        String(element.split(separator: "@", maxSplits: 1).first ?? "")
+    }
+
+    /// The elements of the `consents` set this entry adds (given) or removes (withdrawn): a
+    /// withdrawal on one channel also withdraws consent given for every channel.
+    public var element: String { Self.element(purpose, channel) }
+
+    /// What is wrong with a consent entry's payload, or `nil`.
+    public static func problem(kind: String, payload: [String: Value]) -> String? {
+        guard kind == Self.kind else { return "the consent log holds consent entries only" }
+        guard let purpose = payload["purpose"]?.stringValue, let known = ContactPurpose(rawValue: purpose) else {
+            return "a consent names a purpose: \(ContactPurpose.allCases.map(\.rawValue).joined(separator: ", "))"
+        }
+        if known == .service { return "contact about the customer's own cases needs no consent" }
+        guard payload["given"]?.boolValue != nil, payload["at"]?.intValue != nil else {
+            return "a consent says whether it is given and when (at, ms since 1970)"
+        }
+        guard let basis = payload["basis"]?.stringValue, bases.contains(basis) else {
+            return "a consent's legal basis is one of \(bases.sorted().joined(separator: ", "))"
+        }
+        guard let how = payload["how"]?.stringValue, ways.contains(how) else {
+            return "a consent says how it was given: \(ways.sorted().joined(separator: ", "))"
+        }
+        if let channel = payload["channel"] { return PreferenceRules.channelProblem(channel.stringValue) }
+        return nil
+    }
+}
+
+extension Editor {
+    /// Records consent given or withdrawn (the customer, or a supervisor who took it by phone or
+    /// letter), checked as the server checks it: the entry in the log (when, how, basis) and the
+    /// `consents` set it changes, in one change set.
+    @discardableResult
+    public mutating func recordConsent(_ consent: ConsentEntry, of customer: PrincipalID) throws -> EntryID {
+        guard author.principal == customer || author.role == .supervisor else {
+            throw CaseIntentError(.outOfScope, "only the customer (or a supervisor) records their consent")
+        }
+        if let problem = ConsentEntry.problem(kind: ConsentEntry.kind, payload: consent.payload) {
+            throw CaseIntentError(.malformed, problem)
+        }
+        let key = RecordKey(type: .preferences, id: RecordID(customer.rawValue))
+        if consent.given {
+            try add(consent.element, to: PreferenceFields.consents, of: key)
+        } else {
+            let held = try record(key)?.set(PreferenceFields.consents)?.elements ?? []
+            for element in [consent.element, consent.purpose] where held.contains(element) {
+                try remove(element, from: PreferenceFields.consents, of: key)
+            }
+        }
+        return try append(ConsentEntry.kind, to: PreferenceFields.consentLog, of: key, payload: consent.payload)
     }
 }

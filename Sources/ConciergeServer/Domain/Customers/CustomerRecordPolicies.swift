@@ -84,8 +84,21 @@ struct ProfilePolicy: CustomerOwnedPolicy {
 struct PreferencesPolicy: CustomerOwnedPolicy {
     let type = RecordType.preferences
 
+    /// A consent entry must describe what the set does to the `consents` set: given, the set holds
+    /// its element afterwards; withdrawn, it holds neither its element nor the purpose alone.
+    static func disagreement(_ entry: NewEntry, _ write: RecordWrite) -> String? {
+        guard let consent = ConsentEntry(payload: entry.payload) else { return nil }
+        let after = write.after.set(PreferenceFields.consents)
+        let holds = after?.contains(consent.element) == true
+        if consent.given ? !holds : (holds || after?.contains(consent.purpose) == true) {
+            return "a consent entry comes with the change to consents it records (\(consent.element))"
+        }
+        return nil
+    }
+
     /// As every record a customer owns, and each value of its shape (``PreferenceRules``): known
-    /// channels and purposes, quiet hours that are a time range, an IANA time zone.
+    /// channels and purposes, quiet hours that are a time range, an IANA time zone; each consent
+    /// entry with its purpose, legal basis, how and when (``ConsentEntry``).
     func authorize(_ write: RecordWrite) throws(SyncError) {
         try authorizeOwned(write)
         for change in write.changes {
@@ -93,6 +106,9 @@ struct PreferencesPolicy: CustomerOwnedPolicy {
             switch change {
             case .write(let field, let value, _, _, _, _): problem = PreferenceRules.problem(writing: value, to: field)
             case .add(let field, let element, _): problem = PreferenceRules.problem(adding: element, to: field)
+            case .append(PreferenceFields.consentLog, let entry):
+                problem =
+                    ConsentEntry.problem(kind: entry.kind, payload: entry.payload) ?? Self.disagreement(entry, write)
             default: problem = nil
             }
             if let problem { throw SyncError(.malformed, problem) }
