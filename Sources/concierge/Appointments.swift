@@ -6,7 +6,7 @@ struct AppointmentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "appointment",
         abstract: "Propose time slots (staff); list them; accept or decline them (the customer).",
-        subcommands: [Propose.self, List.self, Accept.self, Decline.self])
+        subcommands: [Propose.self, List.self, Accept.self, Decline.self, Outcome.self])
 
     struct Propose: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -62,13 +62,19 @@ struct AppointmentCommand: AsyncParsableCommand {
                                 "purpose": appointment.purpose.map(Value.string) ?? .null,
                                 "confirmedSlot": appointment.confirmedSlot.map(Value.string) ?? .null,
                                 "declinedSlots": .array(appointment.declinedSlots.map(Value.string)),
+                                "outcome": appointment.outcome.map { .object($0.payload) } ?? .null,
                                 "slots": .array(appointment.slots.map(\.value)),
                             ])
                         }))
             }
             if appointments.isEmpty { print("no appointments proposed") }
             for appointment in appointments {
-                let state = appointment.confirmedSlot.map { "confirmed \($0)" } ?? "open"
+                var state = appointment.confirmedSlot.map { "confirmed \($0)" } ?? "open"
+                if let outcome = appointment.outcome {
+                    state +=
+                        outcome.outcome == .done
+                        ? ", took place" : ", missed by the \(outcome.missedBy?.rawValue ?? "?")"
+                }
                 print("\(appointment.purpose ?? "appointment") \(appointment.proposal.rawValue.prefix(8))  \(state)")
                 for slot in appointment.slots {
                     let mark =
@@ -76,6 +82,48 @@ struct AppointmentCommand: AsyncParsableCommand {
                         ? " (confirmed)" : appointment.declinedSlots.contains(slot.id) ? " (declined)" : ""
                     print("  \(slot.id)  \(ZonedTime.describe(slot, customer: preferences))\(mark)")
                 }
+            }
+        }
+    }
+
+    struct Outcome: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record what became of a confirmed appointment (staff): it took place, or who missed it.")
+        @OptionGroup var home: HomeOptions
+        @OptionGroup var after: SyncOption
+        @Argument var id: String
+        @Flag(help: "It took place.") var done = false
+        @Option(help: "Who missed it: customer or provider.") var missedBy: String?
+        @Option(help: "The proposal (its first characters); default: the case's only confirmed one.")
+        var proposal: String?
+        @Option(help: "A note.") var note: String?
+
+        func validate() throws {
+            guard done != (missedBy != nil) else { throw ValidationError("give --done or --missed-by, one of them") }
+        }
+
+        func run() async throws {
+            try await home.editCase(id, after) { editor, found in
+                let confirmed = found.serviceCase.appointments.filter {
+                    $0.isConfirmed && (proposal.map($0.proposal.rawValue.hasPrefix) ?? true)
+                }
+                guard confirmed.count == 1, let appointment = confirmed.first else {
+                    throw CLIError(
+                        confirmed.isEmpty ? "notFound" : "ambiguousProposal",
+                        confirmed.isEmpty
+                            ? "no confirmed appointment on this case"
+                            : "several confirmed appointments: pick one with --proposal")
+                }
+                let party = try missedBy.map { text in
+                    guard let party = AppointmentOutcomeEntry.Party(rawValue: text) else {
+                        throw CLIError("malformed", "--missed-by is customer or provider")
+                    }
+                    return party
+                }
+                try editor.recordOutcome(
+                    AppointmentOutcomeEntry(
+                        appointment: appointment.proposal, outcome: done ? .done : .missed, missedBy: party, note: note),
+                    on: found.serviceCase)
             }
         }
     }

@@ -60,6 +60,10 @@ func describe(_ entry: LogEntry) -> String {
         }
         return
             "proposes \(Words.withArticle(entry.payload["purpose"]?.stringValue ?? "appointment")): \(slots.joined(separator: ", "))"
+    case EntryKind.appointmentOutcome:
+        guard let outcome = AppointmentOutcomeEntry(entry) else { return "appointment outcome" }
+        return outcome.outcome == .done
+            ? "the appointment took place" : "the appointment was missed by the \(outcome.missedBy?.rawValue ?? "?")"
     case EntryKind.appointmentAnswer:
         return "\(entry.payload["answer"]?.stringValue ?? "answers") slot \(entry.payload["slot"]?.stringValue ?? "?")"
     case EntryKind.delivery:

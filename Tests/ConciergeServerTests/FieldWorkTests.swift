@@ -62,6 +62,18 @@ import Testing
             #expect(shown.output.contains(text), "\(text): \(shown.output)")
         }
         #expect(try await Self.status(ben, id) == "resolved")
+
+        // What became of the visit: staff record it; a customer may not.
+        let byCustomer = try await anna.run("appointment", "outcome", id, "--done")
+        #expect(byCustomer.status != 0 && byCustomer.output.contains("staff record"), "\(byCustomer.output)")
+        let badParty = try await ben.run("appointment", "outcome", id, "--missed-by", "nobody")
+        #expect(badParty.status != 0 && badParty.output.contains("customer or provider"), "\(badParty.output)")
+        #expect(try await ben.run("appointment", "outcome", id, "--done", "--sync").status == 0)
+        let listed = try await anna.run("appointment", "list", id)
+        #expect(!listed.output.contains("took place"))
+        try await anna.run("sync")
+        let afterSync = try await anna.run("appointment", "list", id)
+        #expect(afterSync.output.contains("confirmed s1, took place"), "\(afterSync.output)")
         #expect(try await ben.run("case", "close", id, "--sync").status == 0)
         #expect(try await Self.status(anna, id, sync: true) == "closed")
         await server.stop()
@@ -104,6 +116,13 @@ import Testing
         #expect(try await tom.sync().rejected.isEmpty)
         try await sue.sync()
         #expect(try sue.replica.visibleRecord(key).flatMap(ServiceCase.init)?.status == .resolved)
+        // An outcome names a confirmed appointment of the case, and is staff's.
+        let outcome = AppointmentOutcomeEntry(appointment: "no-such-proposal", outcome: .done)
+        try sue.edit { editor in try editor.append(outcome, to: key) }
+        #expect(try await sue.sync().rejected.first?.error.code == .malformed)
+        try await anna.sync()
+        try anna.edit { editor in try editor.append(outcome, to: key) }
+        #expect(try await anna.sync().rejected.first?.error.code == .forbiddenField)
         await server.stop()
     }
 }

@@ -106,9 +106,80 @@ public struct Appointment: Hashable, Sendable {
     public var supersededAnswers: [EntryID]
     /// Slots the customer declined.
     public var declinedSlots: [String]
+    /// What became of it, once staff recorded it (the latest outcome entry).
+    public var outcome: AppointmentOutcomeEntry? = nil
 
     /// Whether a slot has been confirmed.
     public var isConfirmed: Bool { confirmedSlot != nil }
+}
+
+/// What became of an appointment (``EntryKind/appointmentOutcome``): it took place, or who missed
+/// it. Staff record it; the latest outcome of an appointment counts.
+public struct AppointmentOutcomeEntry: TimelineEntry {
+    public static let kind = EntryKind.appointmentOutcome
+
+    public enum Outcome: String, CaseIterable, Sendable {
+        case done
+        case missed
+    }
+
+    /// Who missed it.
+    public enum Party: String, CaseIterable, Sendable {
+        case customer
+        case provider
+    }
+
+    public var appointment: EntryID
+    public var outcome: Outcome
+    public var missedBy: Party?
+    public var note: String?
+
+    public init(appointment: EntryID, outcome: Outcome, missedBy: Party? = nil, note: String? = nil) {
+        self.appointment = appointment
+        self.outcome = outcome
+        self.missedBy = missedBy
+        self.note = note
+    }
+
+    public init?(_ entry: LogEntry) {
+        guard entry.kind == Self.kind, let appointment = entry.payload["appointment"]?.stringValue,
+            let outcome = entry.payload["outcome"]?.stringValue.flatMap(Outcome.init(rawValue:))
+        else { return nil }
+        self.init(
+            appointment: EntryID(appointment), outcome: outcome,
+            missedBy: entry.payload["missedBy"]?.stringValue.flatMap(Party.init(rawValue:)),
+            note: entry.personal["body"]?.stringValue)
+    }
+
+    public var payload: [String: Value] {
+        var payload: [String: Value] = [
+            "appointment": .string(appointment.rawValue), "outcome": .string(outcome.rawValue),
+        ]
+        if let missedBy { payload["missedBy"] = .string(missedBy.rawValue) }
+        return payload
+    }
+
+    public var personal: [String: Value] { note.map { ["body": .string($0)] } ?? [:] }
+
+    /// What is wrong with an outcome's payload, or `nil`: it names an appointment of the case
+    /// (`proposals`) whose slot is confirmed, `done` or `missed`, and who missed it (only then).
+    public static func problem(payload: [String: Value], proposals: [Appointment]) -> String? {
+        guard let id = payload["appointment"]?.stringValue,
+            let appointment = proposals.first(where: { $0.proposal.rawValue == id })
+        else { return "an outcome names an appointment proposed on this case" }
+        guard appointment.isConfirmed else { return "appointment \(id.prefix(8)) has no confirmed slot yet" }
+        switch payload["outcome"]?.stringValue.flatMap(Outcome.init(rawValue:)) {
+        case .done:
+            if payload["missedBy"] != nil { return "an appointment that took place was not missed" }
+        case .missed:
+            guard payload["missedBy"]?.stringValue.flatMap(Party.init(rawValue:)) != nil else {
+                return "a missed appointment says who missed it: customer or provider"
+            }
+        case nil:
+            return "an outcome is done or missed"
+        }
+        return nil
+    }
 }
 
 extension ServiceCase {
@@ -119,6 +190,10 @@ extension ServiceCase {
         for entry in entries where entry.kind == EntryKind.appointmentAnswer && isByCustomer(entry) {
             guard let proposal = entry.payload["proposal"]?.stringValue else { continue }
             answers[EntryID(proposal), default: []].append(entry)
+        }
+        var outcomes: [String: AppointmentOutcomeEntry] = [:]
+        for entry in entries where entry.kind == EntryKind.appointmentOutcome && entry.author.role.isStaff {
+            if let outcome = AppointmentOutcomeEntry(entry) { outcomes[outcome.appointment.rawValue] = outcome }
         }
         return entries.filter { $0.kind == EntryKind.appointmentProposal }.map { proposal in
             let slots = AppointmentSlot.slots(of: proposal.payload)
@@ -135,7 +210,7 @@ extension ServiceCase {
                 confirmedSlot: winner?.payload["slot"]?.stringValue,
                 confirmingAnswer: winner?.id,
                 supersededAnswers: accepts.dropLast().map(\.id),
-                declinedSlots: declined.sorted(by: utf8Precedes))
+                declinedSlots: declined.sorted(by: utf8Precedes), outcome: outcomes[proposal.id.rawValue])
         }
     }
 }

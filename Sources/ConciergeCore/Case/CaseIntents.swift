@@ -172,6 +172,21 @@ extension Editor {
         try append(AppointmentAnswerEntry(proposal: proposal, slot: slot, answer: answer), to: key)
     }
 
+    /// Records what became of a confirmed appointment (staff): it took place, or who missed it.
+    @discardableResult
+    public mutating func recordOutcome(_ outcome: AppointmentOutcomeEntry, on serviceCase: ServiceCase) throws
+        -> EntryID
+    {
+        guard author.role.isStaff else {
+            throw CaseIntentError(.forbiddenField, "staff record what became of an appointment")
+        }
+        if let problem = AppointmentOutcomeEntry.problem(payload: outcome.payload, proposals: serviceCase.appointments)
+        {
+            throw CaseIntentError(.malformed, problem)
+        }
+        return try append(outcome, to: serviceCase.record.key)
+    }
+
     /// Appends a typed entry to the case's timeline.
     @discardableResult
     public mutating func append(_ entry: some TimelineEntry, to key: RecordKey, id: EntryID? = nil) throws -> EntryID {

@@ -50,6 +50,10 @@ public enum EntryKind {
     public static let appointmentProposal = "appointmentProposal"
     /// `payload`: `proposal` (entry id), `slot` (slot id), `answer` (`accept`/`decline`).
     public static let appointmentAnswer = "appointmentAnswer"
+    /// What became of an appointment (staff): `payload`: `appointment` (proposal entry id),
+    /// `outcome` (`done`/`missed`), `missedBy` (`customer`/`provider`); `personal`: `body`
+    /// (``AppointmentOutcomeEntry``).
+    public static let appointmentOutcome = "appointmentOutcome"
     /// A technician's report on a visit (``VisitReportEntry``). `payload`: `appointment` (proposal
     /// entry id, if any), `solved`, `customerConfirmed`, `parts`; `personal`: `diagnosis`, `done`,
     /// `body` (notes).

@@ -60,6 +60,9 @@ struct CasePolicy: RecordPolicy {
             guard case .append(CaseFields.timeline, let entry) = change else { continue }
             kinds.insert(EntryKind.statusChange)
             if Self.isOutboundMessage(entry) { kinds.insert(EntryKind.message) }
+            if entry.kind == EntryKind.appointmentOutcome {
+                kinds.formUnion([EntryKind.appointmentProposal, EntryKind.appointmentAnswer])
+            }
         }
         return EntryReads(kinds: kinds.isEmpty ? [:] : [CaseFields.timeline: kinds])
     }
@@ -258,6 +261,9 @@ struct CasePolicy: RecordPolicy {
             try authorizeProposal(entry, in: write)
         }
         try FieldWorkChecks.authorize(entry, in: write)
+        if entry.kind == EntryKind.appointmentOutcome {
+            try authorizeOutcome(entry, in: write)
+        }
     }
 
     /// A status change names a known `from` and `to`, its author may make that transition, and its
@@ -289,6 +295,26 @@ struct CasePolicy: RecordPolicy {
             other.value(CaseFields.provider) == write.current.value(CaseFields.provider),
             !CasePolicy().audience(of: other, owner: nil).isDisjoint(with: write.principal.tags)
         else { throw SyncError(.outOfScope, "no case \(id) of this provider in the author's scope to link") }
+    }
+
+    /// An outcome is staff's, and names a confirmed appointment of the case (the case's proposals and
+    /// answers are read whole for it).
+    func authorizeOutcome(_ entry: NewEntry, in write: RecordWrite) throws(SyncError) {
+        guard write.principal.role.isStaff else {
+            throw SyncError(.forbiddenField, "staff record what became of an appointment")
+        }
+        // The view reads only the kinds that were read whole.
+        let entries = [EntryKind.appointmentProposal, EntryKind.appointmentAnswer].flatMap {
+            write.after.entries($0, in: CaseFields.timeline)
+        }
+        var fields = write.after.partial.fields
+        fields[CaseFields.timeline] = Field(
+            state: .log(LogState(entries: Dictionary(uniqueKeysWithValues: entries.map { ($0.id, $0) }))))
+        let partial = Record(key: write.key, fields: fields, deleted: nil, redacted: nil)
+        let proposals = ServiceCase(partial)?.appointments ?? []
+        if let problem = AppointmentOutcomeEntry.problem(payload: entry.payload, proposals: proposals) {
+            throw SyncError(.malformed, problem)
+        }
     }
 
     /// A proposal's slots are well formed and not in the past, and the customer's preferences allow
