@@ -39,7 +39,12 @@ extension Home {
 func describe(_ entry: LogEntry) -> String {
     let body = entry.personal["body"]?.stringValue
     switch entry.kind {
-    case EntryKind.message, EntryKind.note: return body ?? "(erased)"
+    case EntryKind.message:
+        let urgent =
+            entry.payload["overridesQuietHours"] == .bool(true)
+            ? "[urgent, in quiet hours] " : entry.payload["urgent"] == .bool(true) ? "[urgent] " : ""
+        return urgent + (body ?? "(erased)")
+    case EntryKind.note: return body ?? "(erased)"
     case EntryKind.statusChange:
         return "status \(entry.payload["from"]?.stringValue ?? "?") -> \(entry.payload["to"]?.stringValue ?? "?")"
     case EntryKind.handoff:
@@ -239,6 +244,8 @@ struct CaseCommand: AsyncParsableCommand {
         @Option(help: "The channel (app, chat, email, phone, sms, ...).") var channel: String = "app"
         @Option(help: "Why staff write (service, notices, marketing, surveys); outside service it needs consent.")
         var purpose: String?
+        @Flag(help: "An urgent service message: through quiet hours if the provider's policy allows it.")
+        var urgent = false
 
         func run() async throws {
             let text = try MessageText.of(words, "message")
@@ -246,11 +253,15 @@ struct CaseCommand: AsyncParsableCommand {
             let preferences = try found.serviceCase.customer.flatMap { customer in
                 try found.account.replica.visibleRecord(RecordKey(type: .preferences, id: RecordID(customer.rawValue)))
             }
+            let policy = RoutingTable(
+                try found.account.replica.visibleRecord(
+                    RecordKey(type: .routing, id: RecordID(found.account.provider.rawValue))))
             try await home.editCase(found, after) { editor in
                 try editor.reply(
                     on: found.serviceCase, body: text, channel: Channel(channel), purpose: purpose,
                     preferences: preferences.flatMap(ContactPreferences.init),
-                    nowMillis: Int64(Date().timeIntervalSince1970 * 1000))
+                    nowMillis: Int64(Date().timeIntervalSince1970 * 1000), urgent: urgent,
+                    urgentInQuietHours: policy.urgentInQuietHours)
             }
         }
     }

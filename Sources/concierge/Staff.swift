@@ -139,6 +139,7 @@ struct RoutingCommand: AsyncParsableCommand {
                 print("category \(category) -> skill \(table.skillByCategory[category]!)")
             }
             print("widening: \(table.wideningMinutes.map { "after \($0) min" } ?? "never")")
+            print("urgent service messages in quiet hours: \(table.urgentInQuietHours ? "allowed" : "not allowed")")
             print("waiting: \(waiting.count)")
             for (id, since) in waiting {
                 print("  \(id.prefix(8))  since \(Output.time(millis: UInt64(max(0, since))))")
@@ -154,6 +155,8 @@ struct RoutingCommand: AsyncParsableCommand {
         var category: [String] = []
         @Option(help: "Minutes a case waits for its skill before anyone available may take it (\"never\" to stop).")
         var widenAfter: String?
+        @Option(help: "Whether urgent service messages may go through customers' quiet hours: allow or deny.")
+        var urgentInQuietHours: String?
 
         func run() async throws {
             let account = try home.home().account(home.account)
@@ -175,9 +178,18 @@ struct RoutingCommand: AsyncParsableCommand {
                     throw CLIError("malformed", "--widen-after is a number of minutes, or never")
                 }
             }
+            var urgent: Bool?
+            if let urgentInQuietHours {
+                guard ["allow", "deny"].contains(urgentInQuietHours) else {
+                    throw CLIError("malformed", "--urgent-in-quiet-hours is allow or deny")
+                }
+                urgent = urgentInQuietHours == "allow"
+            }
             let set = try CLIError.from {
                 try account.replica.edit { editor in
-                    try editor.setRouting(of: account.provider, skillByCategory: table, wideningMinutes: widening)
+                    try editor.setRouting(
+                        of: account.provider, skillByCategory: table, wideningMinutes: widening,
+                        urgentInQuietHours: urgent)
                 }
             }
             await after.after(account, changed: set)

@@ -68,3 +68,82 @@ import Testing
         await server.stop()
     }
 }
+
+/// Urgent service messages and quiet hours: through them only when the provider's policy says so,
+/// and the entry says it; the server checks it on both engines. The quiet hours are the two hours
+/// around now (in UTC), so the test means the same at any time of day.
+@Suite struct UrgentContactTests {
+    static func quietAroundNow() -> (start: Int, end: Int) {
+        let minute = Int(Date().timeIntervalSince1970 / 60) % 1440
+        return ((minute - 60 + 1440) % 1440, (minute + 60) % 1440)
+    }
+
+    @Test func urgentMessagesGoThroughQuietHoursOnlyByPolicy() async throws {
+        let server = try await TestServer.start()
+        try await server.seed()
+        let anna = try await CLITests.enrolled("anna", on: server)
+        let ben = try await CLITests.enrolled("ben", on: server)
+        let sue = try await CLITests.enrolled("sue", on: server)
+        let quiet = Self.quietAroundNow()
+        let window = String(
+            format: "%02d:%02d-%02d:%02d", quiet.start / 60, quiet.start % 60, quiet.end / 60, quiet.end % 60)
+        #expect(try await anna.run("prefs", "--quiet", window, "--time-zone", "UTC", "--sync").status == 0)
+        let id = try await anna.openCase("--subject", "Outage", "--message", "no signal")
+        try await ben.run("sync")
+
+        let plain = try await ben.run("case", "reply", id, "Engineers on site", "--channel", "sms")
+        #expect(plain.status != 0 && plain.output.contains("quietHours"), "\(plain.output)")
+        let urgentDenied = try await ben.run("case", "reply", id, "Engineers on site", "--channel", "sms", "--urgent")
+        #expect(urgentDenied.status != 0 && urgentDenied.output.contains("quietHours"), "\(urgentDenied.output)")
+        let urgentMarketing = try await ben.run(
+            "case", "reply", id, "Offer", "--channel", "sms", "--urgent", "--purpose", "marketing")
+        #expect(urgentMarketing.status != 0 && urgentMarketing.output.contains("service messages are urgent"))
+
+        #expect(try await sue.run("routing", "set", "--urgent-in-quiet-hours", "allow", "--sync").status == 0)
+        try await ben.run("sync")
+        let urgent = try await ben.run(
+            "case", "reply", id, "Engineers on site", "--channel", "sms", "--urgent", "--sync")
+        #expect(urgent.status == 0 && urgent.output.contains("pushed 1"), "\(urgent.output)")
+        try await anna.run("sync")
+        let shown = try await anna.run("case", "show", id)
+        #expect(shown.output.contains("[urgent, in quiet hours] Engineers on site"), "\(shown.output)")
+        await server.stop()
+    }
+
+    @Test(arguments: Engine.allCases) func theServerHoldsThePolicy(engine: Engine) async throws {
+        let server = try await TestServer.start(engine: engine)
+        try await server.seed()
+        let anna = try await server.device("anna")
+        let ben = try await server.device("ben")
+        let sue = try await server.device("sue")
+        let quiet = Self.quietAroundNow()
+        var key = RecordKey(type: .serviceCase, id: "")
+        try anna.edit { editor in
+            key = try editor.openCase(NewCaseIntent(provider: "acme", subject: "Outage"))
+            let preferences = RecordKey(type: .preferences, id: "anna")
+            try editor.write(
+                .object(["start": .int(Int64(quiet.start)), "end": .int(Int64(quiet.end))]),
+                to: PreferenceFields.quietHours, of: preferences)
+        }
+        #expect(try await anna.sync().rejected.isEmpty)
+        try await ben.sync()
+        func send(purpose: String? = nil) async throws -> SyncError? {
+            var entry = MessageEntry(channel: .sms, direction: MessageDirection.outbound, purpose: purpose, body: "x")
+            entry.urgent = true
+            try ben.edit { editor in try editor.append(entry, to: key) }
+            return try await ben.sync().rejected.first?.error
+        }
+        #expect(try await send()?.code == .contactNotAllowed)
+        try sue.edit { editor in try editor.setRouting(of: "acme", urgentInQuietHours: true) }
+        #expect(try await sue.sync().rejected.isEmpty)
+        #expect(try await send(purpose: "marketing")?.code == .malformed)
+        #expect(try await send() == nil)
+        // Only supervisors set the policy.
+        try ben.edit { editor in
+            try editor.write(
+                .bool(false), to: RoutingFields.urgentInQuietHours, of: RecordKey(type: .routing, id: "acme"))
+        }
+        #expect(try await ben.sync().rejected.first?.error.code == .forbiddenField)
+        await server.stop()
+    }
+}

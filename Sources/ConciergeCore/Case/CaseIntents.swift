@@ -45,22 +45,41 @@ extension Editor {
     /// - Parameters:
     ///   - preferences: the customer's preferences as this replica holds them (`nil`: none).
     ///   - nowMillis: the time of sending, in milliseconds since 1970.
+    ///   - urgent: an urgent service message, which may go through quiet hours when
+    ///     `urgentInQuietHours` (the provider's policy, as this replica holds it) says so; the
+    ///     entry then records that it did.
     @discardableResult
     public mutating func reply(
         on serviceCase: ServiceCase, body: String, channel: Channel = .app, purpose: String? = nil,
-        preferences: ContactPreferences?, nowMillis: Int64
+        preferences: ContactPreferences?, nowMillis: Int64, urgent: Bool = false, urgentInQuietHours: Bool = false
     ) throws -> EntryID {
         let outbound = author.role != .customer && author.role != .integration
+        let given = purpose
+        let purpose = purpose ?? ProactiveContact.servicePurpose
+        if urgent, !outbound || purpose != ProactiveContact.servicePurpose {
+            throw CaseIntentError(.malformed, "only staff's service messages are urgent")
+        }
+        var overrides = false
         if outbound,
             ProactiveContact.isProactive(
                 channel: channel, atMillis: nowMillis,
-                customerMessages: serviceCase.timeline.filter(serviceCase.isCustomerMessage)),
-            let refusal = ProactiveContact.refusal(
-                preferences, channel: channel, purpose: purpose ?? ProactiveContact.servicePurpose, atMillis: nowMillis)
+                customerMessages: serviceCase.timeline.filter(serviceCase.isCustomerMessage))
         {
-            throw CaseIntentError(.contactNotAllowed, "\(refusal.rule): \(refusal.message)")
+            let overriding = urgent && urgentInQuietHours
+            if let refusal = ProactiveContact.refusal(
+                preferences, channel: channel, purpose: purpose, atMillis: nowMillis, ignoringQuietHours: overriding)
+            {
+                throw CaseIntentError(.contactNotAllowed, "\(refusal.rule): \(refusal.message)")
+            }
+            overrides = overriding && preferences?.isQuiet(atMillis: nowMillis) == true
         }
-        return try reply(on: serviceCase.record.key, body: body, channel: channel, purpose: purpose)
+        var entry = MessageEntry(channel: channel, direction: MessageDirection.outbound, purpose: given, body: body)
+        if outbound {
+            entry.urgent = urgent
+            entry.overridesQuietHours = overrides
+            return try append(entry, to: serviceCase.record.key)
+        }
+        return try reply(on: serviceCase.record.key, body: body, channel: channel)
     }
 
     /// Notes that the conversation moved to another channel (a chat becoming a call), on the same
@@ -270,6 +289,11 @@ public struct MessageEntry: TimelineEntry {
     /// When it happened on its channel (milliseconds since 1970), when that is not when it was
     /// written down: a call taken in after it ended.
     public var occurredAt: Int64?
+    /// An urgent service message (an outage at the customer's address): it may go through the
+    /// customer's quiet hours when the provider's policy lets it (``RoutingFields/urgentInQuietHours``).
+    public var urgent = false
+    /// Set when an urgent message was sent in the customer's quiet hours: the entry records that.
+    public var overridesQuietHours = false
 
     /// Who sent a message taken in from a channel, and what the identity rests on: the contact
     /// point it came from (`from`, personal) and whether that point is verified for the customer.
@@ -332,6 +356,8 @@ public struct MessageEntry: TimelineEntry {
         var payload: [String: Value] = ["channel": .string(channel.rawValue), "direction": .string(direction)]
         if let purpose { payload["purpose"] = .string(purpose) }
         if let occurredAt { payload["occurredAt"] = .int(occurredAt) }
+        if urgent { payload["urgent"] = .bool(true) }
+        if overridesQuietHours { payload["overridesQuietHours"] = .bool(true) }
         if let sender {
             payload["sender"] = .object([
                 "kind": .string(sender.point.kind.rawValue), "verified": .bool(sender.verified),

@@ -88,14 +88,18 @@ public struct ContactPreferences: Hashable, Sendable {
 
     /// The rule that refuses a proactive contact, or `nil` when every rule allows it (see
     /// ``refusal(channel:purpose:atMillis:)``).
-    public func check(channel: Channel, purpose: String, atMillis: Int64) -> ContactRefusal? {
+    /// - Parameter ignoringQuietHours: an urgent service message the provider's policy lets through
+    ///   quiet hours.
+    public func check(channel: Channel, purpose: String, atMillis: Int64, ignoringQuietHours: Bool = false)
+        -> ContactRefusal?
+    {
         if let allowed = allowedChannels, !allowed.contains(channel) {
             return ContactRefusal(.channelAllowed, "the customer does not allow contact by \(channel)")
         }
         if purpose != ProactiveContact.servicePurpose, !hasConsent(to: purpose, on: channel) {
             return ContactRefusal(.consent, "the customer has not consented to \(purpose) contact by \(channel)")
         }
-        if isQuiet(atMillis: atMillis) {
+        if !ignoringQuietHours, isQuiet(atMillis: atMillis) {
             return ContactRefusal(.quietHours, "the contact falls in the customer's quiet hours")
         }
         return nil
@@ -152,10 +156,14 @@ public enum ProactiveContact {
 
     /// Why the customer's preferences refuse a proactive contact, or `nil` when they allow it. With
     /// no preferences recorded every channel is allowed at any time, and only `service` contact is.
-    public static func refusal(_ preferences: ContactPreferences?, channel: Channel, purpose: String, atMillis: Int64)
-        -> ContactRefusal?
-    {
-        if let preferences { return preferences.check(channel: channel, purpose: purpose, atMillis: atMillis) }
+    public static func refusal(
+        _ preferences: ContactPreferences?, channel: Channel, purpose: String, atMillis: Int64,
+        ignoringQuietHours: Bool = false
+    ) -> ContactRefusal? {
+        if let preferences {
+            return preferences.check(
+                channel: channel, purpose: purpose, atMillis: atMillis, ignoringQuietHours: ignoringQuietHours)
+        }
         guard purpose == servicePurpose else {
             return ContactRefusal(.consent, "the customer has not consented to \(purpose) contact")
         }

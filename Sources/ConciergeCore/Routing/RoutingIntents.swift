@@ -54,7 +54,8 @@ extension Editor {
     /// Changes the provider's routing table (supervisors): which skill each category needs, and
     /// after how many minutes a waiting case may go to anyone available.
     public mutating func setRouting(
-        of provider: ProviderID, skillByCategory: [String: String?] = [:], wideningMinutes: Int?? = nil
+        of provider: ProviderID, skillByCategory: [String: String?] = [:], wideningMinutes: Int?? = nil,
+        urgentInQuietHours: Bool? = nil
     ) throws {
         guard author.role == .supervisor else {
             throw CaseIntentError(.forbiddenField, "supervisors manage the routing table")
@@ -70,6 +71,9 @@ extension Editor {
                 throw CaseIntentError(.malformed, "the widening time is a number of minutes, 0 or more")
             }
             try write(wideningMinutes.map { .int(Int64($0)) } ?? .null, to: RoutingFields.wideningMinutes, of: key)
+        }
+        if let urgentInQuietHours {
+            try write(.bool(urgentInQuietHours), to: RoutingFields.urgentInQuietHours, of: key)
         }
     }
 

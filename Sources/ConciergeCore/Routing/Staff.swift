@@ -108,12 +108,19 @@ public enum RoutingFields {
     /// Cases nobody could take yet, with since when they wait: `{"<case id>": millis}`.
     public static let waiting = "waiting"
 
+    /// The provider's policy: whether urgent service messages may go through a customer's quiet
+    /// hours (true), or never (false, the default).
+    public static let urgentInQuietHours = "urgentInQuietHours"
+
     /// Every field.
-    public static let all = [skillByCategory, wideningMinutes, roster, waiting]
+    public static let all = [skillByCategory, wideningMinutes, roster, waiting, urgentInQuietHours]
 
     public static let schema = RecordSchema(
         type: .routing,
-        fields: [skillByCategory: .register, wideningMinutes: .register, roster: .register, waiting: .register])
+        fields: [
+            skillByCategory: .register, wideningMinutes: .register, roster: .register, waiting: .register,
+            urgentInQuietHours: .register,
+        ])
 }
 
 /// A view of a `staff` record.
@@ -265,6 +272,8 @@ public struct RoutingTable: Hashable, Sendable {
 
     public var skillByCategory: [String: String]
     public var wideningMinutes: Int?
+    /// Whether urgent service messages may go through quiet hours.
+    public var urgentInQuietHours: Bool
     public var roster: [String: Entry]
     public var waiting: [String: Int64]
 
@@ -272,6 +281,7 @@ public struct RoutingTable: Hashable, Sendable {
         skillByCategory = (record?.value(RoutingFields.skillByCategory)?.objectValue ?? [:]).compactMapValues(
             \.stringValue)
         wideningMinutes = record?.value(RoutingFields.wideningMinutes)?.intValue.map(Int.init)
+        urgentInQuietHours = record?.value(RoutingFields.urgentInQuietHours)?.boolValue ?? false
         roster = (record?.value(RoutingFields.roster)?.objectValue ?? [:]).mapValues(Entry.init)
         waiting = (record?.value(RoutingFields.waiting)?.objectValue ?? [:]).compactMapValues(\.intValue)
     }

@@ -77,6 +77,11 @@ struct CasePolicy: RecordPolicy {
         }) {
             keys.append(RecordKey(type: .preferences, id: RecordID(customer)))
         }
+        if write.appended.contains(where: { $0.entry.payload["urgent"] != nil }),
+            let provider = write.current.value(CaseFields.provider)?.stringValue
+        {
+            keys.append(RecordKey(type: .routing, id: RecordID(provider)))
+        }
         for change in write.changes {
             if case .add(CaseFields.links, let element, _) = change {
                 keys.append(RecordKey(type: .serviceCase, id: RecordID(element)))
@@ -343,6 +348,19 @@ struct CasePolicy: RecordPolicy {
     /// preferences must allow its channel, their consent must cover its purpose, and it must fall
     /// outside their quiet hours (``ProactiveContact``).
     func authorizeOutbound(_ entry: NewEntry, in write: RecordWrite) throws(SyncError) {
+        for member in ["urgent", "overridesQuietHours"] where entry.payload[member] != nil {
+            guard entry.payload[member] == .bool(true) else {
+                throw SyncError(.malformed, "\(member) is true or absent")
+            }
+        }
+        if entry.payload["urgent"] != nil,
+            entry.payload["purpose"].map({ $0 != .string(ProactiveContact.servicePurpose) }) ?? false
+        {
+            throw SyncError(.malformed, "only service messages are urgent")
+        }
+        if entry.payload["overridesQuietHours"] != nil, entry.payload["urgent"] == nil {
+            throw SyncError(.malformed, "only an urgent message overrides quiet hours")
+        }
         guard let customer = write.current.value(CaseFields.customer)?.stringValue else { return }
         let channel = Channel(entry.payload["channel"]?.stringValue ?? Channel.app.rawValue)
         let at = Int64(write.serverMillis)
@@ -356,7 +374,15 @@ struct CasePolicy: RecordPolicy {
         let preferences = write.related[RecordKey(type: .preferences, id: RecordID(customer))].flatMap(
             ContactPreferences.init)
         let purpose = entry.payload["purpose"]?.stringValue ?? ProactiveContact.servicePurpose
-        if let refusal = ProactiveContact.refusal(preferences, channel: channel, purpose: purpose, atMillis: at) {
+        // An urgent service message goes through quiet hours when the provider's policy says so.
+        let urgent = entry.payload["urgent"] == .bool(true)
+        let overriding =
+            urgent
+            && RoutingTable(write.related[RecordKey(type: .routing, id: RecordID(write.principal.provider.rawValue))])
+                .urgentInQuietHours
+        if let refusal = ProactiveContact.refusal(
+            preferences, channel: channel, purpose: purpose, atMillis: at, ignoringQuietHours: overriding)
+        {
             throw SyncError(.contactNotAllowed, "\(refusal.rule): \(refusal.message)")
         }
     }

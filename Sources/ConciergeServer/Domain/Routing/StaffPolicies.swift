@@ -128,7 +128,9 @@ struct ContinuityPolicy: RecordPolicy {
 struct RoutingPolicy: RecordPolicy {
     let type = RecordType.routing
     let audienceFields: Set<String> = []
-    static let supervisorFields: Set<String> = [RoutingFields.skillByCategory, RoutingFields.wideningMinutes]
+    static let supervisorFields: Set<String> = [
+        RoutingFields.skillByCategory, RoutingFields.wideningMinutes, RoutingFields.urgentInQuietHours,
+    ]
 
     func audience(of record: Record, owner: Principal?) -> Set<String> {
         let provider = ProviderID(record.id.rawValue)
@@ -145,9 +147,13 @@ struct RoutingPolicy: RecordPolicy {
         for change in write.changes {
             guard case .write(let field, let value, _, _, _, _) = change, Self.supervisorFields.contains(field) else {
                 throw SyncError(
-                    .forbiddenField, "supervisors write skillByCategory and wideningMinutes; the server keeps the rest")
+                    .forbiddenField,
+                    "supervisors write skillByCategory, wideningMinutes and urgentInQuietHours; the server keeps the rest"
+                )
             }
             switch field {
+            case RoutingFields.urgentInQuietHours:
+                guard value.boolValue != nil else { throw SyncError(.malformed, "urgentInQuietHours is true or false") }
             case RoutingFields.skillByCategory:
                 guard value.objectValue?.values.allSatisfy({ $0.stringValue != nil }) == true else {
                     throw SyncError(.malformed, "skillByCategory maps categories to skills")
