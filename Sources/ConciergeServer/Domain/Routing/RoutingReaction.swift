@@ -9,9 +9,8 @@ import Synchronization
 ///   take it: it waits in the routing record's `waiting` list.
 /// - Whenever a case's assignee, status or existence changes, the workloads of the people
 ///   concerned follow (their `openCases`, and the customer's `continuity`); when that frees
-///   capacity, or a staff
-///   member's directory entry changes (on shift, more capacity, a new skill), the oldest waiting
-///   cases are tried again (at most ``drainLimit`` at a time).
+///   capacity, or a staff member's directory entry changes (on shift, more capacity, a new
+///   skill), the oldest waiting cases are tried again (at most ``drainLimit`` at a time).
 /// - A staff record's change is copied into the routing record's roster, which routing reads.
 ///
 /// A provider with no directory (an empty roster) is not routed: its cases wait for staff to
