@@ -74,31 +74,29 @@ struct VisitCommand: AsyncParsableCommand {
     struct CheckIn: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "checkin", abstract: "Note that you arrived on site (now, by this device's clock).")
-        @OptionGroup var home: HomeOptions
-        @OptionGroup var after: SyncOption
-        @Argument var id: String
+        @OptionGroup var stamp: StampOptions
 
-        func run() async throws {
-            try await home.editCase(id, after) { editor, found in
-                try editor.checkIn(
-                    found.serviceCase, appointment: found.serviceCase.confirmedVisits.last?.appointment.proposal,
-                    atMillis: nowMillis())
-            }
-        }
+        func run() async throws { try await stamp.record(VisitStampEntry.checkIn) }
     }
 
     struct CheckOut: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "checkout", abstract: "Note that you left the site.")
+        @OptionGroup var stamp: StampOptions
+
+        func run() async throws { try await stamp.record(VisitStampEntry.checkOut) }
+    }
+
+    /// What check-in and check-out take: the case, on its last confirmed visit, now.
+    struct StampOptions: ParsableArguments {
         @OptionGroup var home: HomeOptions
         @OptionGroup var after: SyncOption
         @Argument var id: String
 
-        func run() async throws {
+        func record(_ make: @escaping (EntryID?, Int64) -> VisitStampEntry) async throws {
             try await home.editCase(id, after) { editor, found in
-                try editor.checkOut(
-                    found.serviceCase, appointment: found.serviceCase.confirmedVisits.last?.appointment.proposal,
-                    atMillis: nowMillis())
+                let visit = found.serviceCase.confirmedVisits.last?.appointment.proposal
+                try editor.stampVisit(make(visit, nowMillis()), on: found.serviceCase)
             }
         }
     }

@@ -134,6 +134,11 @@ import Testing
             return try await ben.sync().rejected.first?.error
         }
         #expect(try await send()?.code == .contactNotAllowed)
+        // An entry claiming the override is checked against the policy, not taken on trust.
+        var claim = MessageEntry(channel: .sms, direction: MessageDirection.outbound, body: "x")
+        (claim.urgent, claim.overridesQuietHours) = (true, true)
+        try ben.edit { editor in try editor.append(claim, to: key) }
+        #expect(try await ben.sync().rejected.first?.error.code == .contactNotAllowed)
         try sue.edit { editor in try editor.setRouting(of: "acme", urgentInQuietHours: true) }
         #expect(try await sue.sync().rejected.isEmpty)
         #expect(try await send(purpose: "marketing")?.code == .malformed)

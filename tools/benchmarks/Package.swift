@@ -47,16 +47,17 @@ let package = Package(
         .executableTarget(
             name: "routing-bench",
             dependencies: [
-                "BenchSupport",
+                "BenchSupport", "BenchStore",
                 .product(name: "ConciergeCore", package: "main"),
                 .product(name: "ConciergeServer", package: "main"),
             ]
         ),
         .target(name: "BenchSupport", dependencies: [.product(name: "ConciergeCore", package: "main")]),
+        .target(name: "BenchStore", dependencies: [.product(name: "ConciergeServer", package: "main")]),
         .executableTarget(
             name: "store-bench",
             dependencies: [
-                "BenchSupport",
+                "BenchSupport", "BenchStore",
                 .product(name: "ConciergeCore", package: "main"),
                 .product(name: "ConciergeServer", package: "main"),
             ]

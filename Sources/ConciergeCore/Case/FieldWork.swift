@@ -78,7 +78,15 @@ public struct VisitStampEntry: Hashable, Sendable {
     public var appointment: EntryID?
     public var atMillis: Int64
 
-    public init(kind: String, appointment: EntryID?, atMillis: Int64) {
+    public static func checkIn(appointment: EntryID?, atMillis: Int64) -> VisitStampEntry {
+        VisitStampEntry(kind: EntryKind.checkIn, appointment: appointment, atMillis: atMillis)
+    }
+
+    public static func checkOut(appointment: EntryID?, atMillis: Int64) -> VisitStampEntry {
+        VisitStampEntry(kind: EntryKind.checkOut, appointment: appointment, atMillis: atMillis)
+    }
+
+    init(kind: String, appointment: EntryID?, atMillis: Int64) {
         self.kind = kind
         self.appointment = appointment
         self.atMillis = atMillis
@@ -103,25 +111,11 @@ extension Editor {
         }
     }
 
-    /// Notes the arrival on site (now, by this device's clock).
+    /// Notes an arrival on site or a departure (``VisitStampEntry``), with this device's time.
     @discardableResult
-    public mutating func checkIn(_ serviceCase: ServiceCase, appointment: EntryID?, atMillis: Int64) throws -> EntryID {
+    public mutating func stampVisit(_ stamp: VisitStampEntry, on serviceCase: ServiceCase) throws -> EntryID {
         try requireAssignedTechnician(serviceCase)
-        return try append(
-            EntryKind.checkIn, to: CaseFields.timeline, of: serviceCase.record.key, id: nil,
-            payload: VisitStampEntry(kind: EntryKind.checkIn, appointment: appointment, atMillis: atMillis).payload,
-            personal: [:])
-    }
-
-    /// Notes the departure from site.
-    @discardableResult
-    public mutating func checkOut(_ serviceCase: ServiceCase, appointment: EntryID?, atMillis: Int64) throws -> EntryID
-    {
-        try requireAssignedTechnician(serviceCase)
-        return try append(
-            EntryKind.checkOut, to: CaseFields.timeline, of: serviceCase.record.key, id: nil,
-            payload: VisitStampEntry(kind: EntryKind.checkOut, appointment: appointment, atMillis: atMillis).payload,
-            personal: [:])
+        return try append(stamp.kind, to: CaseFields.timeline, of: serviceCase.record.key, payload: stamp.payload)
     }
 
     /// Reports on a visit; a report that says the problem is solved moves the case to `resolved`

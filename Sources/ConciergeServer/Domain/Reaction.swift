@@ -3,11 +3,12 @@ import Foundation
 import Synchronization
 
 /// A change the server derives while it accepts a push, inside the same transaction: today the
-/// follow-up case; next automatic assignment, reminders due, SLA breaches. The derived set is
-/// written by the server's own replica id (``ServerIdentity``) and appended to the change log right
-/// after the set that caused it, with its audience and enter and leave events like any set. It is
-/// not run through the policies' `authorize` (the server is no principal of a provider): a
-/// reaction keeps to what the rules allow by construction.
+/// follow-up case, automatic assignment (``RoutingReaction``), a case resolved by a solved visit
+/// report; next reminders due, SLA breaches. The derived set is written by the server's own
+/// replica id (``ServerIdentity``) and appended to the change log right after the set that caused
+/// it, with its audience and enter and leave events like any set, and is reacted to in turn (a few
+/// sets deep). It is not run through the policies' `authorize` (the server is no principal of a
+/// provider): a reaction keeps to what the rules allow by construction.
 ///
 /// Effects outside the database (deliveries, webhooks, a search index) are not reactions: they
 /// follow the change log after the commit.

@@ -361,6 +361,16 @@ struct CasePolicy: RecordPolicy {
         if entry.payload["overridesQuietHours"] != nil, entry.payload["urgent"] == nil {
             throw SyncError(.malformed, "only an urgent message overrides quiet hours")
         }
+        // An urgent service message goes through quiet hours when the provider's policy says so;
+        // an entry that says it did is checked against the policy, not taken on trust.
+        let overriding =
+            entry.payload["urgent"] != nil
+            && RoutingTable(write.related[RecordKey(type: .routing, id: RecordID(write.principal.provider.rawValue))])
+                .urgentInQuietHours
+        if entry.payload["overridesQuietHours"] != nil, !overriding {
+            throw SyncError(
+                .contactNotAllowed, "quietHours: the provider does not let urgent messages through quiet hours")
+        }
         guard let customer = write.current.value(CaseFields.customer)?.stringValue else { return }
         let channel = Channel(entry.payload["channel"]?.stringValue ?? Channel.app.rawValue)
         let at = Int64(write.serverMillis)
@@ -374,12 +384,6 @@ struct CasePolicy: RecordPolicy {
         let preferences = write.related[RecordKey(type: .preferences, id: RecordID(customer))].flatMap(
             ContactPreferences.init)
         let purpose = entry.payload["purpose"]?.stringValue ?? ProactiveContact.servicePurpose
-        // An urgent service message goes through quiet hours when the provider's policy says so.
-        let urgent = entry.payload["urgent"] == .bool(true)
-        let overriding =
-            urgent
-            && RoutingTable(write.related[RecordKey(type: .routing, id: RecordID(write.principal.provider.rawValue))])
-                .urgentInQuietHours
         if let refusal = ProactiveContact.refusal(
             preferences, channel: channel, purpose: purpose, atMillis: at, ignoringQuietHours: overriding)
         {

@@ -6,11 +6,11 @@
 // runs. It prints the assignments per second over the whole run and over the last tenth (with
 // 90,000 and more open), then checks every case got an owner and the workloads add up.
 // BENCH_DATABASE_URL selects PostgreSQL (an empty database). The last line sums up.
+import BenchStore
 import BenchSupport
 import ConciergeCore
 import ConciergeServer
 import Foundation
-import Logging
 import Synchronization
 
 let environment = ProcessInfo.processInfo.environment
@@ -21,24 +21,9 @@ let batchSize = 100
 let skills = 10
 let customers = max(1, caseCount / 10)
 let provider = ProviderID("bench")
-let logger: Logger = {
-    var logger = Logger(label: "bench")
-    logger.logLevel = .error
-    return logger
-}()
-let folder = FileManager.default.temporaryDirectory.appendingPathComponent("concierge-routing-bench-\(UUID())")
-try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-defer { try? FileManager.default.removeItem(at: folder) }
-
-let store: any ServerStore
-let engine: String
-if let url = environment["BENCH_DATABASE_URL"] {
-    store = try await PostgresServerStore.connect(url: url, logger: logger)
-    engine = "PostgreSQL"
-} else {
-    store = try SQLiteServerStore(path: folder.appendingPathComponent("concierge.sqlite").path, logger: logger)
-    engine = "SQLite"
-}
+let bench = try await BenchStore.open("routing-bench")
+defer { bench.remove() }
+let (store, engine) = (bench.store, bench.engine)
 
 /// Change sets of one device, stamped by its own clock.
 struct SetWriter {

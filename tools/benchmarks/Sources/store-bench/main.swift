@@ -3,40 +3,25 @@
 // change sets in flight each, the same sets as `make bench-server` makes. What it measures is the capacity of the
 // engine's one writer, free of the noise of the other processes on this 2-core machine.
 // BENCH_DATABASE_URL selects PostgreSQL (an empty database); BENCH_SECONDS the push time (5).
+import BenchStore
 import BenchSupport
 import ConciergeCore
 import ConciergeServer
 import Foundation
-import Logging
 
 let environment = ProcessInfo.processInfo.environment
 let seconds = Double(environment["BENCH_SECONDS"] ?? "") ?? 5
 let deviceCount = Int(environment["BENCH_DEVICES"] ?? "") ?? 16
 let provider = ProviderID("bench")
-let logger: Logger = {
-    var logger = Logger(label: "bench")
-    logger.logLevel = .error
-    return logger
-}()
-let folder = FileManager.default.temporaryDirectory.appendingPathComponent("concierge-store-bench-\(UUID())")
-try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-defer { try? FileManager.default.removeItem(at: folder) }
+let bench = try await BenchStore.open("store-bench")
+defer { bench.remove() }
+let (store, engine) = (bench.store, bench.engine)
 
 func processCPU() -> Double {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
         + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-}
-
-let store: any ServerStore
-let engine: String
-if let url = environment["BENCH_DATABASE_URL"] {
-    store = try await PostgresServerStore.connect(url: url, logger: logger)
-    engine = "PostgreSQL"
-} else {
-    store = try SQLiteServerStore(path: folder.appendingPathComponent("concierge.sqlite").path, logger: logger)
-    engine = "SQLite"
 }
 
 // 10,000 cases, as `make bench-server` seeds them, written by a supervisor.
